@@ -1,0 +1,156 @@
+"""The ``pairs`` command: a thin shell over :mod:`pairs.experiment`.
+
+Exit codes: 0 success; 2 bad usage or bad data (one line on stderr, no traceback); 1 internal error
+(one line; set ``PAIRS_DEBUG=1`` for the traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from typing import Any
+
+USAGE_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError)
+
+
+class UsageError(Exception):
+    """Bad command-line usage (argparse's errors are turned into this)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pairs", description="Contrastive self-supervised learning across domains.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train an encoder on a data spec (default: SimCLR on digits)")
+    t.add_argument("--data", default="digits", help="data spec (see `pairs data`); default digits")
+    t.add_argument("--method", help="training method (default: the data's domain default)")
+    t.add_argument("--encoder", help="encoder name (default: the domain default)")
+    t.add_argument("--views", help="view recipe name (default: the domain default)")
+    t.add_argument("--epochs", type=_positive_int)
+    t.add_argument("--batch-size", type=_positive_int)
+    t.add_argument("--lr", type=_positive_float)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    t.add_argument("--out", help="run directory (default: a new runs/<data>-<method>-<time>)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    t.add_argument("--json", action="store_true", help="end with one JSON line of the run's figures")
+
+    e = sub.add_parser("eval", help="evaluate a saved run's encoder")
+    e.add_argument("--checkpoint", required=True, help="checkpoint.pt or its run directory")
+    e.add_argument("--data", help="data spec (default: the run's training data)")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("preview", help="draw samples and their views into a PNG")
+    p.add_argument("--data", default="digits")
+    p.add_argument("--views", help="view recipe name (default: the domain default)")
+    p.add_argument("--n", type=_positive_int, default=8, help="number of samples (rows)")
+    p.add_argument("--n-views", type=_positive_int, default=4, help="views per sample (columns)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output .png file")
+
+    d = sub.add_parser("data", help="list the known data specs")
+    d.add_argument("--json", action="store_true")
+    return parser
+
+
+def _print_json(report: dict[str, Any]) -> None:
+    print(json.dumps(report, default=str))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "data":
+        from pairs.data import known_specs
+
+        specs = known_specs()
+        if args.json:
+            _print_json({"specs": [{"spec": s, "domain": d, "description": t} for s, d, t in specs]})
+        else:
+            width = max(len(s) for s, _, _ in specs)
+            for spec, domain, text in specs:
+                print(f"{spec:<{width}}  {domain:<6}  {text}")
+        return 0
+
+    from pairs import experiment
+
+    if args.command == "train":
+        report = experiment.train(
+            args.data, method=args.method, encoder=args.encoder, views=args.views, epochs=args.epochs,
+            batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, out=args.out,
+            resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+        )
+        if args.json:
+            _print_json(report)
+        return 0
+    if args.command == "eval":
+        report = experiment.evaluate_checkpoint(args.checkpoint, data=args.data, device=args.device)
+        for key in sorted(k for k in report if k.endswith("_acc")):
+            print(f"{key}: {report[key]:.4f}")
+        if args.json:
+            _print_json(report)
+        return 0
+    if args.command == "preview":
+        path = experiment.preview(args.data, views=args.views, n=args.n, n_views=args.n_views, out=args.out,
+                                  seed=args.seed)
+        print(f"wrote {path}")
+        return 0
+    raise UsageError(f"unknown command {args.command!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pairs`` console script."""
+    from pairs.train import TrainingDiverged
+
+    try:
+        return run(argv)
+    except UsageError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    except (*USAGE_ERRORS, TrainingDiverged) as err:
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"pairs: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pairs: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # internal error: one line unless debugging
+        if os.environ.get("PAIRS_DEBUG"):
+            raise
+        message = " ".join(str(err).split())
+        print(f"pairs: internal error: {type(err).__name__}: {message} (set PAIRS_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Named data specs (``digits``, ``images:DIR``, ``tu:MUTAG``, ...) and the loaders behind them.
+
+A *data spec* is a string ``NAME`` or ``NAME:ARGUMENT``. Each registered name knows how to load its data
+into a :class:`DataBundle` (train and held-out samples, labels when there are any, and the domain).
+Loader modules in this package register their specs with :func:`register_data` when imported; the
+domain defaults that go with a bundle (views, encoder, method, evaluation) live in :mod:`pairs.domains`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class DataBundle:
+    """Loaded data: samples of one domain with an optional held-out split and labels.
+
+    Attributes:
+        spec: the data spec it was loaded from.
+        domain: ``"image"``, ``"text"``, ``"audio"``, ``"graph"`` or ``"series"``.
+        train: training samples: a tensor with samples along dim 0, or a list of samples.
+        train_labels: ``(N_train,)`` int64 labels, or ``None`` for unlabeled data.
+        test: held-out samples (same kind as ``train``), or ``None``.
+        test_labels: ``(N_test,)`` labels, or ``None``.
+        info: free-form facts (shape, number of classes, sample rate, where the split comes from ...).
+    """
+
+    spec: str
+    domain: str
+    train: Any
+    train_labels: Tensor | None = None
+    test: Any = None
+    test_labels: Tensor | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int | None:
+        """Number of classes, when labels exist."""
+        if self.train_labels is None:
+            return None
+        labels = self.train_labels if self.test_labels is None else torch.cat([self.train_labels, self.test_labels])
+        return int(labels.max().item()) + 1
+
+
+@dataclass
+class _Entry:
+    name: str
+    loader: Callable[[str | None], DataBundle]
+    domain: str
+    description: str
+    argument: str | None  # None: takes no argument; else what the argument is (e.g. "DIR")
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register_data(
+    name: str,
+    loader: Callable[[str | None], DataBundle],
+    *,
+    domain: str,
+    description: str,
+    argument: str | None = None,
+) -> None:
+    """Register a data spec.
+
+    Args:
+        name: the spec name (the part before ``:``).
+        loader: ``(argument or None) -> DataBundle``; raises ``ValueError`` for bad arguments or data.
+        domain: the domain of the data (``"image"``, ``"text"``, ``"audio"``, ``"graph"``, ``"series"``).
+        description: one line for ``pairs data``.
+        argument: name of the argument after ``:`` (``"DIR"``, ``"FILE"``, ``"NAME"``), or ``None``.
+    """
+    _REGISTRY[name] = _Entry(name, loader, domain, description, argument)
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``"name:argument"`` into ``("name", "argument")`` (argument ``None`` when absent)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"a data spec must be a non-empty string such as 'digits', got {spec!r}")
+    name, sep, arg = spec.strip().partition(":")
+    return name, (arg if sep else None)
+
+
+def known_specs() -> list[tuple[str, str, str]]:
+    """``[(usage, domain, description), ...]`` of every registered data spec, for ``pairs data``."""
+    _ensure_loaded()
+    return [
+        (e.name if e.argument is None else f"{e.name}:{e.argument}", e.domain, e.description)
+        for e in sorted(_REGISTRY.values(), key=lambda e: e.name)
+    ]
+
+
+LOADER_MODULES = ("images", "graphs", "series", "text", "audio")
+"""Modules of this package that register data specs when imported (imported lazily, on first use)."""
+
+
+def _ensure_loaded() -> None:
+    import importlib
+
+    for module in LOADER_MODULES:
+        name = f"pairs.data.{module}"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:  # the module exists but one of its imports is missing: say so
+                raise
+
+
+def _lookup(spec: str) -> tuple[_Entry, str | None]:
+    _ensure_loaded()
+    name, arg = parse_spec(spec)
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        known = ", ".join(usage for usage, _, _ in known_specs())
+        raise ValueError(f"unknown data spec {spec!r}; known specs: {known}")
+    if entry.argument is None and arg is not None:
+        raise ValueError(f"data spec {name!r} takes no argument, got {spec!r}")
+    if entry.argument is not None and not arg:
+        raise ValueError(f"data spec {name!r} needs an argument: use '{name}:{entry.argument}'")
+    return entry, arg
+
+
+def load_data(spec: str) -> DataBundle:
+    """Load a data spec into a :class:`DataBundle`.
+
+    Raises:
+        ValueError: for an unknown spec (the message lists the known ones), a missing argument, missing
+            files or unusable data.
+    """
+    entry, arg = _lookup(spec)
+    return entry.loader(arg)
+
+
+def take_samples(data: Any, index: Sequence[int] | Tensor) -> Any:
+    """Select samples by position from a tensor or a list (keeps the container kind)."""
+    if isinstance(data, Tensor):
+        index = torch.as_tensor(index, dtype=torch.long)
+        return data.index_select(0, index)
+    return [data[int(i)] for i in index]
+
+
+def n_samples(data: Any) -> int:
+    """Number of samples in a tensor (dim 0) or a list."""
+    return int(data.shape[0]) if isinstance(data, Tensor) else len(data)

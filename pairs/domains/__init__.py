@@ -1,0 +1,93 @@
+"""Domain defaults: what ``pairs train --data SPEC`` uses when nothing else is given.
+
+A :class:`Recipe` names a domain's views, encoder, method, training budget, evaluation protocol and preview
+drawing. :func:`recipe_for` picks the recipe for a loaded :class:`~pairs.data.DataBundle` by its domain
+(a domain's recipe function may look at the bundle, e.g. node-level vs graph-level data). Domain modules
+register with :func:`register_recipe`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pairs.data.registry import DataBundle
+
+
+@dataclass
+class Recipe:
+    """A domain's defaults.
+
+    Attributes:
+        views: named view factories ``name -> (bundle) -> view`` (a View, a list of Views, or a multi-view
+            producer); the first one is the default.
+        encoder: default encoder name in the ``encoders`` registry.
+        evaluate: ``(encoder, bundle, device) -> dict`` of figures, the domain's evaluation protocol
+            (``linear_probe_acc``, ``knn_acc``, ``svm_acc``, ...).
+        encoder_kwargs: ``(bundle) -> dict`` of encoder arguments that depend on the data (channels, ...).
+        method: default method name.
+        method_kwargs: default method arguments (e.g. temperature).
+        epochs, batch_size, lr, weight_decay, optimizer, warmup_epochs: the default training budget.
+        collate: ``(list of samples) -> batch`` for list-held data (``None``: stack tensors).
+        preview: ``(bundle, view, n, n_views, path, seed) -> None`` drawing samples and their views.
+    """
+
+    views: dict[str, Callable[[DataBundle], Any]]
+    encoder: str
+    evaluate: Callable[..., dict[str, Any]]
+    encoder_kwargs: Callable[[DataBundle], dict[str, Any]] = field(default=lambda bundle: {})
+    method: str = "simclr"
+    method_kwargs: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    warmup_epochs: float = 1.0
+    collate: Callable[[list], Any] | None = None
+    preview: Callable[..., None] | None = None
+
+    @property
+    def default_view(self) -> str:
+        """Name of the default view recipe."""
+        return next(iter(self.views))
+
+    def make_view(self, name: str | None, bundle: DataBundle) -> Any:
+        """Build view recipe ``name`` (default: the first) for ``bundle``.
+
+        Raises:
+            ValueError: unknown name (the message lists this domain's views).
+        """
+        name = name or self.default_view
+        if name not in self.views:
+            raise ValueError(
+                f"unknown views {name!r} for {bundle.domain} data; known: {', '.join(self.views)}"
+            )
+        return self.views[name](bundle)
+
+
+_RECIPES: dict[str, Callable[[DataBundle], Recipe]] = {}
+DOMAIN_MODULES = {"image": "image", "text": "text", "audio": "audio", "graph": "graph", "series": "series"}
+
+
+def register_recipe(domain: str, factory: Callable[[DataBundle], Recipe]) -> None:
+    """Register the recipe factory of ``domain``."""
+    _RECIPES[domain] = factory
+
+
+def recipe_for(bundle: DataBundle) -> Recipe:
+    """The defaults for a loaded bundle.
+
+    Raises:
+        ValueError: when no recipe is registered for the bundle's domain.
+    """
+    if bundle.domain not in _RECIPES and bundle.domain in DOMAIN_MODULES:
+        importlib.import_module(f"pairs.domains.{DOMAIN_MODULES[bundle.domain]}")
+    if bundle.domain not in _RECIPES:
+        raise ValueError(f"no defaults are registered for the {bundle.domain!r} domain")
+    return _RECIPES[bundle.domain](bundle)
+
+
+__all__ = ["Recipe", "recipe_for", "register_recipe"]

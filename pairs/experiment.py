@@ -1,0 +1,239 @@
+"""End-to-end runs from a data spec: what ``pairs train``, ``pairs eval`` and ``pairs preview`` call.
+
+Everything the command line does is a function here, so a Python user can do the same::
+
+    from pairs.experiment import train, evaluate_checkpoint
+    report = train("digits", epochs=40, out="runs/digits")
+    again = evaluate_checkpoint(report["checkpoint"])
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import encoders
+from pairs.data import load_data
+from pairs.data.registry import DataBundle
+from pairs.domains import Recipe, recipe_for
+from pairs.methods import build_method, get_method_class
+from pairs.methods.base import Method
+from pairs.pairing import ViewLoader
+from pairs.train import Trainer, TrainConfig, load_checkpoint, resolve_device
+from pairs.train.distributed import is_main_process
+
+
+def default_run_dir(data: str, method: str, root: str = "runs") -> Path:
+    """A new run directory name ``runs/<data>-<method>-<timestamp>`` that does not exist yet."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{data}-{method}").strip("_")[:60]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / f"{name}-{stamp}"
+    k = 1
+    while path.exists():
+        k += 1
+        path = Path(root) / f"{name}-{stamp}-{k}"
+    return path
+
+
+def build_model(
+    bundle: DataBundle,
+    recipe: Recipe,
+    *,
+    encoder: str | None = None,
+    encoder_kwargs: dict[str, Any] | None = None,
+    method: str | None = None,
+    method_kwargs: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> tuple[Method, dict[str, Any]]:
+    """Build the method (with its encoder) for ``bundle``, initialised from ``seed``.
+
+    Returns:
+        ``(method, spec)`` where ``spec`` is the plain-data description saved in checkpoints to rebuild it.
+    """
+    encoder_name = encoder or recipe.encoder
+    enc_kwargs = {**recipe.encoder_kwargs(bundle), **(encoder_kwargs or {})}
+    method_name = (method or recipe.method).lower()
+    get_method_class(method_name)  # unknown names fail before any work
+    meth_kwargs = dict(recipe.method_kwargs if method is None or method.lower() == recipe.method else {})
+    meth_kwargs.update(method_kwargs or {})
+    torch.manual_seed(seed)
+    model = build_method(method_name, encoders.get(encoder_name, **enc_kwargs), **meth_kwargs)
+    if model.needs_labels and bundle.train_labels is None:
+        raise ValueError(f"method {method_name!r} trains on labels, but {bundle.spec!r} has none")
+    spec = {
+        "data": bundle.spec,
+        "domain": bundle.domain,
+        "encoder": encoder_name,
+        "encoder_kwargs": enc_kwargs,
+        "method": method_name,
+        "method_kwargs": meth_kwargs,
+        "seed": seed,
+    }
+    return model, spec
+
+
+def train(
+    data: str = "digits",
+    *,
+    method: str | None = None,
+    encoder: str | None = None,
+    views: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    out: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    evaluate_untrained: bool = True,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Train on a data spec with its domain's defaults (any argument given overrides them), then evaluate.
+
+    Args:
+        data: data spec (``pairs data`` lists them).
+        method, encoder, views: names overriding the domain defaults.
+        epochs, batch_size, lr: training budget overriding the domain defaults.
+        seed: seed of initialisation, shuffles and views.
+        device: ``auto``, ``cpu``, ``cuda``.
+        out: run directory (default: a new ``runs/<data>-<method>-<time>``).
+        resume: continue the run in ``out`` (its saved settings are used where none are given).
+        overwrite: replace the run in ``out``.
+        progress: show progress bars.
+        evaluate_untrained: also evaluate the randomly initialised encoder (same architecture and seed).
+        log: where human-readable lines go (``print`` by default; ``None`` for silence).
+
+    Returns:
+        The report: ``data``, ``method``, ``encoder``, ``views``, ``epochs``, ``train_seconds``, the domain's
+        evaluation figures (``linear_probe_acc``, ``knn_acc``, ...), the same with suffix ``_untrained``,
+        ``checkpoint`` and ``run_dir``.
+    """
+    say = log or (lambda *a, **k: None)
+    saved: dict[str, Any] = {}
+    if resume:
+        if out is None:
+            raise ValueError("--resume needs --out DIR, the run directory to continue")
+        state = load_checkpoint(Path(out))
+        saved = dict(state.get("extra", {}))
+        saved_train = state.get("train_config", {})
+        data = saved.get("data", data)
+        method = method or saved.get("method")
+        encoder = encoder or saved.get("encoder")
+        views = views or saved.get("views")
+        epochs = epochs or saved_train.get("epochs")
+        lr = lr or saved_train.get("lr")
+        batch_size = batch_size or saved.get("batch_size")
+        seed = saved_train.get("seed", seed)
+    bundle = load_data(data)
+    recipe = recipe_for(bundle)
+    model, spec = build_model(
+        bundle,
+        recipe,
+        encoder=encoder,
+        encoder_kwargs=saved.get("encoder_kwargs") if resume else None,
+        method=method,
+        method_kwargs=saved.get("method_kwargs") if resume else None,
+        seed=seed,
+    )
+    view_name = views or recipe.default_view
+    view = recipe.make_view(view_name, bundle)
+    dev = resolve_device(device)
+    epochs = int(epochs or recipe.epochs)
+    batch_size = int(batch_size or recipe.batch_size)
+    lr = float(lr or recipe.lr)
+    run_dir = Path(out) if out is not None else default_run_dir(data, spec["method"])
+    spec.update({"views": view_name, "batch_size": batch_size})
+
+    report: dict[str, Any] = {"data": bundle.spec, "domain": bundle.domain, "method": spec["method"],
+                              "encoder": spec["encoder"], "views": view_name, "epochs": epochs,
+                              "batch_size": batch_size, "lr": lr, "seed": seed, "device": str(dev)}
+    if evaluate_untrained and not resume:
+        untrained = recipe.evaluate(model.encoder, bundle, dev)
+        report.update({f"{k}_untrained": v for k, v in untrained.items() if k.endswith("_acc")})
+    config = TrainConfig(
+        epochs=epochs, lr=lr, optimizer=recipe.optimizer, weight_decay=recipe.weight_decay,
+        warmup_epochs=min(recipe.warmup_epochs, epochs / 4), seed=seed, device=str(dev), out_dir=str(run_dir),
+        resume=resume, overwrite=overwrite, progress=progress,
+    )
+    trainer = Trainer(model, config, extra_state=spec)
+    n_train = len(bundle.train)
+    loader = ViewLoader(
+        bundle.train, view, n_views=model.n_views, labels=bundle.train_labels if model.needs_labels else None,
+        batch_size=min(batch_size, n_train), seed=seed, device=trainer.device, collate=recipe.collate,
+    )
+    say(f"training {spec['method']} with {spec['encoder']} on {bundle.spec} ({n_train} samples, views "
+        f"{view_name!r}) for {epochs} epochs on {trainer.device}; run directory {run_dir}")
+    result = trainer.fit(loader)
+    report.update({"train_seconds": round(result.train_seconds, 2), "final_loss": result.final_loss,
+                   "steps": result.global_step})
+    if is_main_process():
+        figures = recipe.evaluate(model.encoder, bundle, trainer.device)
+        report.update(figures)
+    report.update({"checkpoint": result.checkpoint, "run_dir": result.run_dir})
+    for key in sorted(k for k in report if k.endswith("_acc")):
+        say(f"{key}: {report[key]:.4f}" + (
+            f" (untrained encoder: {report[key + '_untrained']:.4f})" if f"{key}_untrained" in report else ""))
+    return report
+
+
+def evaluate_checkpoint(checkpoint: str, data: str | None = None, device: str = "auto") -> dict[str, Any]:
+    """Evaluate a saved run's encoder with its domain's protocol.
+
+    Args:
+        checkpoint: a ``checkpoint.pt`` or the run directory holding it.
+        data: evaluate on another data spec of the same domain (default: the training data).
+        device: ``auto``, ``cpu``, ``cuda``.
+
+    Returns:
+        The domain's figures plus ``data``, ``method``, ``encoder``, ``epochs``, ``checkpoint``.
+    """
+    state = load_checkpoint(checkpoint)
+    extra = state.get("extra", {})
+    if "data" not in extra or "method" not in extra:
+        raise ValueError(f"{checkpoint} was not written by `pairs train` (it lacks the model description)")
+    bundle = load_data(data or extra["data"])
+    if bundle.domain != extra.get("domain", bundle.domain):
+        raise ValueError(f"the checkpoint holds a {extra['domain']} encoder, but {bundle.spec!r} is {bundle.domain} data")
+    recipe = recipe_for(bundle)
+    model, _ = build_model(bundle, recipe, encoder=extra["encoder"], encoder_kwargs=extra.get("encoder_kwargs"),
+                           method=extra["method"], method_kwargs=extra.get("method_kwargs"),
+                           seed=int(extra.get("seed", 0)))
+    try:
+        model.load_state_dict(state["method"])
+    except RuntimeError as err:
+        raise ValueError(f"checkpoint {checkpoint} does not fit the model it describes: {str(err).splitlines()[0]}") from err
+    dev = resolve_device(device)
+    model.to(dev)
+    figures = recipe.evaluate(model.encoder, bundle, dev)
+    return {"data": bundle.spec, "method": extra["method"], "encoder": extra["encoder"],
+            "epochs": int(state.get("epoch", 0)), **figures, "checkpoint": str(checkpoint)}
+
+
+def preview(data: str = "digits", views: str | None = None, n: int = 8, n_views: int = 4,
+            out: str = "preview.png", seed: int = 0) -> str:
+    """Draw ``n`` samples of ``data`` and ``n_views`` views of each into a PNG.
+
+    Returns:
+        The path written.
+    """
+    if n < 1 or n_views < 1:
+        raise ValueError(f"--n and the number of views must be >= 1, got n={n}, n_views={n_views}")
+    out_path = Path(out)
+    if out_path.suffix.lower() != ".png":
+        raise ValueError(f"--out must name a .png file, got {out}")
+    if not out_path.parent.exists():
+        raise ValueError(f"folder {out_path.parent} does not exist")
+    bundle = load_data(data)
+    recipe = recipe_for(bundle)
+    if recipe.preview is None:
+        raise ValueError(f"no preview drawing is available for {bundle.domain} data yet")
+    view = recipe.make_view(views, bundle)
+    count = min(n, len(bundle.train))
+    recipe.preview(bundle, view, count, n_views, str(out_path), seed)
+    return str(out_path)

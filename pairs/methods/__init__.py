@@ -1,0 +1,56 @@
+"""Training methods by name: ``build_method("simclr", encoder, **kwargs)``.
+
+Each method is an ``nn.Module`` (encoder + heads + loss + optional momentum target / queue / prototypes)
+that the one :class:`pairs.train.Trainer` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from pairs.methods.base import Method, encode_views
+from pairs.methods.simclr import SimCLR
+
+_METHODS: dict[str, Callable[..., Method]] = {"simclr": SimCLR}
+
+
+def register_method(name: str, factory: Callable[..., Method]) -> None:
+    """Register a method factory ``(encoder, **kwargs) -> Method`` under ``name``."""
+    _METHODS[name.lower()] = factory
+
+
+def available_methods() -> list[str]:
+    """Names of the registered methods."""
+    return sorted(_METHODS)
+
+
+def get_method_class(name: str) -> Callable[..., Method]:
+    """The factory registered under ``name``.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the known ones).
+    """
+    factory = _METHODS.get(str(name).lower())
+    if factory is None:
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(available_methods())}")
+    return factory
+
+
+def build_method(name: str, encoder: nn.Module, **kwargs: Any) -> Method:
+    """Build method ``name`` around ``encoder``.
+
+    Raises:
+        ValueError: unknown method.
+        TypeError: an argument the method does not take (the message names the method).
+    """
+    factory = get_method_class(name)
+    try:
+        return factory(encoder, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"method {name!r}: {err}") from err
+
+
+__all__ = ["Method", "SimCLR", "available_methods", "build_method", "encode_views", "get_method_class", "register_method"]

@@ -1,0 +1,433 @@
+"""Turn samples into training examples: N views of each sample, labeled Siamese pairs, triplets.
+
+Two paths, both reproducible from a seed alone (no generator state to save, so a resumed run draws the
+same views as an unbroken one):
+
+* **Per-sample datasets** (:class:`MultiViewDataset`, :class:`SiamesePairDataset`, :class:`TripletDataset`)
+  for a ``torch.utils.data.DataLoader`` (workers, any sampler). Sample ``i`` of epoch ``e`` draws from a
+  generator seeded with ``derive_seed(seed, e, i)``, whatever worker or order fetches it. Collate with
+  :func:`collate_views`, :func:`collate_pairs`, :func:`collate_triplets`.
+* **The batched loader** (:class:`ViewLoader`): shuffles with a seeded permutation per epoch, collates a
+  batch, moves it to the device and applies the view to the *whole batch at once* (one vectorised call,
+  every example with its own parameters), drawing from ``derive_seed(seed, epoch, step, rank)``. This is
+  the fast path the trainer uses; under ``torch.distributed`` each rank takes its slice of every global
+  batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from pairs.data.registry import n_samples, take_samples
+from pairs.views.base import View, derive_seed
+
+__all__ = [
+    "ViewBatch",
+    "MultiViewDataset",
+    "SiamesePairDataset",
+    "TripletDataset",
+    "ViewLoader",
+    "collate_samples",
+    "collate_views",
+    "collate_pairs",
+    "collate_triplets",
+    "move_to",
+    "make_views",
+]
+
+
+@dataclass
+class ViewBatch:
+    """A training batch of views.
+
+    Attributes:
+        views: ``n_views`` batches, one per view (tensors ``(B, ...)``, lists, or domain batches).
+        labels: ``(B,)`` labels when the data has them, else ``None``.
+        index: ``(B,)`` positions of the samples in the dataset.
+    """
+
+    views: list[Any]
+    labels: Tensor | None
+    index: Tensor
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def collate_samples(samples: Sequence[Any]) -> Any:
+    """Collate a list of samples into a batch: tensors are stacked, PyG graphs batched, others kept as a list.
+
+    Raises:
+        ValueError: for an empty list or tensors of different shapes (with the shapes in the message).
+    """
+    if len(samples) == 0:
+        raise ValueError("cannot collate an empty list of samples")
+    first = samples[0]
+    if isinstance(first, Tensor):
+        shapes = {tuple(s.shape) for s in samples}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"cannot stack samples of different shapes {sorted(shapes)[:4]}; crop or pad them to one shape "
+                "first (or use a domain collate)"
+            )
+        return torch.stack(list(samples))
+    if type(first).__module__.startswith("torch_geometric"):
+        from torch_geometric.data import Batch
+
+        return Batch.from_data_list(list(samples))
+    return list(samples)
+
+
+def move_to(batch: Any, device: torch.device | str) -> Any:
+    """Move a batch (tensor, PyG batch, or list/tuple of them) to ``device``; other objects are returned as is."""
+    if isinstance(batch, (list, tuple)):
+        moved = [move_to(b, device) for b in batch]
+        return moved if isinstance(batch, list) else tuple(moved)
+    to = getattr(batch, "to", None)
+    return to(device) if callable(to) else batch
+
+
+def make_views(view: View | Sequence[View], batch: Any, n_views: int, generator: torch.Generator) -> list:
+    """Make the views of one batch.
+
+    Args:
+        view: one view used ``n_views`` times; a sequence of ``n_views`` views (asymmetric recipes such as
+            BYOL's); or a multi-view producer (an object with ``multi_view = True`` whose call returns a list
+            of batches, such as multi-crop), in which case ``n_views`` is ignored.
+        batch: the batch.
+        n_views: number of views.
+        generator: source of randomness.
+
+    Returns:
+        A list of view batches.
+    """
+    if getattr(view, "multi_view", False):
+        return list(view(batch, generator))
+    views = list(view) if isinstance(view, (list, tuple)) else [view] * n_views
+    if len(views) != n_views:
+        raise ValueError(f"got {len(views)} views for n_views={n_views}; give one view or exactly n_views views")
+    return [v(batch, generator) for v in views]
+
+
+def _generator(*keys: int) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed(derive_seed(*keys))
+    return g
+
+
+def _check_labels(labels: Any, n: int, what: str) -> Tensor:
+    labels = torch.as_tensor(labels)
+    if labels.dim() != 1 or len(labels) != n:
+        raise ValueError(f"{what} needs labels of shape ({n},), got {tuple(labels.shape)}")
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise TypeError(f"{what} needs integer class labels, got dtype {labels.dtype}")
+    return labels.long()
+
+
+class _EpochDataset(Dataset):
+    """A dataset whose random draws depend on (seed, epoch, index) only."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the next epoch's randomness (call once per epoch, as with ``DistributedSampler``)."""
+        self.epoch = int(epoch)
+
+
+class MultiViewDataset(_EpochDataset):
+    """Wrap samples so that item ``i`` is ``n_views`` random views of sample ``i`` (and its label).
+
+    Args:
+        samples: a tensor (samples along dim 0), a list of samples, or any map-style dataset whose items are
+            samples or ``(sample, label)`` tuples.
+        view: a view (or ``n_views`` views, or a multi-view producer, see :func:`make_views`).
+        n_views: views per sample (default 2, SimCLR).
+        labels: optional ``(N,)`` labels (taken from ``(sample, label)`` items when not given).
+        seed: seed of every random draw.
+
+    Returns (per item):
+        ``(views, label)``: a list of ``n_views`` views of the sample and its label (``-1`` when unlabeled).
+    """
+
+    def __init__(
+        self, samples: Any, view: View | Sequence[View], n_views: int = 2, labels: Any = None, seed: int = 0
+    ) -> None:
+        super().__init__(seed)
+        if n_views < 1:
+            raise ValueError(f"n_views must be >= 1, got {n_views}")
+        self.samples = samples
+        self.view = view
+        self.n_views = n_views
+        self.labels = None if labels is None else _check_labels(labels, len(samples), "MultiViewDataset")
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[list[Any], int]:
+        item = self.samples[i]
+        label = -1 if self.labels is None else int(self.labels[i])
+        if isinstance(item, tuple) and len(item) == 2 and self.labels is None:
+            item, label = item[0], int(item[1])
+        views = make_views(self.view, item, self.n_views, _generator(self.seed, self.epoch, i))
+        return views, label
+
+
+def collate_views(items: Sequence[tuple[list[Any], int]]) -> ViewBatch:
+    """Collate :class:`MultiViewDataset` items into a :class:`ViewBatch` (labels ``None`` if all are -1)."""
+    n_views = len(items[0][0])
+    views = [collate_samples([item[0][v] for item in items]) for v in range(n_views)]
+    labels = torch.tensor([item[1] for item in items], dtype=torch.long)
+    return ViewBatch(views, None if bool((labels < 0).all()) else labels, torch.arange(len(items)))
+
+
+class SiamesePairDataset(_EpochDataset):
+    """Labeled pairs for Siamese training: ``(a, b, similar)`` with a controlled fraction of similar pairs.
+
+    Each epoch, pair ``i`` takes anchor ``i mod N`` and a partner of the same class (``similar = 1``) or of
+    another class (``similar = 0``); exactly ``round(positive_fraction * n_pairs)`` pairs are similar, in a
+    seeded random order. Label convention: ``similar = 1`` means "same class" (see
+    :func:`pairs.losses.contrastive_margin_loss`).
+
+    Args:
+        samples: tensor or list of samples.
+        labels: ``(N,)`` integer class labels.
+        positive_fraction: fraction of similar pairs in [0, 1].
+        n_pairs: pairs per epoch (default ``N``).
+        view: optional view applied to both members (a fresh draw each).
+        seed: seed of every random draw.
+    """
+
+    def __init__(
+        self,
+        samples: Any,
+        labels: Any,
+        positive_fraction: float = 0.5,
+        n_pairs: int | None = None,
+        view: View | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(seed)
+        self.samples = samples
+        self.labels = _check_labels(labels, n_samples(samples), "SiamesePairDataset")
+        if not 0.0 <= positive_fraction <= 1.0:
+            raise ValueError(f"positive_fraction must be in [0, 1], got {positive_fraction}")
+        self.positive_fraction = float(positive_fraction)
+        self.n_pairs = int(n_pairs) if n_pairs is not None else len(self.labels)
+        self.view = view
+        self.by_class = _positions_by_class(self.labels)
+        if positive_fraction > 0 and not any(len(p) >= 2 for p in self.by_class.values()):
+            raise ValueError("similar pairs need a class with at least 2 samples; none has")
+        if positive_fraction < 1 and len(self.by_class) < 2:
+            raise ValueError("dissimilar pairs need at least 2 classes; the labels have 1")
+
+    def __len__(self) -> int:
+        return self.n_pairs
+
+    def _is_positive(self) -> Tensor:
+        n_pos = round(self.positive_fraction * self.n_pairs)
+        flags = torch.zeros(self.n_pairs, dtype=torch.bool)
+        flags[:n_pos] = True
+        return flags[torch.randperm(self.n_pairs, generator=_generator(self.seed, self.epoch, -1))]
+
+    def __getitem__(self, i: int) -> tuple[Any, Any, int]:
+        if not 0 <= i < self.n_pairs:
+            raise IndexError(f"pair index {i} out of range for {self.n_pairs} pairs")
+        if getattr(self, "_flags_epoch", None) != self.epoch:
+            self._flags, self._flags_epoch = self._is_positive(), self.epoch
+        g = _generator(self.seed, self.epoch, i)
+        similar = bool(self._flags[i])
+        anchor = _pick_anchor(i % len(self.labels), self.labels, self.by_class, similar, g)
+        partner = _pick_partner(anchor, self.labels, self.by_class, similar, g)
+        a, b = self.samples[anchor], self.samples[partner]
+        if self.view is not None:
+            a, b = self.view(a, g), self.view(b, g)
+        return a, b, int(similar)
+
+
+class TripletDataset(_EpochDataset):
+    """Triplets ``(anchor, positive, negative)``: anchor ``i``, a positive of its class, a negative of another.
+
+    Args:
+        samples: tensor or list of samples.
+        labels: ``(N,)`` integer class labels (anchors of classes with one sample are re-drawn).
+        n_triplets: triplets per epoch (default ``N``).
+        view: optional view applied to each member (a fresh draw each).
+        seed: seed of every random draw.
+    """
+
+    def __init__(
+        self, samples: Any, labels: Any, n_triplets: int | None = None, view: View | None = None, seed: int = 0
+    ) -> None:
+        super().__init__(seed)
+        self.samples = samples
+        self.labels = _check_labels(labels, n_samples(samples), "TripletDataset")
+        self.by_class = _positions_by_class(self.labels)
+        if len(self.by_class) < 2 or not any(len(p) >= 2 for p in self.by_class.values()):
+            raise ValueError("triplets need at least 2 classes and a class with at least 2 samples")
+        self.n_triplets = int(n_triplets) if n_triplets is not None else len(self.labels)
+        self.view = view
+
+    def __len__(self) -> int:
+        return self.n_triplets
+
+    def __getitem__(self, i: int) -> tuple[Any, Any, Any]:
+        if not 0 <= i < self.n_triplets:
+            raise IndexError(f"triplet index {i} out of range for {self.n_triplets} triplets")
+        g = _generator(self.seed, self.epoch, i)
+        anchor = _pick_anchor(i % len(self.labels), self.labels, self.by_class, True, g)
+        positive = _pick_partner(anchor, self.labels, self.by_class, True, g)
+        negative = _pick_partner(anchor, self.labels, self.by_class, False, g)
+        out = [self.samples[anchor], self.samples[positive], self.samples[negative]]
+        if self.view is not None:
+            out = [self.view(x, g) for x in out]
+        return tuple(out)
+
+
+def _positions_by_class(labels: Tensor) -> dict[int, Tensor]:
+    return {int(c): (labels == c).nonzero().flatten() for c in labels.unique()}
+
+
+def _randint(n: int, g: torch.Generator) -> int:
+    return int(torch.randint(n, (1,), generator=g))
+
+
+def _pick_anchor(
+    i: int, labels: Tensor, by_class: dict[int, Tensor], need_positive: bool, g: torch.Generator
+) -> int:
+    """Anchor ``i``, or (when it needs a same-class partner and its class has one sample) a random usable one."""
+    if not need_positive or len(by_class[int(labels[i])]) >= 2:
+        return i
+    usable = torch.cat([p for p in by_class.values() if len(p) >= 2])
+    return int(usable[_randint(len(usable), g)])
+
+
+def _pick_partner(anchor: int, labels: Tensor, by_class: dict[int, Tensor], same: bool, g: torch.Generator) -> int:
+    cls = int(labels[anchor])
+    if same:
+        pool = by_class[cls]
+        pool = pool[pool != anchor]
+    else:
+        pool = (labels != cls).nonzero().flatten()
+    return int(pool[_randint(len(pool), g)])
+
+
+def collate_pairs(items: Sequence[tuple[Any, Any, int]]) -> tuple[Any, Any, Tensor]:
+    """Collate :class:`SiamesePairDataset` items into ``(a, b, similar)`` with ``similar`` of shape ``(B,)``."""
+    a = collate_samples([it[0] for it in items])
+    b = collate_samples([it[1] for it in items])
+    return a, b, torch.tensor([it[2] for it in items], dtype=torch.long)
+
+
+def collate_triplets(items: Sequence[tuple[Any, Any, Any]]) -> tuple[Any, Any, Any]:
+    """Collate :class:`TripletDataset` items into ``(anchors, positives, negatives)`` batches."""
+    return tuple(collate_samples([it[k] for it in items]) for k in range(3))  # type: ignore[return-value]
+
+
+class ViewLoader:
+    """Batches of views made on the whole batch at once: the trainer's fast, seeded, resumable path.
+
+    Args:
+        samples: a tensor (samples along dim 0) or a list of samples.
+        view: a view, ``n_views`` views, or a multi-view producer (see :func:`make_views`).
+        n_views: views per sample.
+        labels: optional ``(N,)`` labels, passed through in each :class:`ViewBatch`.
+        batch_size: the *global* batch size (split across ranks under torch.distributed).
+        seed: seed of the shuffling and of every view.
+        shuffle: shuffle each epoch (a permutation seeded by ``(seed, epoch)``).
+        drop_last: drop the last incomplete batch (default ``True``: contrastive losses want full batches).
+        device: where views are made (the batch is moved there before the view runs).
+        collate: turns a list of samples into a batch (default :func:`collate_samples`); unused for tensors.
+        rank, world_size: this process's slice of every global batch (default: from torch.distributed).
+
+    Yields:
+        :class:`ViewBatch` objects.
+    """
+
+    def __init__(
+        self,
+        samples: Any,
+        view: View | Sequence[View],
+        n_views: int = 2,
+        labels: Any = None,
+        batch_size: int = 256,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = True,
+        device: torch.device | str = "cpu",
+        collate: Callable[[list], Any] | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        n = n_samples(samples)
+        if n == 0:
+            raise ValueError("ViewLoader got no samples")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        from pairs.losses.distributed import rank as dist_rank
+        from pairs.losses.distributed import world_size as dist_world_size
+
+        self.rank = dist_rank() if rank is None else int(rank)
+        self.world_size = dist_world_size() if world_size is None else int(world_size)
+        if batch_size % self.world_size:
+            raise ValueError(
+                f"batch_size {batch_size} must be divisible by the number of processes ({self.world_size})"
+            )
+        self.samples = samples
+        self.view = view
+        self.n_views = n_views
+        self.labels = None if labels is None else _check_labels(labels, n, "ViewLoader")
+        self.batch_size = min(batch_size, n) if not drop_last else batch_size
+        if drop_last and n < batch_size:
+            raise ValueError(
+                f"batch_size {batch_size} is larger than the dataset ({n} samples); lower --batch-size to at most {n}"
+            )
+        self.seed = int(seed)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.device = torch.device(device)
+        self.collate = collate or collate_samples
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose permutation and views the next iteration draws."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        n = n_samples(self.samples)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def batch_indices(self, step: int) -> Tensor:
+        """Dataset positions of this rank's part of global batch ``step`` in the current epoch."""
+        n = n_samples(self.samples)
+        if self.shuffle:
+            order = torch.randperm(n, generator=_generator(self.seed, self.epoch))
+        else:
+            order = torch.arange(n)
+        batch = order[step * self.batch_size : (step + 1) * self.batch_size]
+        per_rank = math.ceil(len(batch) / self.world_size)
+        return batch[self.rank * per_rank : (self.rank + 1) * per_rank]
+
+    def __iter__(self) -> Iterator[ViewBatch]:
+        for step in range(len(self)):
+            yield self.get_batch(step)
+
+    def get_batch(self, step: int) -> ViewBatch:
+        """Global batch ``step`` of the current epoch (this rank's slice), with its views."""
+        index = self.batch_indices(step)
+        if isinstance(self.samples, Tensor):
+            raw = self.samples.index_select(0, index)
+        else:
+            raw = self.collate(take_samples(self.samples, index))
+        raw = move_to(raw, self.device)
+        views = make_views(self.view, raw, self.n_views, _generator(self.seed, self.epoch, step, self.rank))
+        labels = None if self.labels is None else self.labels[index].to(self.device)
+        return ViewBatch(views, labels, index)

@@ -1,0 +1,48 @@
+"""Small models and data shared by tests."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pairs.views.base import View, uniform
+
+
+class FlatEncoder(nn.Module):
+    """Flatten + linear: a tiny encoder with no batch statistics (exact across process counts)."""
+
+    def __init__(self, in_features: int = 64, out_dim: int = 16) -> None:
+        super().__init__()
+        self.out_dim = out_dim
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(in_features, 32), nn.Tanh(), nn.Linear(32, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class AddNoise(View):
+    """Per-example additive Gaussian noise with a random scale (a cheap, seeded test view)."""
+
+    sample_ndim = 3
+
+    def __init__(self, std: float = 0.1) -> None:
+        self.std = std
+
+    def sample(self, batch, generator):
+        n = len(batch)
+        return {
+            "scale": uniform(0.0, self.std, n, generator),
+            "noise": torch.randn(batch.shape, generator=generator, device=generator.device),
+        }
+
+    def apply(self, batch, params):
+        return batch + params["scale"].to(batch).view(-1, 1, 1, 1) * params["noise"].to(batch)
+
+
+def blobs(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` 1x8x8 images of 3 classes (class-specific mean patterns plus noise) and their labels."""
+    g = torch.Generator().manual_seed(seed)
+    means = torch.rand(3, 1, 8, 8, generator=g)
+    labels = torch.arange(n) % 3
+    x = means[labels] + 0.1 * torch.randn(n, 1, 8, 8, generator=g)
+    return x, labels

@@ -1,0 +1,229 @@
+"""The Trainer: resume exactness, atomic checkpoints, run-directory safety, NaN stop, collapse monitor."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from pairs.methods import SimCLR
+from pairs.methods.base import Method
+from pairs.pairing import ViewLoader
+from pairs.train import (
+    RunDirectoryExists,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    load_checkpoint,
+    save_checkpoint,
+    warmup_cosine,
+)
+from tests.helpers import AddNoise, FlatEncoder, blobs
+
+
+def make_method(seed: int = 0) -> SimCLR:
+    torch.manual_seed(seed)
+    return SimCLR(FlatEncoder(), projection_dim=8, hidden_dim=32, temperature=0.5)
+
+
+def make_loader(seed: int = 0) -> ViewLoader:
+    x, _ = blobs(96)
+    return ViewLoader(x, AddNoise(0.3), n_views=2, batch_size=32, seed=seed)
+
+
+def config(tmp_path, **kw) -> TrainConfig:
+    base = dict(epochs=4, lr=1e-2, warmup_epochs=1, progress=False, out_dir=str(tmp_path / "run"), seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_loss_decreases_and_metrics_are_logged(tmp_path):
+    method = make_method()
+    result = Trainer(method, config(tmp_path, epochs=6)).fit(make_loader())
+    assert result.epoch_losses[-1] < result.epoch_losses[0]
+    assert result.global_step == 6 * 3
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    events = [r["event"] for r in lines]
+    assert events[0] == "start" and events[-1] == "end"
+    epochs = [r for r in lines if r["event"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == list(range(1, 7))
+    monitored = [r for r in lines if "effective_rank" in r]
+    assert monitored and all(r["effective_rank"] > 1.5 for r in monitored)
+
+
+class _StopAfter:
+    """Simulates a kill: raises after the checkpoint of epoch ``n`` is written."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __call__(self, trainer, record):
+        if record["epoch"] == self.n:
+            raise KeyboardInterrupt
+
+
+def test_resume_after_epoch_two_matches_unbroken_run(tmp_path):
+    unbroken = make_method()
+    Trainer(unbroken, config(tmp_path / "a")).fit(make_loader())
+
+    broken = make_method()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(broken, config(tmp_path / "b"), callbacks=[_StopAfter(2)]).fit(make_loader())
+    assert load_checkpoint(tmp_path / "b" / "run")["epoch"] == 2
+
+    resumed = make_method(seed=123)  # different init: everything must come from the checkpoint
+    result = Trainer(resumed, config(tmp_path / "b", resume=True)).fit(make_loader())
+    assert result.resumed_from_epoch == 2
+    for (name, a), (_, b) in zip(unbroken.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_resume_rejects_changed_settings(tmp_path):
+    Trainer(make_method(), config(tmp_path, epochs=2)).fit(make_loader())
+    with pytest.raises(ValueError, match="seed"):
+        Trainer(make_method(), config(tmp_path, epochs=2, resume=True, seed=99))
+    with pytest.raises(ValueError, match="epochs"):
+        Trainer(make_method(), config(tmp_path, epochs=5, resume=True)).fit(make_loader())
+
+
+def test_existing_run_directory_is_not_clobbered(tmp_path):
+    Trainer(make_method(), config(tmp_path, epochs=1)).fit(make_loader())
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    with pytest.raises(RunDirectoryExists, match="--resume"):
+        Trainer(make_method(), config(tmp_path, epochs=1))
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+    # a folder holding the user's own files is not a run, but it is not silently used either
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(RunDirectoryExists):
+        Trainer(make_method(), config(tmp_path, out_dir=str(tmp_path / "mine")))
+    Trainer(make_method(), config(tmp_path, out_dir=str(tmp_path / "mine"), overwrite=True, epochs=1)).fit(
+        make_loader()
+    )
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"  # overwrite removes only run files
+    with pytest.raises(ValueError, match="nothing to resume"):
+        Trainer(make_method(), config(tmp_path, out_dir=str(tmp_path / "empty"), resume=True))
+
+
+class _NaNAfter(Method):
+    """A method whose loss turns NaN at a given step."""
+
+    def __init__(self, nan_at: int) -> None:
+        super().__init__(FlatEncoder())
+        self.nan_at = nan_at
+        self.calls = 0
+
+    def forward(self, batch):
+        self.calls += 1
+        z = self.encoder(batch.views[0])
+        loss = z.pow(2).mean()
+        if self.calls >= self.nan_at:
+            loss = loss * float("nan")
+        return {"loss": loss, "embeddings": z.detach()}
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
+    method = _NaNAfter(nan_at=5)  # 3 steps per epoch: epoch 1 completes, epoch 2 diverges
+    with pytest.raises(TrainingDiverged, match="epoch 2.*lower learning rate.*end of epoch 1"):
+        Trainer(method, config(tmp_path)).fit(make_loader())
+    state = load_checkpoint(tmp_path / "run")
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in state["method"].values() if v.is_floating_point())
+
+
+class _Collapsing(Method):
+    """Maps everything to one point: the monitor must notice."""
+
+    def __init__(self) -> None:
+        super().__init__(FlatEncoder())
+
+    def forward(self, batch):
+        z = self.encoder(batch.views[0])
+        constant = z * 0 + 1.0
+        return {"loss": z.pow(2).mean(), "embeddings": constant.detach()}
+
+
+def test_collapse_monitor_warns_and_logs(tmp_path):
+    with pytest.warns(RuntimeWarning, match="collapse"):
+        Trainer(_Collapsing(), config(tmp_path, epochs=1)).fit(make_loader())
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any(r["event"] == "collapse_warning" for r in lines)
+
+
+def test_gradient_accumulation_matches_large_batch_for_a_per_sample_loss(tmp_path):
+    class MeanSquare(Method):
+        n_views = 1
+
+        def forward(self, batch):
+            z = self.encoder(batch.views[0])
+            return {"loss": z.pow(2).sum(1).mean()}
+
+    x, _ = blobs(64)
+
+    def run(batch_size, accumulate):
+        torch.manual_seed(0)
+        m = MeanSquare(FlatEncoder())
+        loader = ViewLoader(x, AddNoise(0.0), n_views=1, batch_size=batch_size, shuffle=False)
+        cfg = TrainConfig(epochs=2, lr=1e-2, optimizer="sgd", warmup_epochs=0, accumulate_steps=accumulate,
+                          progress=False, weight_decay=0.0)
+        Trainer(m, cfg).fit(loader)
+        return m
+
+    a, b = run(32, 1), run(16, 2)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_warmup_cosine_schedule():
+    assert warmup_cosine(0, 100, 10) == pytest.approx(1 / 11)
+    assert warmup_cosine(9, 100, 10) == pytest.approx(10 / 11)
+    assert warmup_cosine(10, 100, 10) == pytest.approx(1.0)
+    assert warmup_cosine(55, 100, 10) == pytest.approx(0.5)
+    assert warmup_cosine(100, 100, 10, min_ratio=0.1) == pytest.approx(0.1)
+    values = [warmup_cosine(s, 100, 10) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    with pytest.raises(ValueError):
+        warmup_cosine(0, 0, 0)
+
+
+def test_checkpoint_is_atomic_and_weights_only(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError):
+        save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    state = load_checkpoint(path)
+    assert state["epoch"] == 1 and torch.equal(state["w"], torch.ones(3))
+    assert not list(tmp_path.glob("*.tmp"))
+    # a pickle with code in it is refused by weights_only loading
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps({"format": "pairs-checkpoint-v1", "x": Evil()}))
+    with pytest.raises(ValueError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_bad_config_is_rejected():
+    for bad in (dict(epochs=0), dict(lr=-1.0), dict(lr=math.inf), dict(optimizer="lamb"), dict(amp="fp8"),
+                dict(accumulate_steps=0), dict(resume=True, overwrite=True, out_dir="x")):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad).validate()
+    with pytest.raises(TypeError, match="unknown setting"):
+        Trainer(make_method(), TrainConfig(progress=False), learning_rate=1.0)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        if torch.cuda.is_available():
+            raise ValueError("CUDA is not available (skipped on CUDA machines)")
+        Trainer(make_method(), TrainConfig(device="cuda", progress=False))
