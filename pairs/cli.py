@@ -105,9 +105,19 @@ def run(argv: list[str] | None = None) -> int:
 
     if args.command == "train":
         report = experiment.train(
-            args.data, method=args.method, encoder=args.encoder, views=args.views, epochs=args.epochs,
-            batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, out=args.out,
-            resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+            args.data,
+            method=args.method,
+            encoder=args.encoder,
+            views=args.views,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+            out=args.out,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
         )
         if args.json:
             _print_json(report)
@@ -120,8 +130,9 @@ def run(argv: list[str] | None = None) -> int:
             _print_json(report)
         return 0
     if args.command == "preview":
-        path = experiment.preview(args.data, views=args.views, n=args.n, n_views=args.n_views, out=args.out,
-                                  seed=args.seed)
+        path = experiment.preview(
+            args.data, views=args.views, n=args.n, n_views=args.n_views, out=args.out, seed=args.seed
+        )
         print(f"wrote {path}")
         return 0
     raise UsageError(f"unknown command {args.command!r}")
@@ -147,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("PAIRS_DEBUG"):
             raise
         message = " ".join(str(err).split())
-        print(f"pairs: internal error: {type(err).__name__}: {message} (set PAIRS_DEBUG=1 for the traceback)",
-              file=sys.stderr)
+        print(
+            f"pairs: internal error: {type(err).__name__}: {message} (set PAIRS_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -23,7 +23,7 @@ from pairs.domains import Recipe, recipe_for
 from pairs.methods import build_method, get_method_class
 from pairs.methods.base import Method
 from pairs.pairing import ViewLoader
-from pairs.train import Trainer, TrainConfig, load_checkpoint, resolve_device
+from pairs.train import TrainConfig, Trainer, load_checkpoint, resolve_device
 from pairs.train.distributed import is_main_process
 
 
@@ -150,35 +150,71 @@ def train(
     run_dir = Path(out) if out is not None else default_run_dir(data, spec["method"])
     spec.update({"views": view_name, "batch_size": batch_size})
 
-    report: dict[str, Any] = {"data": bundle.spec, "domain": bundle.domain, "method": spec["method"],
-                              "encoder": spec["encoder"], "views": view_name, "epochs": epochs,
-                              "batch_size": batch_size, "lr": lr, "seed": seed, "device": str(dev)}
+    report: dict[str, Any] = {
+        "data": bundle.spec,
+        "domain": bundle.domain,
+        "method": spec["method"],
+        "encoder": spec["encoder"],
+        "views": view_name,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "device": str(dev),
+    }
     if evaluate_untrained and not resume:
         untrained = recipe.evaluate(model.encoder, bundle, dev)
         report.update({f"{k}_untrained": v for k, v in untrained.items() if k.endswith("_acc")})
     config = TrainConfig(
-        epochs=epochs, lr=lr, optimizer=recipe.optimizer, weight_decay=recipe.weight_decay,
-        warmup_epochs=min(recipe.warmup_epochs, epochs / 4), seed=seed, device=str(dev), out_dir=str(run_dir),
-        resume=resume, overwrite=overwrite, progress=progress,
+        epochs=epochs,
+        lr=lr,
+        optimizer=recipe.optimizer,
+        weight_decay=recipe.weight_decay,
+        warmup_epochs=min(recipe.warmup_epochs, epochs / 4),
+        seed=seed,
+        device=str(dev),
+        out_dir=str(run_dir),
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
     )
     trainer = Trainer(model, config, extra_state=spec)
     n_train = len(bundle.train)
     loader = ViewLoader(
-        bundle.train, view, n_views=model.n_views, labels=bundle.train_labels if model.needs_labels else None,
-        batch_size=min(batch_size, n_train), seed=seed, device=trainer.device, collate=recipe.collate,
+        bundle.train,
+        view,
+        n_views=model.n_views,
+        labels=bundle.train_labels if model.needs_labels else None,
+        batch_size=min(batch_size, n_train),
+        seed=seed,
+        device=trainer.device,
+        collate=recipe.collate,
     )
-    say(f"training {spec['method']} with {spec['encoder']} on {bundle.spec} ({n_train} samples, views "
-        f"{view_name!r}) for {epochs} epochs on {trainer.device}; run directory {run_dir}")
+    say(
+        f"training {spec['method']} with {spec['encoder']} on {bundle.spec} ({n_train} samples, views "
+        f"{view_name!r}) for {epochs} epochs on {trainer.device}; run directory {run_dir}"
+    )
     result = trainer.fit(loader)
-    report.update({"train_seconds": round(result.train_seconds, 2), "final_loss": result.final_loss,
-                   "steps": result.global_step})
+    report.update(
+        {
+            "train_seconds": round(result.train_seconds, 2),
+            "final_loss": result.final_loss,
+            "steps": result.global_step,
+        }
+    )
     if is_main_process():
         figures = recipe.evaluate(model.encoder, bundle, trainer.device)
         report.update(figures)
     report.update({"checkpoint": result.checkpoint, "run_dir": result.run_dir})
     for key in sorted(k for k in report if k.endswith("_acc")):
-        say(f"{key}: {report[key]:.4f}" + (
-            f" (untrained encoder: {report[key + '_untrained']:.4f})" if f"{key}_untrained" in report else ""))
+        say(
+            f"{key}: {report[key]:.4f}"
+            + (
+                f" (untrained encoder: {report[key + '_untrained']:.4f})"
+                if f"{key}_untrained" in report
+                else ""
+            )
+        )
     return report
 
 
@@ -199,24 +235,46 @@ def evaluate_checkpoint(checkpoint: str, data: str | None = None, device: str = 
         raise ValueError(f"{checkpoint} was not written by `pairs train` (it lacks the model description)")
     bundle = load_data(data or extra["data"])
     if bundle.domain != extra.get("domain", bundle.domain):
-        raise ValueError(f"the checkpoint holds a {extra['domain']} encoder, but {bundle.spec!r} is {bundle.domain} data")
+        raise ValueError(
+            f"the checkpoint holds a {extra['domain']} encoder, but {bundle.spec!r} is {bundle.domain} data"
+        )
     recipe = recipe_for(bundle)
-    model, _ = build_model(bundle, recipe, encoder=extra["encoder"], encoder_kwargs=extra.get("encoder_kwargs"),
-                           method=extra["method"], method_kwargs=extra.get("method_kwargs"),
-                           seed=int(extra.get("seed", 0)))
+    model, _ = build_model(
+        bundle,
+        recipe,
+        encoder=extra["encoder"],
+        encoder_kwargs=extra.get("encoder_kwargs"),
+        method=extra["method"],
+        method_kwargs=extra.get("method_kwargs"),
+        seed=int(extra.get("seed", 0)),
+    )
     try:
         model.load_state_dict(state["method"])
     except RuntimeError as err:
-        raise ValueError(f"checkpoint {checkpoint} does not fit the model it describes: {str(err).splitlines()[0]}") from err
+        raise ValueError(
+            f"checkpoint {checkpoint} does not fit the model it describes: {str(err).splitlines()[0]}"
+        ) from err
     dev = resolve_device(device)
     model.to(dev)
     figures = recipe.evaluate(model.encoder, bundle, dev)
-    return {"data": bundle.spec, "method": extra["method"], "encoder": extra["encoder"],
-            "epochs": int(state.get("epoch", 0)), **figures, "checkpoint": str(checkpoint)}
+    return {
+        "data": bundle.spec,
+        "method": extra["method"],
+        "encoder": extra["encoder"],
+        "epochs": int(state.get("epoch", 0)),
+        **figures,
+        "checkpoint": str(checkpoint),
+    }
 
 
-def preview(data: str = "digits", views: str | None = None, n: int = 8, n_views: int = 4,
-            out: str = "preview.png", seed: int = 0) -> str:
+def preview(
+    data: str = "digits",
+    views: str | None = None,
+    n: int = 8,
+    n_views: int = 4,
+    out: str = "preview.png",
+    seed: int = 0,
+) -> str:
     """Draw ``n`` samples of ``data`` and ``n_views`` views of each into a PNG.
 
     Returns:

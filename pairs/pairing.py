@@ -74,7 +74,8 @@ def collate_samples(samples: Sequence[Any]) -> Any:
         shapes = {tuple(s.shape) for s in samples}
         if len(shapes) > 1:
             raise ValueError(
-                f"cannot stack samples of different shapes {sorted(shapes)[:4]}; crop or pad them to one shape "
+                f"cannot stack samples of different shapes {sorted(shapes)[:4]}; crop or pad them to one "
+                "shape "
                 "first (or use a domain collate)"
             )
         return torch.stack(list(samples))
@@ -86,7 +87,7 @@ def collate_samples(samples: Sequence[Any]) -> Any:
 
 
 def move_to(batch: Any, device: torch.device | str) -> Any:
-    """Move a batch (tensor, PyG batch, or list/tuple of them) to ``device``; other objects are returned as is."""
+    """Move a batch (tensor, PyG batch, or a list/tuple of them) to ``device``; others stay as they are."""
     if isinstance(batch, (list, tuple)):
         moved = [move_to(b, device) for b in batch]
         return moved if isinstance(batch, list) else tuple(moved)
@@ -112,7 +113,9 @@ def make_views(view: View | Sequence[View], batch: Any, n_views: int, generator:
         return list(view(batch, generator))
     views = list(view) if isinstance(view, (list, tuple)) else [view] * n_views
     if len(views) != n_views:
-        raise ValueError(f"got {len(views)} views for n_views={n_views}; give one view or exactly n_views views")
+        raise ValueError(
+            f"got {len(views)} views for n_views={n_views}; give one view or exactly n_views views"
+        )
     return [v(batch, generator) for v in views]
 
 
@@ -254,7 +257,7 @@ class SiamesePairDataset(_EpochDataset):
 
 
 class TripletDataset(_EpochDataset):
-    """Triplets ``(anchor, positive, negative)``: anchor ``i``, a positive of its class, a negative of another.
+    """Triplets ``(anchor, positive, negative)``: anchor ``i``, a positive of its class, a negative of another
 
     Args:
         samples: tensor or list of samples.
@@ -265,7 +268,12 @@ class TripletDataset(_EpochDataset):
     """
 
     def __init__(
-        self, samples: Any, labels: Any, n_triplets: int | None = None, view: View | None = None, seed: int = 0
+        self,
+        samples: Any,
+        labels: Any,
+        n_triplets: int | None = None,
+        view: View | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__(seed)
         self.samples = samples
@@ -303,14 +311,16 @@ def _randint(n: int, g: torch.Generator) -> int:
 def _pick_anchor(
     i: int, labels: Tensor, by_class: dict[int, Tensor], need_positive: bool, g: torch.Generator
 ) -> int:
-    """Anchor ``i``, or (when it needs a same-class partner and its class has one sample) a random usable one."""
+    """Anchor ``i``, or another when ``i`` needs a same-class partner but is alone in its class."""
     if not need_positive or len(by_class[int(labels[i])]) >= 2:
         return i
     usable = torch.cat([p for p in by_class.values() if len(p) >= 2])
     return int(usable[_randint(len(usable), g)])
 
 
-def _pick_partner(anchor: int, labels: Tensor, by_class: dict[int, Tensor], same: bool, g: torch.Generator) -> int:
+def _pick_partner(
+    anchor: int, labels: Tensor, by_class: dict[int, Tensor], same: bool, g: torch.Generator
+) -> int:
     cls = int(labels[anchor])
     if same:
         pool = by_class[cls]
@@ -321,7 +331,7 @@ def _pick_partner(anchor: int, labels: Tensor, by_class: dict[int, Tensor], same
 
 
 def collate_pairs(items: Sequence[tuple[Any, Any, int]]) -> tuple[Any, Any, Tensor]:
-    """Collate :class:`SiamesePairDataset` items into ``(a, b, similar)`` with ``similar`` of shape ``(B,)``."""
+    """Collate :class:`SiamesePairDataset` items into ``(a, b, similar)``, ``similar`` of shape ``(B,)``."""
     a = collate_samples([it[0] for it in items])
     b = collate_samples([it[1] for it in items])
     return a, b, torch.tensor([it[2] for it in items], dtype=torch.long)
@@ -388,7 +398,8 @@ class ViewLoader:
         self.batch_size = min(batch_size, n) if not drop_last else batch_size
         if drop_last and n < batch_size:
             raise ValueError(
-                f"batch_size {batch_size} is larger than the dataset ({n} samples); lower --batch-size to at most {n}"
+                f"batch_size {batch_size} is larger than the dataset ({n} samples); "
+                f"lower --batch-size to at most {n}"
             )
         self.seed = int(seed)
         self.shuffle = shuffle

@@ -3,6 +3,22 @@
 ``known_specs()`` lists every registered spec; loader modules register theirs on first use.
 """
 
-from pairs.data.registry import DataBundle, known_specs, load_data, n_samples, parse_spec, register_data, take_samples
+from pairs.data.registry import (
+    DataBundle,
+    known_specs,
+    load_data,
+    n_samples,
+    parse_spec,
+    register_data,
+    take_samples,
+)
 
-__all__ = ["DataBundle", "known_specs", "load_data", "n_samples", "parse_spec", "register_data", "take_samples"]
+__all__ = [
+    "DataBundle",
+    "known_specs",
+    "load_data",
+    "n_samples",
+    "parse_spec",
+    "register_data",
+    "take_samples",
+]

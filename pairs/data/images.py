@@ -132,11 +132,15 @@ def load_image_folder(arg: str | None) -> DataBundle:
         test_paths, test_labels, test_classes = _scan_folder(root / "test")
         if classes != test_classes:
             raise ValueError(
-                f"{root}/train and {root}/test must hold the same class folders, got {classes} and {test_classes}"
+                f"{root}/train and {root}/test must hold the same class folders, "
+                f"got {classes} and {test_classes}"
             )
         if not train_paths:
             raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root / 'train'}")
-        x_train, x_test = _read_images(train_paths, size), _read_images(test_paths, size) if test_paths else None
+        x_train, x_test = (
+            _read_images(train_paths, size),
+            _read_images(test_paths, size) if test_paths else None,
+        )
         y_train = torch.tensor(train_labels) if train_labels is not None else None
         y_test = torch.tensor(test_labels) if test_labels is not None and test_paths else None
         return DataBundle(spec, "image", x_train, y_train, x_test, y_test, {**info, "classes": classes})
@@ -154,7 +158,9 @@ def load_image_folder(arg: str | None) -> DataBundle:
     train, test = stratified_split(np.asarray(labels), 0.2)
     y = torch.tensor(labels)
     info["split"] = "stratified 80%/20%, random_state=0"
-    return DataBundle(spec, "image", images[train], y[train], images[test], y[test], {**info, "classes": classes})
+    return DataBundle(
+        spec, "image", images[train], y[train], images[test], y[test], {**info, "classes": classes}
+    )
 
 
 register_data("digits", load_digits, domain="image", description="sklearn's 1,797 8x8 digits (offline)")

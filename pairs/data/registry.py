@@ -43,7 +43,11 @@ class DataBundle:
         """Number of classes, when labels exist."""
         if self.train_labels is None:
             return None
-        labels = self.train_labels if self.test_labels is None else torch.cat([self.train_labels, self.test_labels])
+        labels = (
+            self.train_labels
+            if self.test_labels is None
+            else torch.cat([self.train_labels, self.test_labels])
+        )
         return int(labels.max().item()) + 1
 
 

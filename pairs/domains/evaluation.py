@@ -10,8 +10,9 @@ from torch import nn
 from pairs.data.registry import DataBundle
 
 
-def probe_and_knn(encoder: nn.Module, bundle: DataBundle, device: torch.device | str = "cpu",
-                  collate: Any = None) -> dict[str, Any]:
+def probe_and_knn(
+    encoder: nn.Module, bundle: DataBundle, device: torch.device | str = "cpu", collate: Any = None
+) -> dict[str, Any]:
     """Linear probe accuracy and cosine kNN accuracy (k=20) of frozen features on the held-out split.
 
     The probe's regularisation is chosen by cross-validation on the training split only.

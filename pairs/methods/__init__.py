@@ -53,4 +53,12 @@ def build_method(name: str, encoder: nn.Module, **kwargs: Any) -> Method:
         raise TypeError(f"method {name!r}: {err}") from err
 
 
-__all__ = ["Method", "SimCLR", "available_methods", "build_method", "encode_views", "get_method_class", "register_method"]
+__all__ = [
+    "Method",
+    "SimCLR",
+    "available_methods",
+    "build_method",
+    "encode_views",
+    "get_method_class",
+    "register_method",
+]

@@ -29,7 +29,8 @@ class SimCLR(Method):
         gather_distributed: gather embeddings from all ranks so every rank sees the global batch.
 
     Shape:
-        views: ``n_views`` tensors ``(B, ...)`` -> loss scalar; ``embeddings`` ``(n_views * B, projection_dim)``.
+        views: ``n_views`` tensors ``(B, ...)`` -> loss scalar;
+        ``embeddings``: ``(n_views * B, projection_dim)``.
     """
 
     def __init__(

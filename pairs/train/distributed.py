@@ -51,3 +51,94 @@ def all_reduce_mean(value: float, device: torch.device) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return float(t.item()) / dist.get_world_size()
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks; the backward sums the incoming gradients over ranks as well.
+
+    This is the convention of :func:`pairs.losses.distributed.gather_with_grad`: every rank computes the
+    loss on global quantities, so local gradients are ``world_size`` times the true ones, and DDP's
+    averaging brings them back.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+class GlobalBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
+    """Batch normalisation over the global batch of all ranks, on any device (CPU included).
+
+    ``torch.nn.SyncBatchNorm`` only runs on CUDA; this layer all-reduces the per-channel sums and sums of
+    squares (with gradients), so a model trained on ``W`` processes of ``B/W`` samples normalises exactly
+    as one process on ``B`` samples. Outside distributed training it is an ordinary batch norm.
+
+    Shape:
+        ``(N, C)``, ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)``; output the same.
+    """
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"GlobalBatchNorm expects (N, C, ...) input, got shape {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        if not (self.training and distributed):
+            return super().forward(x)
+        self._check_input_dim(x)
+        channels = x.shape[1]
+        dims = [0, *range(2, x.dim())]
+        count = x.new_tensor([x.numel() / channels], dtype=torch.float64)
+        stats = torch.cat([x.double().sum(dims), (x.double() * x.double()).sum(dims), count])
+        stats = _AllReduceSum.apply(stats)
+        n = stats[-1]
+        mean = stats[:channels] / n
+        var = (stats[channels : 2 * channels] / n - mean * mean).clamp_min(0)
+        if self.track_running_stats and self.running_mean is not None:
+            with torch.no_grad():
+                momentum = 0.1 if self.momentum is None else self.momentum
+                self.running_mean.mul_(1 - momentum).add_(momentum * mean.to(self.running_mean))
+                unbiased = var * n / (n - 1).clamp_min(1)
+                self.running_var.mul_(1 - momentum).add_(momentum * unbiased.to(self.running_var))
+                self.num_batches_tracked.add_(1)
+        shape = [1, channels] + [1] * (x.dim() - 2)
+        y = (x - mean.to(x.dtype).view(shape)) * torch.rsqrt(var.to(x.dtype).view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+
+def convert_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Make every batch-norm layer normalise over the global batch under torch.distributed.
+
+    CUDA modules get ``torch.nn.SyncBatchNorm``; CPU modules get :class:`GlobalBatchNorm`. Parameters and
+    running statistics are kept. Returns the (possibly new) module; a no-op when not distributed.
+    """
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return module
+    if device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    return _to_global_bn(module)
+
+
+def _to_global_bn(module: torch.nn.Module) -> torch.nn.Module:
+    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlobalBatchNorm):
+        new = GlobalBatchNorm(
+            module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+        )
+        new.load_state_dict(module.state_dict())
+        new.train(module.training)
+        return new
+    for name, child in module.named_children():
+        replaced = _to_global_bn(child)
+        if replaced is not child:
+            setattr(module, name, replaced)
+    return module

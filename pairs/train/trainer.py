@@ -30,7 +30,13 @@ from tqdm.auto import tqdm
 
 from pairs.methods.base import Method
 from pairs.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from pairs.train.distributed import all_reduce_mean, barrier, init_distributed, is_main_process
+from pairs.train.distributed import (
+    all_reduce_mean,
+    barrier,
+    convert_batchnorm,
+    init_distributed,
+    is_main_process,
+)
 from pairs.train.monitor import CollapseMonitor
 from pairs.train.schedule import warmup_cosine
 from pairs.views.base import derive_seed
@@ -62,7 +68,7 @@ class TrainConfig:
         amp: ``"auto"`` (float16 autocast + gradient scaling on CUDA, off on CPU), ``"bf16"`` (bfloat16
             autocast, any device), ``"off"``.
         accumulate_steps: micro-batches per optimizer step. Note that for contrastive losses the negatives
-            are those of each micro-batch: accumulation saves memory, it does not enlarge the set of negatives.
+            are those of each micro-batch: accumulation saves memory, it does not add negatives.
         grad_clip: clip the gradient norm to this value (``None``: no clipping).
         seed: seed of the shuffles, views and global RNG (model initialisation is the caller's).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -140,7 +146,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     except RuntimeError as err:
         raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but CUDA is not available here; use --device cpu or auto")
+        raise ValueError(
+            "device 'cuda' was asked for but CUDA is not available here; use --device cpu or auto"
+        )
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
     return dev
@@ -170,7 +178,9 @@ class Trainer:
         **overrides: Any,
     ) -> None:
         if not isinstance(method, nn.Module) or not hasattr(method, "encoder"):
-            raise TypeError(f"Trainer needs a pairs Method (nn.Module with an encoder), got {type(method).__name__}")
+            raise TypeError(
+                f"Trainer needs a pairs Method (nn.Module with an encoder), got {type(method).__name__}"
+            )
         config = config or TrainConfig()
         for key, value in overrides.items():
             if not hasattr(config, key):
@@ -206,7 +216,8 @@ class Trainer:
         if existing or (self.run_dir.exists() and any(self.run_dir.iterdir())):
             if not self.config.overwrite:
                 raise RunDirectoryExists(
-                    f"run directory {self.run_dir} already exists; pass --resume to continue it, --overwrite to "
+                    f"run directory {self.run_dir} already exists; pass --resume to continue it, "
+                    "--overwrite to "
                     "replace it, or choose another --out"
                 )
             for name in existing:
@@ -227,7 +238,8 @@ class Trainer:
                 )
         if saved.get("epochs", self.config.epochs) != self.config.epochs:
             raise ValueError(
-                f"cannot resume: the run was planned for {saved['epochs']} epochs (its schedule depends on it), "
+                f"cannot resume: the run was planned for {saved['epochs']} epochs "
+                "(its schedule depends on it), "
                 f"now {self.config.epochs}"
             )
         return state
@@ -242,8 +254,13 @@ class Trainer:
     def _build_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         c = self.config
         decay = [p for p in params if p.ndim > 1]
-        no_decay = [p for p in params if p.ndim <= 1]  # biases and norm scales: no weight decay (common practice)
-        groups = [{"params": decay, "weight_decay": c.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        no_decay = [
+            p for p in params if p.ndim <= 1
+        ]  # biases and norm scales: no weight decay (common practice)
+        groups = [
+            {"params": decay, "weight_decay": c.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
         if c.optimizer == "sgd":
             return torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum)
         if c.optimizer == "adam":
@@ -264,7 +281,7 @@ class Trainer:
 
         Args:
             loader: an iterable of :class:`~pairs.pairing.ViewBatch` with ``__len__`` (``ViewLoader`` or a
-                ``DataLoader`` with :func:`~pairs.pairing.collate_views`); ``set_epoch`` is called when present.
+                ``DataLoader`` with :func:`~pairs.pairing.collate_views`); ``set_epoch`` is called if present.
 
         Returns:
             A :class:`TrainResult`.
@@ -294,6 +311,8 @@ class Trainer:
         model: nn.Module = self.method
         distributed = dist.is_available() and dist.is_initialized()
         if distributed:
+            # batch statistics over the global batch, so W processes train like one
+            convert_batchnorm(self.method, self.device)
             model = nn.parallel.DistributedDataParallel(
                 self.method, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
@@ -301,7 +320,9 @@ class Trainer:
             (self.run_dir / "config.json").write_text(
                 json.dumps({"train": asdict(c), **self.extra_state}, indent=2, default=str)
             )
-        self._log({"event": "start", "epoch": start_epoch, "total_epochs": c.epochs, "device": str(self.device)})
+        self._log(
+            {"event": "start", "epoch": start_epoch, "total_epochs": c.epochs, "device": str(self.device)}
+        )
         epoch_losses: list[float] = []
         t_start = time.perf_counter()
         loss_value = float("nan")
@@ -348,10 +369,20 @@ class Trainer:
                 n_running += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
-                record = {"event": "step", "epoch": epoch + 1, "step": self.global_step, "loss": loss_value,
-                          "lr": scheduler.get_last_lr()[0]}
-                record.update({k: _scalar(v) for k, v in out.items() if k not in ("loss", "embeddings")
-                               and _scalar(v) is not None})
+                record = {
+                    "event": "step",
+                    "epoch": epoch + 1,
+                    "step": self.global_step,
+                    "loss": loss_value,
+                    "lr": scheduler.get_last_lr()[0],
+                }
+                record.update(
+                    {
+                        k: _scalar(v)
+                        for k, v in out.items()
+                        if k not in ("loss", "embeddings") and _scalar(v) is not None
+                    }
+                )
                 if self.global_step % c.monitor_every == 0 or micro // c.accumulate_steps == steps_per_epoch:
                     record.update(self._monitor(out, epoch))
                 if self.global_step % c.log_every == 0 or "effective_rank" in record:
@@ -363,18 +394,33 @@ class Trainer:
             epoch_losses.append(epoch_loss)
             self.epoch = epoch + 1
             checkpoint = self._save(optimizer, scheduler, scaler)
-            epoch_record = {"event": "epoch", "epoch": epoch + 1, "step": self.global_step, "loss": epoch_loss,
-                            "seconds": round(time.perf_counter() - t_start, 3)}
+            epoch_record = {
+                "event": "epoch",
+                "epoch": epoch + 1,
+                "step": self.global_step,
+                "loss": epoch_loss,
+                "seconds": round(time.perf_counter() - t_start, 3),
+            }
             self._log(epoch_record)
             for callback in self.callbacks:
                 callback(self, epoch_record)
             del checkpoint
         seconds = time.perf_counter() - t_start
-        self._log({"event": "end", "epoch": self.epoch, "step": self.global_step, "seconds": round(seconds, 3)})
+        self._log(
+            {"event": "end", "epoch": self.epoch, "step": self.global_step, "seconds": round(seconds, 3)}
+        )
         ckpt = str(self.run_dir / CHECKPOINT_NAME) if self.run_dir is not None else None
         final = epoch_losses[-1] if epoch_losses else loss_value
-        return TrainResult(c.epochs, self.global_step, seconds, final, epoch_losses,
-                           str(self.run_dir) if self.run_dir else None, ckpt, start_epoch)
+        return TrainResult(
+            c.epochs,
+            self.global_step,
+            seconds,
+            final,
+            epoch_losses,
+            str(self.run_dir) if self.run_dir else None,
+            ckpt,
+            start_epoch,
+        )
 
     def _monitor(self, out: dict[str, Any], epoch: int) -> dict[str, Any]:
         embeddings = out.get("embeddings")
@@ -382,22 +428,38 @@ class Trainer:
             return {}
         report = self.monitor.check(embeddings)
         if report.collapsed:
-            message = f"representation collapse suspected at epoch {epoch + 1}, step {self.global_step}: {report.reason}"
+            message = (
+                f"representation collapse suspected at epoch {epoch + 1}, step {self.global_step}: "
+                f"{report.reason}"
+            )
             if is_main_process():
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
                 tqdm.write(f"warning: {message}")
-            self._log({"event": "collapse_warning", "epoch": epoch + 1, "step": self.global_step,
-                       "reason": report.reason})
-        return {"embedding_std": report.embedding_std, "std_ratio": report.std_ratio,
-                "effective_rank": report.effective_rank}
+            self._log(
+                {
+                    "event": "collapse_warning",
+                    "epoch": epoch + 1,
+                    "step": self.global_step,
+                    "reason": report.reason,
+                }
+            )
+        return {
+            "embedding_std": report.embedding_std,
+            "std_ratio": report.std_ratio,
+            "effective_rank": report.effective_rank,
+        }
 
     def _diverged(self, epoch: int, value: float, optimizer: torch.optim.Optimizer) -> None:
         ckpt = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
-        kept = (f"; the last good checkpoint (end of epoch {epoch}) is kept at {ckpt}"
-                if ckpt is not None and ckpt.exists() else "")
+        kept = (
+            f"; the last good checkpoint (end of epoch {epoch}) is kept at {ckpt}"
+            if ckpt is not None and ckpt.exists()
+            else ""
+        )
         self._log({"event": "diverged", "epoch": epoch + 1, "step": self.global_step, "loss": value})
         raise TrainingDiverged(
-            f"loss became {value} at epoch {epoch + 1}, step {self.global_step + 1}; try a lower learning rate "
+            f"loss became {value} at epoch {epoch + 1}, step {self.global_step + 1}; "
+            "try a lower learning rate "
             f"(now {self.config.lr:g}), gradient clipping, or amp off{kept}"
         )
 

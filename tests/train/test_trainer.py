@@ -166,8 +166,15 @@ def test_gradient_accumulation_matches_large_batch_for_a_per_sample_loss(tmp_pat
         torch.manual_seed(0)
         m = MeanSquare(FlatEncoder())
         loader = ViewLoader(x, AddNoise(0.0), n_views=1, batch_size=batch_size, shuffle=False)
-        cfg = TrainConfig(epochs=2, lr=1e-2, optimizer="sgd", warmup_epochs=0, accumulate_steps=accumulate,
-                          progress=False, weight_decay=0.0)
+        cfg = TrainConfig(
+            epochs=2,
+            lr=1e-2,
+            optimizer="sgd",
+            warmup_epochs=0,
+            accumulate_steps=accumulate,
+            progress=False,
+            weight_decay=0.0,
+        )
         Trainer(m, cfg).fit(loader)
         return m
 
@@ -217,8 +224,15 @@ def test_checkpoint_is_atomic_and_weights_only(tmp_path, monkeypatch):
 
 
 def test_bad_config_is_rejected():
-    for bad in (dict(epochs=0), dict(lr=-1.0), dict(lr=math.inf), dict(optimizer="lamb"), dict(amp="fp8"),
-                dict(accumulate_steps=0), dict(resume=True, overwrite=True, out_dir="x")):
+    for bad in (
+        dict(epochs=0),
+        dict(lr=-1.0),
+        dict(lr=math.inf),
+        dict(optimizer="lamb"),
+        dict(amp="fp8"),
+        dict(accumulate_steps=0),
+        dict(resume=True, overwrite=True, out_dir="x"),
+    ):
         with pytest.raises(ValueError):
             TrainConfig(**bad).validate()
     with pytest.raises(TypeError, match="unknown setting"):

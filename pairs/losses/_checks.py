@@ -1,0 +1,156 @@
+"""Shared input validation and normalisation helpers for the losses in :mod:`pairs.losses`.
+
+Every public loss validates its inputs with these helpers so that bad input fails early with a message
+that says what was wrong and what was expected, instead of a shape error deep inside a matmul or a
+silent NaN loss.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+_HALF_TYPES = (torch.float16, torch.bfloat16)
+
+
+def check_embeddings(
+    x: object,
+    name: str,
+    ndim: int | Sequence[int],
+    *,
+    min_rows: int = 1,
+    check_finite: bool = True,
+) -> Tensor:
+    """Check that ``x`` is a non-empty, finite floating-point tensor of the expected rank.
+
+    Args:
+        x: the value to check.
+        name: the argument name used in error messages (e.g. ``"z1"``).
+        ndim: the accepted number of dimensions, one int or a sequence of ints.
+        min_rows: the smallest accepted size of the batch dimension (the second-to-last dimension).
+        check_finite: also reject NaN and +/-inf entries (costs one device sync).
+
+    Returns:
+        ``x`` unchanged, so the call can be used inline.
+
+    Raises:
+        TypeError: if ``x`` is not a tensor or not floating point.
+        ValueError: if ``x`` has the wrong rank, is empty, has fewer than ``min_rows`` rows, or holds
+            NaN/inf values.
+
+    Shape:
+        any of the ranks in ``ndim``; the last dimension is the embedding dimension ``D``.
+    """
+    allowed = (ndim,) if isinstance(ndim, numbers.Integral) else tuple(ndim)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"{name} must be {want} (..., D), got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (float16/bfloat16/float32/float64), got {x.dtype}"
+        )
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); expected rows of a non-zero dimension D")
+    if x.dim() >= 2 and x.shape[-2] < min_rows:
+        raise ValueError(f"{name} needs at least {min_rows} rows in dim -2, got shape {tuple(x.shape)}")
+    if check_finite and not bool(torch.isfinite(x).all()):
+        n_nan = int(torch.isnan(x).sum())
+        n_inf = int(torch.isinf(x).sum())
+        raise ValueError(
+            f"{name} contains {n_nan} NaN and {n_inf} inf values; embeddings must be finite "
+            "(check the encoder output, the learning rate, or AMP overflow)"
+        )
+    return x
+
+
+def check_temperature(t: object, name: str = "temperature") -> float | Tensor:
+    """Check that a temperature is a finite number (or scalar tensor) strictly greater than zero.
+
+    Args:
+        t: a Python number or a 0-d / 1-element tensor.
+        name: the argument name used in error messages.
+
+    Returns:
+        ``t`` as a ``float`` when it was a number, or the tensor unchanged (so it stays learnable).
+
+    Raises:
+        TypeError: if ``t`` is neither a number nor a tensor (``bool`` is rejected too).
+        ValueError: if ``t`` is not finite or ``<= 0``, or is a tensor with more than one element.
+    """
+    if isinstance(t, Tensor):
+        if t.numel() != 1:
+            raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(t.shape)}")
+        v = float(t.detach())
+        if not math.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be a finite number > 0, got {v}")
+        return t
+    if isinstance(t, bool) or not isinstance(t, numbers.Real):
+        raise TypeError(f"{name} must be a positive float, got {type(t).__name__}")
+    v = float(t)
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {v}")
+    return v
+
+
+def default_eps(dtype: torch.dtype) -> float:
+    """The normalisation epsilon used for ``dtype``: ``torch.finfo(dtype).eps``.
+
+    About 9.8e-4 for float16, 7.8e-3 for bfloat16, 1.2e-7 for float32 and 2.2e-16 for float64
+    (float32's for non-float dtypes). A fixed ``1e-12`` (``F.normalize``'s default) underflows to zero in
+    float16, and its ``1 / eps`` gradient at a zero embedding overflows a half-precision gradient; this
+    clamp stays representable, keeps that gradient finite, and is far below the norm of any real
+    embedding in that dtype. (Half types are still *computed* in float32, see :func:`l2_normalize`.)
+    """
+    return float(torch.finfo(dtype if dtype.is_floating_point else torch.float32).eps)
+
+
+def l2_normalize(x: Tensor, eps: float | None = None, dim: int = -1) -> Tensor:
+    """L2-normalise ``x`` along ``dim`` with a dtype-aware epsilon.
+
+    float16 / bfloat16 inputs are normalised in float32 (the squared norm overflows float16 for
+    entries above ~256) and cast back; the norm is clamped from below by ``eps``.
+
+    Args:
+        x: floating-point tensor.
+        eps: lower bound of the norm; ``None`` uses :func:`default_eps` of ``x.dtype``.
+        dim: the dimension to normalise.
+
+    Returns:
+        ``x / max(||x||, eps)`` in the dtype of ``x``.
+
+    Shape:
+        output has the shape of ``x``.
+    """
+    if eps is None:
+        eps = default_eps(x.dtype)
+    if x.dtype in _HALF_TYPES:
+        xf = x.float()
+        return (xf / torch.linalg.vector_norm(xf, dim=dim, keepdim=True).clamp_min(eps)).to(x.dtype)
+    return x / torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp_min(eps)
+
+
+def check_reduction(reduction: str) -> str:
+    """Check a ``reduction`` argument: one of ``"mean"``, ``"sum"``, ``"none"``.
+
+    Raises:
+        ValueError: on any other value.
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
+    """Apply ``reduction`` (``"mean"``, ``"sum"`` or ``"none"``) to a per-sample loss vector."""
+    check_reduction(reduction)
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss

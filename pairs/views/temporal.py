@@ -1,0 +1,1354 @@
+"""Time-series views: batched crops, masks, noise, scaling and warps for series ``(C, T)`` / ``(B, C, T)``.
+
+Every view draws its random parameters for a whole batch from an explicit :class:`torch.Generator` (each
+example its own draw) and transforms the batch in one vectorised tensor pass: no Python loop over
+examples. Warps are index maps applied with one batched linear interpolation (two ``gather`` calls and a
+``lerp``), so a batch of 256 series of length 1,000 is cropped, jittered, scaled and time-warped in a
+few milliseconds on a CPU.
+
+Views:
+
+* crops: :class:`RandomCrop` (fixed, ranged or relative length) and :class:`OverlappingCrops` (TS2Vec's
+  two overlapping crops, with where the overlap sits in each crop, for timestamp-level contrast);
+* values: :class:`Jitter`, :class:`Scaling`, :class:`MagnitudeWarp`, :class:`TimestampMask`,
+  :class:`ChannelDropout`;
+* time: :class:`TimeWarp`, :class:`WindowSlice`, :class:`WindowWarp`, :class:`SegmentPermutation`,
+  :class:`FrameDrop`, :class:`SpeedChange`;
+* recipes: :func:`ts2vec_view`, :func:`tstcc_weak_view`, :func:`tstcc_strong_view`,
+  :func:`default_series_view` (and :data:`RECIPES` / :func:`get_recipe`).
+
+**Variable length and NaN padding.** UEA archives store series of unequal length NaN-padded to a common
+``T`` (see :func:`pairs.data.series.load_ucr`). A timestamp is *padding* when every channel is NaN there;
+the *valid span* of an example runs from its first to its last timestamp with at least one non-NaN value
+(:func:`valid_span`). The strategy, per kind of view:
+
+* crops are placed inside each example's valid span (when the span is shorter than the crop, the crop
+  covers the whole span and keeps some padding); :class:`OverlappingCrops` follows TS2Vec on the padded
+  length by default (its encoder zeroes NaN timestamps), or keeps to the valid spans with
+  ``within_valid=True``;
+* value views (jitter, scaling, magnitude warp, masks, channel dropout) are elementwise: NaN stays NaN
+  and no value moves in time;
+* time views (time warp, window slice/warp, segment permutation, frame drop, speed change) re-time the
+  valid span of each example onto itself: padding stays where it was and is never read into the span.
+  Missing values *inside* a span (isolated NaNs) are interpolated around: an output sample is NaN only
+  when the source sample nearest to it is NaN, so a gap never grows by interpolation;
+* :class:`SpeedChange` (faster playback) and :class:`FrameDrop` with ``fill="nan"`` shorten the series and
+  pad the end of the span with NaN (the UEA convention for shorter series), unless told otherwise;
+* an example that is NaN everywhere is an error (``ValueError`` naming its index): it has no data.
+
+**Replay.** ``view(x, g, return_params=True)`` returns the parameters; ``view.replay(x, params)``
+applies them again. Parameters of time views are stored relative to each example's valid span, so they
+replay on any batch of the same size; parameters that are per timestamp (jitter noise, timestamp masks,
+frame-drop masks) need a batch of the same shape.
+
+References:
+    Um et al. 2017, "Data Augmentation of Wearable Sensor Data for Parkinson's Disease Monitoring using
+    Convolutional Neural Networks" (jitter, scaling, magnitude warp, time warp, permutation).
+    Le Guennec et al. 2016, "Data Augmentation for Time Series Classification using Convolutional Neural
+    Networks" (window slicing, window warping).
+    Yue et al. 2022, "TS2Vec: Towards Universal Representation of Time Series" (overlapping crops,
+    timestamp masking).
+    Eldele et al. 2021, "Time-Series Representation Learning via Temporal and Contextual Contrasting"
+    (TS-TCC weak/strong augmentations).
+    Iwana & Uchida 2021, "An empirical survey of data augmentation for time series classification with
+    neural networks" (survey of the above).
+
+Example:
+    >>> import torch
+    >>> from pairs.views import temporal
+    >>> x = torch.randn(256, 1, 1000)
+    >>> view = temporal.default_series_view()
+    >>> v1, v2 = view(x, generator=0), view(x, generator=1)
+    >>> pair = temporal.OverlappingCrops()(x, generator=0)
+    >>> pair.first.shape[-1] >= pair.overlap and pair.second.shape[-1] >= pair.overlap
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from pairs.views.base import Compose, Params, View
+
+__all__ = [
+    "SeriesView",
+    "RandomCrop",
+    "OverlappingCrops",
+    "CropPair",
+    "TimestampMask",
+    "Jitter",
+    "Scaling",
+    "MagnitudeWarp",
+    "TimeWarp",
+    "WindowSlice",
+    "WindowWarp",
+    "SegmentPermutation",
+    "FrameDrop",
+    "SpeedChange",
+    "ChannelDropout",
+    "valid_span",
+    "ts2vec_view",
+    "tstcc_weak_view",
+    "tstcc_strong_view",
+    "default_series_view",
+    "get_recipe",
+    "RECIPES",
+]
+
+_NAN = float("nan")
+
+
+# --------------------------------------------------------------------------------------------------
+# Argument validation
+# --------------------------------------------------------------------------------------------------
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _check_prob(p: Any, name: str, *, high_open: bool = False) -> float:
+    ok = _is_number(p) and 0.0 <= float(p) <= 1.0 and not (high_open and float(p) >= 1.0)
+    if not ok:
+        interval = "[0, 1)" if high_open else "[0, 1]"
+        raise ValueError(f"{name} must be a probability in {interval}, got {p!r}")
+    return float(p)
+
+
+def _check_nonneg(v: Any, name: str) -> float:
+    if not _is_number(v) or not math.isfinite(float(v)) or float(v) < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    return float(v)
+
+
+def _check_int(v: Any, name: str, low: int) -> int:
+    if not _is_int(v) or int(v) < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
+    return int(v)
+
+
+def _check_ratio(v: Any, name: str) -> float:
+    if not _is_number(v) or not 0.0 < float(v) <= 1.0:
+        raise ValueError(f"{name} must be a fraction in (0, 1], got {v!r}")
+    return float(v)
+
+
+def _check_series(x: Any, name: str) -> Tensor:
+    """Validate a batch of series ``(B, C, T)``."""
+    if isinstance(x, CropPair):
+        raise TypeError(
+            f"{name} got the CropPair made by OverlappingCrops; apply further views to each crop, "
+            "e.g. view(pair.first, g) and view(pair.second, g), rather than composing them after it"
+        )
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"{name} expects a torch.Tensor series (C, T) or batch (B, C, T), got {type(x).__name__}; "
+            "convert with torch.as_tensor(x, dtype=torch.float32)"
+        )
+    if x.dim() != 3:
+        raise ValueError(
+            f"{name} expects a series (C, T) or a batch (B, C, T), got shape {tuple(x.shape)}; a univariate "
+            "series of length T is (1, T), a batch of them (B, 1, T)"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"{name} expects floating-point series, got dtype {x.dtype}; convert with x.float()")
+    if x.shape[1] == 0 or x.shape[2] == 0:
+        raise ValueError(f"{name} got series with no channels or no timestamps, shape {tuple(x.shape)}")
+    return x
+
+
+def _check_param_len(t: Tensor, n: int, name: str) -> None:
+    if t.shape[0] != n:
+        raise ValueError(
+            f"{name}: parameters were drawn for {t.shape[0]} examples but the batch has {n}; replay needs a "
+            "batch of the same size as the one the parameters were drawn for"
+        )
+
+
+def _check_param_shape(t: Tensor, shape: tuple[int, ...], name: str, what: str) -> None:
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(
+            f"{name}: the {what} parameters have shape {tuple(t.shape)} but this batch needs {tuple(shape)}; "
+            "per-timestamp parameters replay only on a batch of the same shape"
+        )
+
+
+def _has_nan(x: Tensor) -> bool:
+    """Whether ``x`` holds a NaN. A NaN makes the sum NaN; a NaN sum without NaN (``inf - inf``) is checked
+    elementwise, so the common case costs one reduction and no temporary tensor."""
+    if not bool(torch.isnan(x.sum())):
+        return False
+    return bool(torch.isnan(x).any())
+
+
+def _check_no_empty_series(x: Tensor, name: str) -> None:
+    """Raise if some example is NaN everywhere (it has no data to make a view of)."""
+    if not _has_nan(x):
+        return
+    nan = torch.isnan(x)
+    empty = nan.flatten(1).all(dim=1)
+    if bool(empty.any()):
+        idx = empty.nonzero().flatten().tolist()
+        shown = ", ".join(map(str, idx[:10])) + (", ..." if len(idx) > 10 else "")
+        raise ValueError(
+            f"{name}: series at batch index {shown} is NaN everywhere (no valid timestamp); drop empty "
+            "series before making views (e.g. x = x[~torch.isnan(x).flatten(1).all(1)])"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Random draws (on the generator's device, then moved to the data's device)
+# --------------------------------------------------------------------------------------------------
+def _rand(shape: tuple[int, ...], g: torch.Generator, device: torch.device) -> Tensor:
+    return torch.rand(shape, generator=g, device=g.device).to(device)
+
+
+def _randn(
+    shape: tuple[int, ...], g: torch.Generator, device: torch.device, dtype: torch.dtype, std: float = 1.0
+) -> Tensor:
+    draw_dtype = dtype if dtype in (torch.float32, torch.float64) else torch.float32
+    out = torch.empty(shape, device=g.device, dtype=draw_dtype).normal_(0.0, std, generator=g)
+    return out.to(device=device, dtype=dtype)
+
+
+def _randint_between(low: Tensor, high: Tensor, g: torch.Generator) -> Tensor:
+    """Per-element uniform integers in ``[low, high]`` (inclusive; requires ``low <= high``)."""
+    u = _rand(tuple(low.shape), g, low.device).double()
+    span = (high - low + 1).double()
+    return torch.minimum(low + (u * span).floor().long(), high)
+
+
+# --------------------------------------------------------------------------------------------------
+# Valid spans and batched resampling
+# --------------------------------------------------------------------------------------------------
+def valid_span(x: Tensor) -> tuple[Tensor, Tensor]:
+    """First valid timestamp and length of the valid span of each series.
+
+    A timestamp is valid when at least one channel is not NaN there; the span runs from the first to the
+    last valid timestamp (isolated missing values inside it count as part of it).
+
+    Args:
+        x: a batch of series.
+
+    Returns:
+        ``(start, length)``, two int64 tensors of shape ``(B,)``.
+
+    Raises:
+        ValueError: if a series is NaN everywhere (the message names its index).
+
+    Shape:
+        ``(B, C, T) -> (B,), (B,)``.
+    """
+    _check_series(x, "valid_span")
+    b, _, t = x.shape
+    span = _span_or_none(x, "valid_span")
+    if span is None:
+        return torch.zeros(b, dtype=torch.long, device=x.device), torch.full((b,), t, device=x.device)
+    return span
+
+
+def _span_or_none(x: Tensor, name: str) -> tuple[Tensor, Tensor] | None:
+    """``(start, length)`` of the valid spans, or ``None`` when ``x`` has no NaN (spans are ``[0, T)``)."""
+    if not _has_nan(x):
+        return None
+    _check_no_empty_series(x, name)
+    valid = ~torch.isnan(x).all(dim=1)  # (B, T)
+    t = x.shape[-1]
+    first = valid.to(torch.int8).argmax(dim=1)
+    last = t - 1 - valid.flip(1).to(torch.int8).argmax(dim=1)
+    return first, last - first + 1
+
+
+def _pos_dtype(x: Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _span_grid(x: Tensor, span: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor | None]:
+    """Each output timestamp's relative position ``u`` in [0, 1] within its example's valid span.
+
+    Returns ``(u, inside)``: ``u`` is ``(1, T)`` when there is no padding (shared by the batch) and
+    ``(B, T)`` otherwise; ``inside`` is ``None`` or the ``(B, T)`` mask of timestamps inside the span.
+    """
+    t = x.shape[-1]
+    dt = _pos_dtype(x)
+    steps = torch.arange(t, device=x.device, dtype=dt)
+    if span is None:
+        return (steps / max(t - 1, 1)).unsqueeze(0), None
+    start, length = (s.to(x.device) for s in span)
+    rel = steps.unsqueeze(0) - start.unsqueeze(1).to(dt)
+    inside = (rel >= 0) & (rel < length.unsqueeze(1).to(dt))
+    u = (rel / (length - 1).clamp_min(1).unsqueeze(1).to(dt)).clamp(0.0, 1.0)
+    return u, inside
+
+
+def _to_source(u_src: Tensor, span: tuple[Tensor, Tensor] | None, t: int) -> Tensor:
+    """Relative source positions in [0, 1] -> absolute (fractional) timestamps."""
+    if span is None:
+        return u_src * (t - 1)
+    start, length = (s.to(u_src.device) for s in span)
+    return start.unsqueeze(1).to(u_src.dtype) + u_src * (length - 1).unsqueeze(1).to(u_src.dtype)
+
+
+def _resample(x: Tensor, pos: Tensor, nan_aware: bool) -> Tensor:
+    """Linear interpolation of every series at fractional timestamps ``pos`` (one per output timestamp).
+
+    Args:
+        x: ``(B, C, T)`` series.
+        pos: ``(B, T_out)`` or ``(1, T_out)`` source positions (clamped to ``[0, T - 1]``), the same for
+            every channel.
+        nan_aware: when ``True``, a NaN neighbour is not interpolated into its valid neighbour: the output
+            takes the valid neighbour's value, and is NaN only when the nearer neighbour is NaN.
+
+    Returns:
+        ``(B, C, T_out)`` resampled series.
+    """
+    b, c, t = x.shape
+    if t == 1:
+        return x.expand(b, c, pos.shape[-1]).clone()
+    pos = pos.clamp(0, t - 1)
+    i0f = pos.floor().clamp_(max=t - 2)  # left neighbour; the last timestamp is reached with w = 1
+    w = (pos - i0f).to(x.dtype).unsqueeze(1)
+    i0 = i0f.long().unsqueeze(1).expand(b, c, pos.shape[-1])
+    x0 = x.gather(2, i0)
+    x1 = x[:, :, 1:].gather(2, i0)  # right neighbour, gathered from a shifted view (no copy of x)
+    if not nan_aware:
+        return torch.lerp(x0, x1, w)
+    n0, n1 = torch.isnan(x0), torch.isnan(x1)
+    a = torch.where(n0, x1, x0)
+    z = torch.where(n1, x0, x1)
+    out = a + w * (z - a)
+    nearest_nan = torch.where(w < 0.5, n0, n1)
+    return out.masked_fill(nearest_nan, _NAN)
+
+
+def _retime(x: Tensor, u_map: Any, span: tuple[Tensor, Tensor] | None) -> Tensor:
+    """Re-time each valid span onto itself: output at relative position ``u`` reads the input at
+    relative position ``u_map(u)``; padding outside the spans is kept."""
+    u, inside = _span_grid(x, span)
+    pos = _to_source(u_map(u), span, x.shape[-1])
+    out = _resample(x, pos, nan_aware=span is not None)
+    if inside is not None:
+        out = torch.where(inside.unsqueeze(1), out, x)
+    return out
+
+
+def _gather_time(x: Tensor, index: Tensor) -> Tensor:
+    """``out[b, c, j] = x[b, c, index[b, j]]``."""
+    b, c, _ = x.shape
+    return x.gather(2, index.unsqueeze(1).expand(b, c, index.shape[-1]))
+
+
+# --------------------------------------------------------------------------------------------------
+# Smooth curves on [0, 1]
+# --------------------------------------------------------------------------------------------------
+@lru_cache(maxsize=32)
+def _natural_spline_matrix(n: int) -> Tensor:
+    """``(n, n)`` matrix mapping knot values to a natural cubic spline's second derivatives at the knots
+    (uniform knots on [0, 1])."""
+    q = torch.zeros(n, n, dtype=torch.float64)
+    if n <= 2:
+        return q
+    h = 1.0 / (n - 1)
+    m = n - 2
+    a = torch.diag(torch.full((m,), 4.0, dtype=torch.float64))
+    a += torch.diag(torch.ones(m - 1, dtype=torch.float64), 1) + torch.diag(
+        torch.ones(m - 1, dtype=torch.float64), -1
+    )
+    d = torch.zeros(m, n, dtype=torch.float64)
+    for i in range(m):
+        d[i, i], d[i, i + 1], d[i, i + 2] = 1.0, -2.0, 1.0
+    q[1:-1] = torch.linalg.solve(a, d * (6.0 / h**2))
+    return q
+
+
+def _segments(u: Tensor, k: int) -> tuple[Tensor, Tensor, float]:
+    """Knot interval of each position ``u`` in [0, 1] (knots at ``linspace(0, 1, k)``) and offset in it."""
+    h = 1.0 / (k - 1)
+    seg = (u / h).floor().clamp(0, k - 2)
+    return seg.long(), u - seg * h, h
+
+
+def _spline_basis(u: Tensor, k: int) -> Tensor:
+    """Natural cubic spline basis at ``u``: ``spline(u) = sum_j basis[j] * value_j`` (uniform knots).
+
+    Args:
+        u: ``(U, T)`` positions in [0, 1] (``U`` is 1 or the batch size).
+        k: the number of knots.
+
+    Returns:
+        ``(U, k, T)`` basis weights.
+    """
+    seg, left, h = _segments(u, k)
+    right = h - left
+    j = torch.arange(k, device=u.device).view(1, k, 1)
+    seg, left, right = seg.unsqueeze(1), left.unsqueeze(1), right.unsqueeze(1)
+    # the spline is y0 * right/h + y1 * left/h + m0 * (right^3/h - h*right)/6 + m1 * (left^3/h - h*left)/6
+    # with second derivatives m = Q y at the knots
+    lin = (j == seg) * (right / h) + (j == seg + 1) * (left / h)
+    c0 = (right**3 / h - h * right) / 6
+    c1 = (left**3 / h - h * left) / 6
+    q = _natural_spline_matrix(k).to(device=u.device, dtype=u.dtype)  # (k, k): m = q @ y
+    q0 = q.T.unsqueeze(0).expand(u.shape[0], -1, -1).gather(2, seg.expand(-1, k, -1))  # q[seg, j]
+    q1 = q.T.unsqueeze(0).expand(u.shape[0], -1, -1).gather(2, (seg + 1).expand(-1, k, -1))
+    return lin + q0 * c0 + q1 * c1
+
+
+def _spline(values: Tensor, u: Tensor) -> Tensor:
+    """Natural cubic splines through uniform knots, evaluated at ``u``.
+
+    Args:
+        values: ``(B, N, K)`` knot values of ``B * N`` curves, knots at ``linspace(0, 1, K)``.
+        u: ``(B, T)`` or ``(1, T)`` positions in [0, 1].
+
+    Returns:
+        ``(B, N, T)`` curve values.
+    """
+    basis = _spline_basis(u, values.shape[-1]).to(values.dtype)  # (U, K, T)
+    return values @ basis
+
+
+def _warp_basis(u: Tensor, k: int) -> Tensor:
+    """Basis of the integral of a piecewise-linear curve: ``integral_0^u v = sum_j basis[j] * v_j``.
+
+    Args:
+        u: ``(U, T)`` positions in [0, 1].
+        k: the number of knots (at ``linspace(0, 1, k)``).
+
+    Returns:
+        ``(U, k, T)`` basis weights.
+    """
+    seg, dt, h = _segments(u, k)
+    j = torch.arange(k, device=u.device).view(1, k, 1)
+    seg, dt = seg.unsqueeze(1), dt.unsqueeze(1)
+    # whole intervals before seg: each knot value j weighs h/2 per interval it bounds
+    full = (h / 2) * ((j < seg).to(u.dtype) + ((j >= 1) & (j <= seg)).to(u.dtype))
+    quad = dt * dt / (2 * h)
+    return full + (j == seg) * (dt - quad) + (j == seg + 1) * quad
+
+
+def _monotone_warp(speed: Tensor, u: Tensor, scale: float = 1.0) -> Tensor:
+    """A smooth, strictly increasing map of [0, 1] onto itself: the normalised integral of a positive
+    piecewise-linear speed curve (knots at ``linspace(0, 1, K)``).
+
+    Args:
+        speed: ``(B, K)`` positive speeds at the knots.
+        u: ``(B, T)`` or ``(1, T)`` positions in [0, 1].
+        scale: the warp maps [0, 1] onto [0, scale].
+
+    Returns:
+        ``(B, T)`` warped positions; ``0 -> 0`` and ``1 -> scale``.
+    """
+    k = speed.shape[1]
+    speed = speed.to(u.dtype)
+    basis = _warp_basis(u, k)  # (U, K, T)
+    total = (speed[:, :-1] + speed[:, 1:]).sum(1, keepdim=True) / (2 * (k - 1))  # integral over [0, 1]
+    speed = speed * (scale / total)  # normalise the integral to [0, scale] before expanding to (B, T)
+    if basis.shape[0] == 1:
+        out = speed @ basis[0]
+    else:
+        out = (speed.unsqueeze(1) @ basis).squeeze(1)
+    return out.clamp_(0.0, scale)
+
+
+# --------------------------------------------------------------------------------------------------
+# The series view base class
+# --------------------------------------------------------------------------------------------------
+class SeriesView(View):
+    """Base class of the time-series views: a sample is ``(C, T)``, a batch ``(B, C, T)``.
+
+    Validates inputs on entry (a float tensor of rank 2 or 3 with no all-NaN series).
+    """
+
+    sample_ndim = 2
+
+    def to_batch(self, x: Any) -> tuple[Any, bool]:
+        name = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"{name} expects a torch.Tensor series (C, T) or batch (B, C, T), got {type(x).__name__}; "
+                "convert with torch.as_tensor(x, dtype=torch.float32)"
+            )
+        if x.dim() not in (2, 3):
+            raise ValueError(
+                f"{name} expects one series (C, T) or a batch (B, C, T), got a tensor of shape "
+                f"{tuple(x.shape)}; a univariate series of length T is (1, T)"
+            )
+        batch, single = super().to_batch(x)
+        _check_series(batch, name)
+        _check_no_empty_series(batch, name)
+        return batch, single
+
+    def forward(self, batch: Any, generator: torch.Generator) -> tuple[Any, Params]:
+        _check_series(batch, type(self).__name__)  # also inside Compose / RandomApply / OneOf
+        return super().forward(batch, generator)
+
+
+# --------------------------------------------------------------------------------------------------
+# Crops
+# --------------------------------------------------------------------------------------------------
+class RandomCrop(SeriesView):
+    """Crop a random window of each series.
+
+    The window length is the same for the whole batch (the output is one tensor); its position is drawn
+    per example, inside the example's valid span (see the module notes on NaN padding). When a span is
+    shorter than the window, the window covers the whole span and keeps some padding.
+
+    Args:
+        size: the window length: an int ``L``; a pair ``(min, max)`` of ints, one length drawn uniformly
+            per call (``max`` is capped at ``T``); or a float ratio in (0, 1], ``L = max(1, round(ratio*T))``.
+
+    Raises:
+        ValueError: on a bad ``size``; at call time if the series (``T``) is shorter than the window.
+
+    Shape:
+        ``(B, C, T) -> (B, C, L)``; params ``start (B,)`` int64 and ``length`` (int).
+
+    Reference:
+        Le Guennec et al. 2016 (window slicing used as cropping); Yue et al. 2022 (random cropping).
+    """
+
+    def __init__(self, size: int | float | Sequence[int]) -> None:
+        if _is_int(size):
+            if int(size) < 1:
+                raise ValueError(f"RandomCrop size must be >= 1, got {size!r}")
+        elif _is_number(size):
+            _check_ratio(size, "RandomCrop size as a ratio")
+        elif isinstance(size, Sequence) and len(size) == 2 and all(_is_int(s) for s in size):
+            if not 1 <= int(size[0]) <= int(size[1]):
+                raise ValueError(f"RandomCrop size range must satisfy 1 <= min <= max, got {size!r}")
+        else:
+            raise ValueError(
+                "RandomCrop size must be an int length, a (min, max) pair of ints or a float ratio in "
+                f"(0, 1], got {size!r}"
+            )
+        self.size = size
+
+    def _length(self, t: int, generator: torch.Generator) -> int:
+        size = self.size
+        if _is_int(size):
+            length = int(size)
+            if length > t:
+                raise ValueError(
+                    f"RandomCrop length {length} is longer than the series (T={t}); use a shorter crop, a "
+                    "ratio such as RandomCrop(0.9), or pad the series"
+                )
+            return length
+        if _is_number(size):
+            return max(1, int(round(float(size) * t)))
+        lo, hi = int(size[0]), int(size[1])
+        if lo > t:
+            raise ValueError(
+                f"RandomCrop minimum length {lo} is longer than the series (T={t}); lower the range or pad"
+            )
+        hi = min(hi, t)
+        return int(torch.randint(lo, hi + 1, (1,), generator=generator, device=generator.device).item())
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        _check_series(batch, "RandomCrop")
+        b, _, t = batch.shape
+        length = self._length(t, generator)
+        span = _span_or_none(batch, "RandomCrop")
+        if span is None:
+            start = _randint_between(
+                torch.zeros(b, dtype=torch.long, device=batch.device),
+                torch.full((b,), t - length, dtype=torch.long, device=batch.device),
+                generator,
+            )
+        else:
+            s, n = span
+            e = s + n
+            fits = n >= length
+            lo = torch.where(fits, s, (e - length).clamp_min(0))
+            hi = torch.where(fits, e - length, s.clamp_max(t - length))
+            start = _randint_between(lo, hi, generator)
+        return {"start": start, "length": length}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "RandomCrop")
+        start, length = params["start"].to(batch.device), int(params["length"])
+        _check_param_len(start, batch.shape[0], "RandomCrop")
+        if length > batch.shape[-1] or bool((start + length > batch.shape[-1]).any()):
+            raise ValueError(
+                f"RandomCrop: the crops (length {length}) do not fit in series of length {batch.shape[-1]}"
+            )
+        windows = batch.unfold(2, length, 1)  # (B, C, T - length + 1, length), a view
+        return windows[torch.arange(batch.shape[0], device=batch.device), :, start]
+
+
+class CropPair(NamedTuple):
+    """Two overlapping crops of every series and where their shared region sits.
+
+    Attributes:
+        first: ``(B, C, L1)`` the first crops (``(C, L1)`` for a single series).
+        second: ``(B, C, L2)`` the second crops.
+        overlap: length of the shared region (TS2Vec's ``crop_l``).
+        first_start: where the shared region starts in ``first`` (it ends at ``first``'s end).
+        second_start: where it starts in ``second`` (always 0: it starts at ``second``'s start).
+    """
+
+    first: Tensor
+    second: Tensor
+    overlap: int
+    first_start: int
+    second_start: int
+
+    def aligned(self, a: Tensor, b: Tensor, dim: int = -1) -> tuple[Tensor, Tensor]:
+        """Cut the shared region out of per-timestamp outputs of the two crops, aligned timestamp by
+        timestamp (TS2Vec's ``out1[:, -crop_l:]`` and ``out2[:, :crop_l]``).
+
+        Args:
+            a: outputs for ``first`` with time along ``dim`` (e.g. ``(B, L1, D)`` with ``dim=1``).
+            b: outputs for ``second`` with time along ``dim``.
+            dim: the time dimension.
+
+        Returns:
+            ``(a_overlap, b_overlap)``, both with ``overlap`` timestamps along ``dim``.
+        """
+        return a.narrow(dim, self.first_start, self.overlap), b.narrow(dim, self.second_start, self.overlap)
+
+
+class OverlappingCrops(SeriesView):
+    """TS2Vec's contextual consistency crops: two crops of each series that share a region.
+
+    Follows TS2Vec's training loop (``ts2vec.py``) exactly, with ``ts_l = T``::
+
+        crop_l      ~ U{2^(temporal_unit+1), ..., ts_l}        # overlap length
+        crop_left   ~ U{0, ..., ts_l - crop_l}
+        crop_right  = crop_left + crop_l
+        crop_eleft  ~ U{0, ..., crop_left}
+        crop_eright ~ U{crop_right, ..., ts_l}
+        crop_offset ~ U{-crop_eleft, ..., ts_l - crop_eright}  # per example
+        first  = x[offset + crop_eleft : offset + crop_right]
+        second = x[offset + crop_left  : offset + crop_eright]
+
+    The lengths are shared by the batch and the offset is drawn per example. The shared region is
+    ``x[offset + crop_left : offset + crop_right]``: the last ``crop_l`` timestamps of ``first`` and the
+    first ``crop_l`` of ``second``. TS2Vec also masks timestamps at random, in the encoder's latent space
+    after its input projection (see :class:`encoders.temporal.DilatedConvEncoder`), not here.
+
+    NaN padding: as in TS2Vec, crops are placed on the padded length ``T`` and may contain padding (the
+    TS2Vec encoder zeroes NaN timestamps; TS2Vec also centres variable-length series in ``T`` once, before
+    training, which is left to the data pipeline here). With ``within_valid=True``, ``ts_l`` is the
+    shortest valid span of the batch and each example's offset keeps both crops inside its own valid span.
+
+    Args:
+        temporal_unit: TS2Vec's ``temporal_unit``; the overlap is at least ``2 ** (temporal_unit + 1)``.
+        within_valid: keep crops inside each example's valid span (see above).
+
+    Raises:
+        ValueError: on bad arguments; at call time if ``T`` (or the shortest valid span with
+            ``within_valid``) is shorter than the minimum overlap.
+
+    Shape:
+        ``(B, C, T) ->`` :class:`CropPair` of ``(B, C, crop_right - crop_eleft)`` and
+        ``(B, C, crop_eright - crop_left)``; params: the five ints above and ``offset (B,)``.
+
+    Reference:
+        Yue et al. 2022, "TS2Vec: Towards Universal Representation of Time Series", section 3.2.
+    """
+
+    def __init__(self, temporal_unit: int = 0, within_valid: bool = False) -> None:
+        self.temporal_unit = _check_int(temporal_unit, "OverlappingCrops temporal_unit", 0)
+        self.within_valid = bool(within_valid)
+
+    @property
+    def min_overlap(self) -> int:
+        """The shortest overlap drawn, ``2 ** (temporal_unit + 1)``."""
+        return 2 ** (self.temporal_unit + 1)
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        _check_series(batch, "OverlappingCrops")
+        b, _, t = batch.shape
+        span = _span_or_none(batch, "OverlappingCrops") if self.within_valid else None
+        if span is None:
+            start = torch.zeros(b, dtype=torch.long, device=batch.device)
+            length = torch.full((b,), t, dtype=torch.long, device=batch.device)
+        else:
+            start, length = span
+        ts_l = int(length.min().item())
+        if ts_l < self.min_overlap:
+            where = "the shortest valid span" if self.within_valid else "the series length T"
+            raise ValueError(
+                f"OverlappingCrops needs series of at least {self.min_overlap} timestamps "
+                f"(2 ** (temporal_unit + 1) with temporal_unit={self.temporal_unit}), but {where} is {ts_l}; "
+                "lower temporal_unit or use longer series"
+            )
+
+        def randint(low: int, high: int) -> int:  # numpy's randint(low, high): high excluded
+            return int(torch.randint(low, high, (1,), generator=generator, device=generator.device).item())
+
+        crop_l = randint(self.min_overlap, ts_l + 1)
+        crop_left = randint(0, ts_l - crop_l + 1)
+        crop_right = crop_left + crop_l
+        crop_eleft = randint(0, crop_left + 1)
+        crop_eright = randint(crop_right, ts_l + 1)
+        lo = torch.full_like(start, -crop_eleft)
+        hi = length - crop_eright  # per example: offset + crop_eright <= its own span length
+        offset = start + _randint_between(lo, hi, generator)
+        return {
+            "crop_l": crop_l,
+            "crop_left": crop_left,
+            "crop_right": crop_right,
+            "crop_eleft": crop_eleft,
+            "crop_eright": crop_eright,
+            "offset": offset,
+        }
+
+    def apply(self, batch: Tensor, params: Params) -> CropPair:
+        _check_series(batch, "OverlappingCrops")
+        offset = params["offset"].to(batch.device)
+        _check_param_len(offset, batch.shape[0], "OverlappingCrops")
+        left, right = int(params["crop_left"]), int(params["crop_right"])
+        eleft, eright = int(params["crop_eleft"]), int(params["crop_eright"])
+        t = batch.shape[-1]
+        if bool((offset + eleft < 0).any()) or bool((offset + eright > t).any()):
+            raise ValueError(f"OverlappingCrops: the crops do not fit in series of length {t}")
+        first = _gather_time(
+            batch, offset.unsqueeze(1) + eleft + torch.arange(right - eleft, device=batch.device)
+        )
+        second = _gather_time(
+            batch, offset.unsqueeze(1) + left + torch.arange(eright - left, device=batch.device)
+        )
+        return CropPair(first, second, right - left, left - eleft, 0)
+
+    def from_batch(self, batch: Any, was_single: bool) -> Any:
+        if not was_single:
+            return batch
+        return batch._replace(first=batch.first[0], second=batch.second[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# Value views
+# --------------------------------------------------------------------------------------------------
+class TimestampMask(SeriesView):
+    """Mask random timestamps: every channel of a masked timestamp is set to ``value``.
+
+    TS2Vec's binomial mask (each timestamp masked independently with probability ``p``), applied to the
+    input. TS2Vec itself masks in latent space, after the encoder's input projection; that is done by
+    :class:`encoders.temporal.DilatedConvEncoder` (``mask_mode="binomial"``). NaN padding stays NaN.
+
+    Args:
+        p: probability that a timestamp is masked.
+        value: the value written at masked timestamps.
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``mask (B, T)`` bool, ``True`` = masked.
+
+    Reference:
+        Yue et al. 2022 (TS2Vec), section 3.1, timestamp masking.
+    """
+
+    def __init__(self, p: float = 0.5, value: float = 0.0) -> None:
+        self.p = _check_prob(p, "TimestampMask p")
+        if not _is_number(value):
+            raise ValueError(f"TimestampMask value must be a number, got {value!r}")
+        self.value = float(value)
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        b, _, t = batch.shape
+        return {"mask": _rand((b, t), generator, batch.device) < self.p}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "TimestampMask")
+        mask = params["mask"].to(batch.device)
+        _check_param_shape(mask, (batch.shape[0], batch.shape[2]), "TimestampMask", "mask")
+        mask = mask.unsqueeze(1) & ~torch.isnan(batch)
+        return batch.masked_fill(mask, self.value)
+
+
+class Jitter(SeriesView):
+    """Add Gaussian noise ``N(0, sigma^2)`` to every value.
+
+    Args:
+        sigma: the noise standard deviation (in the units of the series; normalise series first).
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``noise (B, C, T)``.
+
+    Reference:
+        Um et al. 2017, "jittering"; TS-TCC's strong augmentation (Eldele et al. 2021).
+    """
+
+    def __init__(self, sigma: float = 0.03) -> None:
+        self.sigma = _check_nonneg(sigma, "Jitter sigma")
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        noise = _randn(tuple(batch.shape), generator, batch.device, batch.dtype, std=self.sigma)
+        return {"noise": noise}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "Jitter")
+        noise = params["noise"].to(device=batch.device, dtype=batch.dtype)
+        _check_param_shape(noise, tuple(batch.shape), "Jitter", "noise")
+        return batch + noise
+
+
+class Scaling(SeriesView):
+    """Multiply each channel of each series by a random factor ``N(mean, sigma^2)``.
+
+    Args:
+        sigma: standard deviation of the factors.
+        mean: their mean (1 keeps the scale on average; TS-TCC uses 2).
+        per: ``"channel"`` (one factor per channel, the default) or ``"timestamp"`` (one factor per
+            timestamp shared by the channels, as TS-TCC's reference ``scaling`` code draws them).
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``factor (B, C, 1)`` or ``(B, 1, T)``.
+
+    Reference:
+        Um et al. 2017, "scaling"; Eldele et al. 2021 (TS-TCC weak augmentation).
+    """
+
+    def __init__(self, sigma: float = 0.1, mean: float = 1.0, per: str = "channel") -> None:
+        self.sigma = _check_nonneg(sigma, "Scaling sigma")
+        if not _is_number(mean) or not math.isfinite(float(mean)):
+            raise ValueError(f"Scaling mean must be a finite number, got {mean!r}")
+        self.mean = float(mean)
+        if per not in ("channel", "timestamp"):
+            raise ValueError(f"Scaling per must be 'channel' or 'timestamp', got {per!r}")
+        self.per = per
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        b, c, t = batch.shape
+        shape = (b, c, 1) if self.per == "channel" else (b, 1, t)
+        factor = _randn(shape, generator, batch.device, batch.dtype)
+        return {"factor": factor.mul_(self.sigma).add_(self.mean)}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "Scaling")
+        factor = params["factor"].to(device=batch.device, dtype=batch.dtype)
+        b, c, t = batch.shape
+        _check_param_shape(factor, (b, c, 1) if self.per == "channel" else (b, 1, t), "Scaling", "factor")
+        return batch * factor
+
+
+class MagnitudeWarp(SeriesView):
+    """Multiply each channel by a smooth random curve around 1.
+
+    The curve of each (example, channel) is a natural cubic spline through ``knots + 2`` values drawn from
+    ``N(1, sigma^2)`` at evenly spaced knots over the valid span (as Um et al., who use a cubic spline).
+
+    Args:
+        sigma: standard deviation of the knot values.
+        knots: number of interior knots.
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``knots (B, C, knots + 2)``.
+
+    Reference:
+        Um et al. 2017, "magnitude-warping".
+    """
+
+    def __init__(self, sigma: float = 0.2, knots: int = 4) -> None:
+        self.sigma = _check_nonneg(sigma, "MagnitudeWarp sigma")
+        self.knots = _check_int(knots, "MagnitudeWarp knots", 0)
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        b, c, _ = batch.shape
+        values = _randn((b, c, self.knots + 2), generator, batch.device, _pos_dtype(batch))
+        return {"knots": values.mul_(self.sigma).add_(1.0)}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "MagnitudeWarp")
+        values = params["knots"].to(device=batch.device, dtype=_pos_dtype(batch))
+        _check_param_shape(values, (*batch.shape[:2], self.knots + 2), "MagnitudeWarp", "knots")
+        u, _ = _span_grid(batch, _span_or_none(batch, "MagnitudeWarp"))
+        return batch * _spline(values, u).to(batch.dtype)
+
+
+class ChannelDropout(SeriesView):
+    """Zero whole channels at random, never all channels of a series.
+
+    Each channel is dropped with probability ``p``; when every channel of an example would be dropped, one
+    channel (drawn uniformly) is kept. Univariate series are never changed. NaN padding stays NaN.
+
+    Args:
+        p: probability that a channel is dropped.
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``drop (B, C)`` bool, ``True`` = zeroed.
+    """
+
+    def __init__(self, p: float = 0.2) -> None:
+        self.p = _check_prob(p, "ChannelDropout p")
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        b, c, _ = batch.shape
+        drop = _rand((b, c), generator, batch.device) < self.p
+        keep = torch.randint(0, c, (b,), generator=generator, device=generator.device).to(batch.device)
+        rescue = drop.all(dim=1)
+        drop[rescue, keep[rescue]] = False
+        return {"drop": drop}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "ChannelDropout")
+        drop = params["drop"].to(batch.device)
+        _check_param_shape(drop, tuple(batch.shape[:2]), "ChannelDropout", "drop")
+        return torch.where(drop.unsqueeze(2), batch * 0, batch)
+
+
+# --------------------------------------------------------------------------------------------------
+# Time views
+# --------------------------------------------------------------------------------------------------
+class TimeWarp(SeriesView):
+    """Re-time each series by a smooth random monotone warp that keeps both ends.
+
+    A random speed is drawn per example at ``knots + 2`` evenly spaced knots from ``N(1, sigma^2)``
+    (clamped to at least 0.05, so it stays positive); the warp is the normalised integral of the
+    piecewise-linear speed curve, a strictly increasing C1 map of the valid span onto itself. The output
+    at timestamp ``t`` reads the input at ``warp(t)`` by linear interpolation. All channels of a series
+    share its warp (they stay aligned).
+
+    Args:
+        sigma: spread of the speeds (0 gives the identity).
+        knots: number of interior knots.
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``speed (B, knots + 2)``.
+
+    Reference:
+        Um et al. 2017, "time-warping" (there with a cubic spline of the cumulative warp).
+    """
+
+    def __init__(self, sigma: float = 0.2, knots: int = 4) -> None:
+        self.sigma = _check_nonneg(sigma, "TimeWarp sigma")
+        self.knots = _check_int(knots, "TimeWarp knots", 0)
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        speed = _randn((batch.shape[0], self.knots + 2), generator, batch.device, _pos_dtype(batch))
+        return {"speed": speed.mul_(self.sigma).add_(1.0).clamp_(min=0.05)}
+
+    def warp(self, u: Tensor, params: Params) -> Tensor:
+        """The warp of each example at relative positions ``u`` in [0, 1] (``(B|1, T) -> (B, T)``)."""
+        return _monotone_warp(params["speed"].to(u.device), u)
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "TimeWarp")
+        speed = params["speed"].to(batch.device)
+        _check_param_shape(speed, (batch.shape[0], self.knots + 2), "TimeWarp", "speed")
+        span = _span_or_none(batch, "TimeWarp")
+        if span is None:  # fast path: one grid for the batch, positions straight in timestamps
+            u, _ = _span_grid(batch, None)
+            return _resample(batch, _monotone_warp(speed, u, scale=batch.shape[-1] - 1), nan_aware=False)
+        return _retime(batch, lambda u: _monotone_warp(speed, u), span)
+
+
+class WindowSlice(SeriesView):
+    """Keep a random window of ``ratio`` of each series and stretch it back to the full length.
+
+    The window covers a fraction ``ratio`` of the valid span, starting at a uniform random fraction
+    ``start * (1 - ratio)`` of it; linear interpolation stretches it onto the whole span.
+
+    Args:
+        ratio: the window's share of the series, in (0, 1].
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``start (B,)`` in [0, 1).
+
+    Reference:
+        Le Guennec et al. 2016, "window slicing".
+    """
+
+    def __init__(self, ratio: float = 0.9) -> None:
+        self.ratio = _check_ratio(ratio, "WindowSlice ratio")
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        return {"start": _rand((batch.shape[0],), generator, batch.device).to(_pos_dtype(batch))}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "WindowSlice")
+        start = params["start"].to(device=batch.device, dtype=_pos_dtype(batch))
+        _check_param_len(start, batch.shape[0], "WindowSlice")
+        r = self.ratio
+        a = (start * (1.0 - r)).unsqueeze(1)
+        return _retime(batch, lambda u: a + u * r, _span_or_none(batch, "WindowSlice"))
+
+
+class WindowWarp(SeriesView):
+    """Stretch or squeeze a random window of each series, then resample the series to its length.
+
+    A window of ``ratio`` of the valid span is played ``scale`` times slower (``scale`` drawn per example
+    from ``scales``, as Le Guennec et al. and Um's implementation pick from ``[0.5, 2]``); the rest keeps
+    its speed, and the whole is resampled back onto the span. Implemented as one piecewise-linear,
+    continuous, increasing time map.
+
+    Args:
+        ratio: the window's share of the series, in (0, 1).
+        scales: the stretch factors to pick from (each > 0).
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``start (B,)`` in [0, 1) and ``scale (B,)``.
+
+    Reference:
+        Le Guennec et al. 2016, "window warping".
+    """
+
+    def __init__(self, ratio: float = 0.1, scales: Sequence[float] = (0.5, 2.0)) -> None:
+        self.ratio = _check_ratio(ratio, "WindowWarp ratio")
+        if (
+            not isinstance(scales, Sequence)
+            or len(scales) == 0
+            or not all(_is_number(s) and 0 < float(s) < math.inf for s in scales)
+        ):
+            raise ValueError(
+                f"WindowWarp scales must be a non-empty sequence of positive numbers, got {scales!r}"
+            )
+        self.scales = tuple(float(s) for s in scales)
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        b = batch.shape[0]
+        dt = _pos_dtype(batch)
+        start = _rand((b,), generator, batch.device).to(dt)
+        pick = torch.randint(0, len(self.scales), (b,), generator=generator, device=generator.device)
+        scale = torch.tensor(self.scales, dtype=dt)[pick.cpu()].to(batch.device)
+        return {"start": start, "scale": scale}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "WindowWarp")
+        dt = _pos_dtype(batch)
+        start = params["start"].to(device=batch.device, dtype=dt)
+        scale = params["scale"].to(device=batch.device, dtype=dt)
+        _check_param_len(start, batch.shape[0], "WindowWarp")
+        r = self.ratio
+        w0 = (start * (1.0 - r)).unsqueeze(1)  # window [w0, w0 + r] in the source
+        s = scale.unsqueeze(1)
+        total = 1.0 - r + r * s  # length of the warped series before resampling
+
+        def u_map(u: Tensor) -> Tensor:
+            v = u * total
+            return torch.where(v < w0, v, torch.where(v < w0 + r * s, w0 + (v - w0) / s, v - r * s + r))
+
+        return _retime(batch, u_map, _span_or_none(batch, "WindowWarp"))
+
+
+class SegmentPermutation(SeriesView):
+    """Cut each series into random segments and shuffle them.
+
+    Per example, ``n ~ U{1, ..., max_segments}`` segments (at most the valid length); the cut points are
+    distinct and uniform (``mode="random"``) or even (``mode="equal"``), and the segments are put in a
+    uniform random order. Every channel of an example is permuted with the same segments (TS-TCC's
+    reference code copies channel 0 into every channel; this does not). Padding stays in place.
+
+    Args:
+        max_segments: the largest number of segments (TS-TCC's ``max_seg`` draws ``1 .. max_seg - 1``).
+        mode: ``"random"`` or ``"equal"`` segment lengths.
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``bounds (B, max_segments + 1)`` segment boundaries relative
+        to the valid span (unused segments are empty, at the end) and ``order (B, max_segments)``, the
+        source segment of each output segment.
+
+    Reference:
+        Um et al. 2017, "permutation"; Eldele et al. 2021 (TS-TCC strong augmentation).
+    """
+
+    def __init__(self, max_segments: int = 5, mode: str = "random") -> None:
+        self.max_segments = _check_int(max_segments, "SegmentPermutation max_segments", 1)
+        if mode not in ("random", "equal"):
+            raise ValueError(f"SegmentPermutation mode must be 'random' or 'equal', got {mode!r}")
+        self.mode = mode
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        b, _, t = batch.shape
+        dev = batch.device
+        s_max = self.max_segments
+        span = _span_or_none(batch, "SegmentPermutation")
+        length = torch.full((b,), t, dtype=torch.long, device=dev) if span is None else span[1]
+        n = torch.randint(1, s_max + 1, (b,), generator=generator, device=generator.device).to(dev)
+        n = torch.minimum(n, length)
+        k = torch.arange(s_max + 1, device=dev).unsqueeze(0)  # boundary numbers 0..S
+        if self.mode == "equal":
+            bounds = torch.where(
+                k <= n.unsqueeze(1), (k * length.unsqueeze(1)) // n.unsqueeze(1), length.unsqueeze(1)
+            )
+        else:
+            # n - 1 distinct cut points among 1..length-1: the smallest random keys win
+            n_cuts = min(s_max - 1, t - 1)
+            keys = _rand((b, max(t - 1, 0)), generator, dev)
+            pos = torch.arange(1, t, device=dev).unsqueeze(0)
+            keys = keys.masked_fill(pos >= length.unsqueeze(1), 2.0)
+            cuts = pos.expand(b, -1).gather(1, keys.topk(n_cuts, dim=1, largest=False).indices)
+            used = torch.arange(n_cuts, device=dev).unsqueeze(0) < (n - 1).unsqueeze(1)
+            cuts = torch.where(used, cuts, length.unsqueeze(1)).sort(dim=1).values
+            pad = length.unsqueeze(1).expand(b, s_max - 1 - n_cuts)
+            bounds = torch.cat([torch.zeros_like(length).unsqueeze(1), cuts, pad, length.unsqueeze(1)], dim=1)
+        seg = torch.arange(s_max, device=dev).unsqueeze(0)
+        keys = _rand((b, s_max), generator, dev)
+        keys = torch.where(seg < n.unsqueeze(1), keys, 2.0 + seg.to(keys.dtype))  # unused stay last, in order
+        order = keys.argsort(dim=1)
+        return {"bounds": bounds, "order": order}
+
+    def source_index(self, batch: Tensor, params: Params) -> Tensor:
+        """The source timestamp of every output timestamp, ``(B, T)`` int64 (a permutation per row)."""
+        b, _, t = batch.shape
+        dev = batch.device
+        bounds, order = params["bounds"].to(dev), params["order"].to(dev)
+        _check_param_len(bounds, b, "SegmentPermutation")
+        span = _span_or_none(batch, "SegmentPermutation")
+        start = torch.zeros(b, dtype=torch.long, device=dev) if span is None else span[0]
+        length = torch.full((b,), t, dtype=torch.long, device=dev) if span is None else span[1]
+        bounds = torch.minimum(bounds, length.unsqueeze(1))  # replay on shorter spans
+        seg_start, seg_len = bounds[:, :-1], bounds[:, 1:] - bounds[:, :-1]
+        out_len = seg_len.gather(1, order)
+        out_end = out_len.cumsum(1)
+        rel = torch.arange(t, device=dev).unsqueeze(0) - start.unsqueeze(1)  # (B, T)
+        j = torch.searchsorted(out_end, rel.clamp_min(0).contiguous(), right=True).clamp_max(
+            order.shape[1] - 1
+        )
+        src = seg_start.gather(1, order).gather(1, j) + rel - (out_end.gather(1, j) - out_len.gather(1, j))
+        inside = (rel >= 0) & (rel < length.unsqueeze(1))
+        return torch.where(inside, start.unsqueeze(1) + src, torch.arange(t, device=dev).unsqueeze(0))
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "SegmentPermutation")
+        return _gather_time(batch, self.source_index(batch, params))
+
+
+class FrameDrop(SeriesView):
+    """Drop random timestamps (frames) of each series and close the gaps.
+
+    Each timestamp of the valid span is dropped with probability ``p`` (at least two are kept, the span
+    ends if need be). The kept frames are concatenated in order; then, with ``fill="resample"`` (default),
+    linearly resampled back onto the valid span (the series keeps its length and ends, like a time warp
+    with jumps), or, with ``fill="nan"``, left at the start of the span with NaN padding after them (a
+    shorter variable-length series, the UEA convention).
+
+    Args:
+        p: probability that a frame is dropped, in [0, 1).
+        fill: ``"resample"`` or ``"nan"``.
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``drop (B, T)`` bool, ``True`` = dropped.
+
+    Reference:
+        Frame dropping as in sequence augmentation for speech/sensor data; Iwana & Uchida 2021 (survey).
+    """
+
+    def __init__(self, p: float = 0.1, fill: str = "resample") -> None:
+        self.p = _check_prob(p, "FrameDrop p", high_open=True)
+        if fill not in ("resample", "nan"):
+            raise ValueError(f"FrameDrop fill must be 'resample' or 'nan', got {fill!r}")
+        self.fill = fill
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        b, _, t = batch.shape
+        return {"drop": _rand((b, t), generator, batch.device) < self.p}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "FrameDrop")
+        b, _, t = batch.shape
+        dev = batch.device
+        drop = params["drop"].to(dev)
+        _check_param_shape(drop, (b, t), "FrameDrop", "drop")
+        span = _span_or_none(batch, "FrameDrop")
+        start = torch.zeros(b, dtype=torch.long, device=dev) if span is None else span[0]
+        length = torch.full((b,), t, dtype=torch.long, device=dev) if span is None else span[1]
+        steps = torch.arange(t, device=dev).unsqueeze(0)
+        rel = steps - start.unsqueeze(1)
+        inside = (rel >= 0) & (rel < length.unsqueeze(1))
+        keep = inside & ~drop
+        need = torch.minimum(length, torch.full_like(length, 2))
+        short = keep.sum(1) < need
+        ends = (rel == 0) | (rel == length.unsqueeze(1) - 1)
+        keep = keep | (short.unsqueeze(1) & ends & inside)
+        n_keep = keep.sum(1)
+        # kept frames first, in time order (a stable sort on the key "not kept")
+        order = (~keep).to(torch.int8).sort(dim=1, stable=True).indices
+        packed = _gather_time(batch, order)  # kept frames at 0 .. n_keep-1
+        dt = _pos_dtype(batch)
+        if self.fill == "resample":
+            u, _ = _span_grid(batch, span)
+            pos = u * (n_keep - 1).unsqueeze(1).to(dt)
+            out = _resample(packed, pos, nan_aware=span is not None)
+        else:
+            pos = rel.clamp_min(0).to(dt)
+            out = _resample(packed, pos, nan_aware=True)
+            out = out.masked_fill((inside & (rel >= n_keep.unsqueeze(1))).unsqueeze(1), _NAN)
+        return torch.where(inside.unsqueeze(1), out, batch)
+
+
+class SpeedChange(SeriesView):
+    """Play each series faster or slower by a random factor (resampling), keeping ``T``.
+
+    The factor is drawn per example log-uniformly from ``range``. The output at relative timestamp ``t``
+    of the valid span reads the input at ``offset + t * factor``. Slower playback (``factor < 1``) keeps a
+    part of the series of ``(L - 1) * factor`` timestamps, starting at a random ``offset``; faster playback
+    (``factor > 1``) ends early and the rest of the span is filled by ``fill``: ``"nan"`` (padding, the
+    default, as a shorter variable-length series), ``"edge"`` (the last value repeated) or ``"zero"``.
+
+    Args:
+        range: ``(min, max)`` speed factors, ``0 < min <= max``.
+        fill: ``"nan"``, ``"edge"`` or ``"zero"``.
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``; params ``factor (B,)`` and ``offset (B,)`` in [0, 1) (the share of the
+        unused part of the series skipped at the start).
+
+    Reference:
+        Speed perturbation (Ko et al. 2015, for speech); Iwana & Uchida 2021 (survey).
+    """
+
+    def __init__(self, range: Sequence[float] = (0.8, 1.25), fill: str = "nan") -> None:
+        if (
+            not isinstance(range, Sequence)
+            or len(range) != 2
+            or not all(_is_number(v) for v in range)
+            or not 0 < float(range[0]) <= float(range[1]) < math.inf
+        ):
+            raise ValueError(
+                f"SpeedChange range must be a pair (min, max) with 0 < min <= max, got {range!r}"
+            )
+        self.range = (float(range[0]), float(range[1]))
+        if fill not in ("nan", "edge", "zero"):
+            raise ValueError(f"SpeedChange fill must be 'nan', 'edge' or 'zero', got {fill!r}")
+        self.fill = fill
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        b = batch.shape[0]
+        dt = _pos_dtype(batch)
+        lo, hi = math.log(self.range[0]), math.log(self.range[1])
+        u = _rand((2, b), generator, batch.device).to(dt)
+        return {"factor": torch.exp(lo + (hi - lo) * u[0]), "offset": u[1]}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_series(batch, "SpeedChange")
+        b, _, t = batch.shape
+        dt = _pos_dtype(batch)
+        factor = params["factor"].to(device=batch.device, dtype=dt).unsqueeze(1)
+        offset = params["offset"].to(device=batch.device, dtype=dt).unsqueeze(1)
+        _check_param_len(factor, b, "SpeedChange")
+        span = _span_or_none(batch, "SpeedChange")
+        u, inside = _span_grid(batch, span)
+        if span is None:
+            start = torch.zeros(b, 1, dtype=dt, device=batch.device)
+            last = torch.full((b, 1), t - 1, dtype=dt, device=batch.device)
+        else:
+            start = span[0].to(device=batch.device, dtype=dt).unsqueeze(1)
+            last = (span[1] - 1).to(device=batch.device, dtype=dt).unsqueeze(1)
+        rel = u * last  # relative output timestamp
+        skip = offset * (last * (1.0 - factor)).clamp_min(0.0)
+        src = skip + rel * factor
+        beyond = src > last + 1e-6
+        out = _resample(batch, start + src.clamp(max=last), nan_aware=span is not None)
+        if self.fill != "edge":
+            out = out.masked_fill(beyond.unsqueeze(1), _NAN if self.fill == "nan" else 0.0)
+        if inside is not None:
+            out = torch.where(inside.unsqueeze(1), out, batch)
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Recipes
+# --------------------------------------------------------------------------------------------------
+def ts2vec_view(temporal_unit: int = 0, within_valid: bool = False) -> OverlappingCrops:
+    """TS2Vec's views: two overlapping random crops (:class:`OverlappingCrops`).
+
+    TS2Vec's other augmentation, timestamp masking, is applied inside its encoder, after the input
+    projection (latent-space masking): build :class:`encoders.temporal.DilatedConvEncoder` with
+    ``mask_mode="binomial"`` (the default) and it masks during training.
+
+    Args:
+        temporal_unit: the minimum overlap is ``2 ** (temporal_unit + 1)``.
+        within_valid: keep crops inside the valid spans of NaN-padded series.
+
+    Returns:
+        The :class:`OverlappingCrops` view; it returns a :class:`CropPair`.
+
+    Reference:
+        Yue et al. 2022, "TS2Vec: Towards Universal Representation of Time Series".
+    """
+    return OverlappingCrops(temporal_unit=temporal_unit, within_valid=within_valid)
+
+
+def tstcc_weak_view(jitter_scale_ratio: float = 1.1) -> Compose:
+    """TS-TCC's weak augmentation as in its reference code: scaling by ``N(2, jitter_scale_ratio^2)``.
+
+    The reference ``scaling`` draws one factor per (example, timestamp), shared by the channels; this recipe
+    does the same (``Scaling(per="timestamp")``). The paper describes the weak view as "jitter-and-scale";
+    the code only scales. Defaults are TS-TCC's HAR configuration (Epilepsy uses 0.001).
+
+    Args:
+        jitter_scale_ratio: TS-TCC's ``jitter_scale_ratio`` (the standard deviation of the factors).
+
+    Returns:
+        A :class:`Compose` of one :class:`Scaling`.
+
+    Reference:
+        Eldele et al. 2021, "Time-Series Representation Learning via Temporal and Contextual Contrasting".
+    """
+    return Compose([Scaling(sigma=jitter_scale_ratio, mean=2.0, per="timestamp")])
+
+
+def tstcc_strong_view(max_seg: int = 8, jitter_ratio: float = 0.8) -> Compose:
+    """TS-TCC's strong augmentation: segment permutation, then jitter.
+
+    TS-TCC draws the number of segments with numpy's ``randint(1, max_seg)`` (``1 .. max_seg - 1``) with
+    random cut points, so this uses ``SegmentPermutation(max_segments=max_seg - 1, mode="random")``; unlike
+    the reference code, every channel is permuted (the reference copies channel 0 into every channel).
+    Defaults are TS-TCC's HAR configuration.
+
+    Args:
+        max_seg: TS-TCC's ``max_seg`` (>= 2).
+        jitter_ratio: TS-TCC's ``jitter_ratio`` (the noise standard deviation).
+
+    Returns:
+        A :class:`Compose` of :class:`SegmentPermutation` and :class:`Jitter`.
+
+    Reference:
+        Eldele et al. 2021 (TS-TCC).
+    """
+    max_seg = _check_int(max_seg, "tstcc_strong_view max_seg", 2)
+    return Compose([SegmentPermutation(max_segments=max_seg - 1, mode="random"), Jitter(sigma=jitter_ratio)])
+
+
+def default_series_view(
+    crop: int | float | Sequence[int] = 0.9,
+    jitter: float = 0.03,
+    scaling: float = 0.1,
+    time_warp: float = 0.2,
+) -> Compose:
+    """A general-purpose series view: random crop, jitter, per-channel scaling and time warp.
+
+    Args:
+        crop: the :class:`RandomCrop` size (length, ``(min, max)`` or ratio of ``T``).
+        jitter: :class:`Jitter` sigma.
+        scaling: :class:`Scaling` sigma.
+        time_warp: :class:`TimeWarp` sigma.
+
+    Returns:
+        A :class:`Compose` of the four views.
+
+    Reference:
+        Um et al. 2017; Iwana & Uchida 2021 (jitter, scaling and time warping are among the most robust
+        augmentations across the UCR archive).
+    """
+    return Compose([RandomCrop(crop), Jitter(jitter), Scaling(scaling), TimeWarp(time_warp)])
+
+
+RECIPES = {
+    "ts2vec": ts2vec_view,
+    "tstcc_weak": tstcc_weak_view,
+    "tstcc_strong": tstcc_strong_view,
+    "default": default_series_view,
+}
+"""Recipe functions by name."""
+
+
+def get_recipe(name: str, **kwargs: Any) -> View:
+    """Build a recipe by name (``"ts2vec"``, ``"tstcc_weak"``, ``"tstcc_strong"``, ``"default"``).
+
+    Raises:
+        ValueError: on an unknown name (the message lists the known ones).
+    """
+    if name not in RECIPES:
+        raise ValueError(f"unknown series recipe {name!r}; known recipes: {sorted(RECIPES)}")
+    return RECIPES[name](**kwargs)
