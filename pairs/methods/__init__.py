@@ -1,11 +1,14 @@
 """Training methods by name: ``build_method("simclr", encoder, **kwargs)``.
 
 Each method is an ``nn.Module`` (encoder + heads + loss + optional momentum target / queue / prototypes)
-that the one :class:`pairs.train.Trainer` runs.
+that the one :class:`pairs.train.Trainer` runs. Method modules in this package register themselves with
+:func:`register_method` when imported; every module of the package is imported on the first lookup.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +25,23 @@ def register_method(name: str, factory: Callable[..., Method]) -> None:
     _METHODS[name.lower()] = factory
 
 
+_DISCOVERED = False
+
+
+def _discover() -> None:
+    """Import every module of this package once, so their ``register_method`` calls run."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
 def available_methods() -> list[str]:
     """Names of the registered methods."""
+    _discover()
     return sorted(_METHODS)
 
 
@@ -33,6 +51,7 @@ def get_method_class(name: str) -> Callable[..., Method]:
     Raises:
         ValueError: for an unknown name (the message lists the known ones).
     """
+    _discover()
     factory = _METHODS.get(str(name).lower())
     if factory is None:
         raise ValueError(f"unknown method {name!r}; known methods: {', '.join(available_methods())}")
