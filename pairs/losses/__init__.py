@@ -41,6 +41,7 @@ from pairs.losses.noncontrastive import (
     sinkhorn_knopp,
     swav_loss,
     vicreg_loss,
+    vicreg_terms,
 )
 from pairs.losses.queue import NegativeQueue
 from pairs.losses.tiled import tiled_logsumexp
@@ -79,4 +80,5 @@ __all__ = [
     "triplet_loss",
     "triplet_margin_loss",
     "vicreg_loss",
+    "vicreg_terms",
 ]

@@ -179,7 +179,7 @@ def nt_xent(
         labels: optional integer class ids ``(B,)`` (one per example, shared by its views).
         decoupled: DCL: leave the positives out of the log-sum-exp.
         normalize: L2-normalise the embeddings first (cosine similarity).
-        mode: ``"auto"`` (dense while the logits matrix is <= 512 KiB, tiled above), ``"dense"`` or
+        mode: ``"auto"`` (dense while the logits matrix is <= 64 MiB, tiled above), ``"dense"`` or
             ``"tiled"`` (blocks, never the full matrix; same value and gradient).
         block_size: tiled block ``(rows, cols)`` or one int; ``None`` for ``(512, 4096)``.
         gather_distributed: under torch.distributed, use the embeddings of all ranks as candidates
@@ -249,10 +249,11 @@ def nt_xent(
     else:
         self_col = torch.arange(n_views, device=dev).repeat_interleave(b) * big_b + offset + ex_idx
 
-    row_gid = col_gid = None
+    row_gid = col_gid = pos_cnt = None
     if all_labels is None:  # SimCLR: positives are the other views of the same example
-        pos_sum = (z * (z.sum(dim=0, keepdim=True) - z)).sum(dim=-1).reshape(-1) * scale
-        pos_cnt = torch.full((n_views * b,), n_views - 1, dtype=torch.long, device=dev)
+        pos_mean = (z * (z.sum(dim=0, keepdim=True) - z)).sum(dim=-1).reshape(-1) * scale
+        if n_views > 2:
+            pos_mean = pos_mean / (n_views - 1)
         n_valid_global = n_views * big_b
         if decoupled:
             row_gid = offset + ex_idx
@@ -278,6 +279,11 @@ def nt_xent(
     else:
         lse = similarity_logsumexp(rows, cols, scale, self_col=self_col, mode=mode, block_size=block_size)
     mean_count = n_valid_global / world_size() if gathered else None
+    if pos_cnt is None:  # every anchor has V - 1 positives: no masking needed
+        loss = lse - pos_mean
+        if reduction == "mean" and mean_count is not None:
+            return loss.sum() / mean_count
+        return reduce_loss(loss, reduction)
     return _finish(lse, pos_sum, pos_cnt, reduction, mean_count)
 
 

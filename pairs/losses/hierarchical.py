@@ -1,0 +1,234 @@
+"""TS2Vec's hierarchical contrastive loss: instance and temporal contrast at several max-pooled scales.
+
+Two encodings ``z1, z2`` of the same timestamps (the overlap of two crops, each seen in its own context
+and with its own timestamp mask) are contrasted
+
+* *across instances* (:func:`instance_contrastive_loss`): at each timestamp ``t``, ``z1[i, t]`` must pick
+  ``z2[i, t]`` out of the ``2B - 1`` other representations of that timestamp in the batch;
+* *across time* (:func:`temporal_contrastive_loss`): in each series ``i``, ``z1[i, t]`` must pick
+  ``z2[i, t]`` out of the ``2T - 1`` other timestamps of both encodings of that series;
+
+then both are max-pooled over time by a factor 2 and contrasted again, until one timestamp is left
+(:func:`hierarchical_contrastive_loss`). Similarities are raw dot products (no normalisation, no
+temperature), as in the reference code.
+
+The functions follow ``models/losses.py`` of the reference implementation (zhihanyue/ts2vec) term for term;
+the tests compare them with a transcription of it. Half-precision inputs are computed in float32.
+
+Reference:
+    Yue et al. 2022, "TS2Vec: Towards Universal Representation of Time Series", AAAI, section 3.3 and
+    Algorithm 1.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "HierarchicalContrastiveLoss",
+    "hierarchical_contrastive_loss",
+    "instance_contrastive_loss",
+    "temporal_contrastive_loss",
+]
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _check_pair(z1: object, z2: object, owner: str) -> tuple[Tensor, Tensor]:
+    for name, z in (("z1", z1), ("z2", z2)):
+        if not isinstance(z, Tensor):
+            raise TypeError(f"{owner}: {name} must be a torch.Tensor (B, T, D), got {type(z).__name__}")
+        if z.dim() != 3:
+            raise ValueError(
+                f"{owner}: {name} must be per-timestamp representations (B, T, D), got shape "
+                f"{tuple(z.shape)}; encode with pooled=False"
+            )
+        if not z.is_floating_point():
+            raise TypeError(f"{owner}: {name} must be floating point, got {z.dtype}")
+        if z.numel() == 0:
+            raise ValueError(f"{owner}: {name} is empty, shape {tuple(z.shape)}")
+    assert isinstance(z1, Tensor) and isinstance(z2, Tensor)
+    if z1.shape != z2.shape:
+        raise ValueError(
+            f"{owner}: z1 and z2 must have the same shape (the same timestamps of the same series), got "
+            f"{tuple(z1.shape)} and {tuple(z2.shape)}"
+        )
+    if z1.dtype in _HALF or z2.dtype in _HALF:
+        z1, z2 = z1.float(), z2.float()
+    return z1, z2
+
+
+def _off_diagonal_nll(sim: Tensor) -> Tensor:
+    """``-log_softmax`` of each row of ``sim (..., N, N)`` over the other ``N - 1`` columns (the diagonal,
+    a representation's similarity to itself, is left out). Diagonal entries of the result are ``inf``."""
+    n = sim.shape[-1]
+    eye = torch.eye(n, dtype=torch.bool, device=sim.device)
+    return -F.log_softmax(sim.masked_fill(eye, float("-inf")), dim=-1)
+
+
+def instance_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
+    """TS2Vec's instance-wise contrastive loss.
+
+    At each timestamp, the ``2B`` representations ``z1[:, t]`` and ``z2[:, t]`` form one softmax problem:
+    the positive of ``z1[i, t]`` is ``z2[i, t]`` (and vice versa); the other ``2B - 2`` series are
+    negatives. The loss is the mean over timestamps and the ``2B`` anchors. A batch of one series has no
+    negatives and gives 0.
+
+    Args:
+        z1: ``(B, T, D)`` representations of the first crop's overlap.
+        z2: ``(B, T, D)`` representations of the same timestamps from the second crop.
+
+    Returns:
+        Scalar loss (float32 for half-precision inputs).
+
+    Raises:
+        TypeError, ValueError: on non-tensors, a rank other than 3, or different shapes.
+
+    Shape:
+        ``(B, T, D), (B, T, D) -> ()``.
+
+    Reference:
+        Yue et al. 2022 (TS2Vec), Eq. 3; ``instance_contrastive_loss`` in the reference code.
+    """
+    z1, z2 = _check_pair(z1, z2, "instance_contrastive_loss")
+    b = z1.shape[0]
+    if b == 1:
+        return z1.new_tensor(0.0)
+    z = torch.cat([z1, z2], dim=0).transpose(0, 1)  # (T, 2B, D)
+    nll = _off_diagonal_nll(torch.matmul(z, z.transpose(1, 2)))  # (T, 2B, 2B)
+    i = torch.arange(b, device=z.device)
+    return (nll[:, i, b + i].mean() + nll[:, b + i, i].mean()) / 2
+
+
+def temporal_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
+    """TS2Vec's temporal contrastive loss.
+
+    In each series, the ``2T`` representations ``z1[i]`` and ``z2[i]`` form one softmax problem: the
+    positive of ``z1[i, t]`` is ``z2[i, t]`` (and vice versa); the other ``2T - 2`` timestamps are
+    negatives. The loss is the mean over series and the ``2T`` anchors. A single timestamp gives 0.
+
+    Args:
+        z1: ``(B, T, D)`` representations of the first crop's overlap.
+        z2: ``(B, T, D)`` representations of the same timestamps from the second crop.
+
+    Returns:
+        Scalar loss (float32 for half-precision inputs).
+
+    Raises:
+        TypeError, ValueError: on non-tensors, a rank other than 3, or different shapes.
+
+    Shape:
+        ``(B, T, D), (B, T, D) -> ()``.
+
+    Reference:
+        Yue et al. 2022 (TS2Vec), Eq. 2; ``temporal_contrastive_loss`` in the reference code.
+    """
+    z1, z2 = _check_pair(z1, z2, "temporal_contrastive_loss")
+    t = z1.shape[1]
+    if t == 1:
+        return z1.new_tensor(0.0)
+    z = torch.cat([z1, z2], dim=1)  # (B, 2T, D)
+    nll = _off_diagonal_nll(torch.matmul(z, z.transpose(1, 2)))  # (B, 2T, 2T)
+    s = torch.arange(t, device=z.device)
+    return (nll[:, s, t + s].mean() + nll[:, t + s, s].mean()) / 2
+
+
+def _check_alpha(alpha: object) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1] (the weight of instance contrast), got {alpha!r}")
+    return float(alpha)
+
+
+def _check_unit(temporal_unit: object) -> int:
+    if (
+        isinstance(temporal_unit, bool)
+        or not isinstance(temporal_unit, numbers.Integral)
+        or temporal_unit < 0
+    ):
+        raise ValueError(f"temporal_unit must be an int >= 0, got {temporal_unit!r}")
+    return int(temporal_unit)
+
+
+def hierarchical_contrastive_loss(
+    z1: Tensor, z2: Tensor, alpha: float = 0.5, temporal_unit: int = 0
+) -> Tensor:
+    """TS2Vec's hierarchical contrastive loss (Algorithm 1 of the paper).
+
+    At scale ``d = 0, 1, ...`` the loss adds ``alpha * instance + (1 - alpha) * temporal`` contrast (the
+    temporal term only from scale ``temporal_unit`` on), then max-pools both inputs over time with kernel
+    2 (an odd last timestamp is dropped, as ``F.max_pool1d`` does), until one timestamp is left, where only
+    instance contrast is added. The sum is divided by the number of scales.
+
+    Args:
+        z1: ``(B, T, D)`` representations of the overlapping timestamps, from the first crop.
+        z2: ``(B, T, D)`` the same timestamps from the second crop.
+        alpha: weight of instance contrast (``1 - alpha`` for temporal contrast); TS2Vec uses 0.5.
+        temporal_unit: the first scale at which temporal contrast is used (TS2Vec's ``temporal_unit``).
+
+    Returns:
+        Scalar loss (float32 for half-precision inputs).
+
+    Raises:
+        TypeError, ValueError: on bad representations (see :func:`instance_contrastive_loss`), ``alpha``
+            outside [0, 1] or a negative ``temporal_unit``.
+
+    Shape:
+        ``(B, T, D), (B, T, D) -> ()``.
+
+    Reference:
+        Yue et al. 2022, "TS2Vec: Towards Universal Representation of Time Series", Algorithm 1;
+        ``hierarchical_contrastive_loss`` in the reference code.
+
+    Example:
+        >>> z1, z2 = torch.randn(8, 50, 16), torch.randn(8, 50, 16)
+        >>> hierarchical_contrastive_loss(z1, z2).shape
+        torch.Size([])
+    """
+    z1, z2 = _check_pair(z1, z2, "hierarchical_contrastive_loss")
+    alpha = _check_alpha(alpha)
+    temporal_unit = _check_unit(temporal_unit)
+    loss = z1.new_zeros(())
+    d = 0
+    while z1.shape[1] > 1:
+        if alpha != 0:
+            loss = loss + alpha * instance_contrastive_loss(z1, z2)
+        if d >= temporal_unit and 1 - alpha != 0:
+            loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2)
+        d += 1
+        z1 = F.max_pool1d(z1.transpose(1, 2), kernel_size=2).transpose(1, 2)
+        z2 = F.max_pool1d(z2.transpose(1, 2), kernel_size=2).transpose(1, 2)
+    if z1.shape[1] == 1:
+        if alpha != 0:
+            loss = loss + alpha * instance_contrastive_loss(z1, z2)
+        d += 1
+    return loss / d
+
+
+class HierarchicalContrastiveLoss(nn.Module):
+    """Module form of :func:`hierarchical_contrastive_loss`.
+
+    Args:
+        alpha: weight of instance contrast (``1 - alpha`` for temporal contrast).
+        temporal_unit: the first scale at which temporal contrast is used.
+
+    Shape:
+        ``(B, T, D), (B, T, D) -> ()``.
+
+    Reference:
+        Yue et al. 2022 (TS2Vec).
+    """
+
+    def __init__(self, alpha: float = 0.5, temporal_unit: int = 0) -> None:
+        super().__init__()
+        self.alpha = _check_alpha(alpha)
+        self.temporal_unit = _check_unit(temporal_unit)
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        return hierarchical_contrastive_loss(z1, z2, self.alpha, self.temporal_unit)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, temporal_unit={self.temporal_unit}"
