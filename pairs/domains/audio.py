@@ -1,0 +1,95 @@
+"""Audio defaults: speech/music views, the log-mel CNN, SimCLR, linear probe + kNN on the held-out split.
+
+For ``speech`` the labels are recording sets (a speaker/recording-condition proxy, see
+:mod:`pairs.data.audio`), so the probe measures whether the features separate speakers and channels;
+unlabeled folders (``audio:DIR`` without class sub-folders) get ``{}`` from the evaluation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from pairs.data.registry import DataBundle
+from pairs.domains import Recipe, register_recipe
+from pairs.domains.evaluation import probe_and_knn
+from pairs.views import audio as av
+
+
+def _rate(bundle: DataBundle) -> int:
+    return int(bundle.info.get("sample_rate", 16000))
+
+
+def audio_recipe(bundle: DataBundle) -> Recipe:
+    """Defaults for waveform data ``(N, C, T)`` with ``bundle.info["sample_rate"]``."""
+    sr = _rate(bundle)
+    return Recipe(
+        views={
+            "speech": lambda b: av.speech_view(sr),
+            "music": lambda b: av.music_view(sr),
+        },
+        encoder="logmel_cnn",
+        encoder_kwargs=lambda b: {"sample_rate": sr, "width": 16, "blocks": 4, "out_dim": 128},
+        evaluate=probe_and_knn,
+        method="simclr",
+        method_kwargs={"temperature": 0.2},
+        epochs=30,
+        batch_size=32,
+        lr=1e-3,
+        weight_decay=1e-4,
+        optimizer="adamw",
+        warmup_epochs=2.0,
+        preview=preview_audio,
+    )
+
+
+def preview_audio(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
+    """Draw ``n`` clips (row pairs): waveform (top) and log-spectrogram (bottom) of the original and views."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pairs.pairing import make_views
+
+    sr = _rate(bundle)
+    x = bundle.train[:n]
+    views = make_views(view, x, n_views, torch.Generator().manual_seed(seed))
+    cols = 1 + len(views)
+    fig, axes = plt.subplots(2 * len(x), cols, figsize=(2.4 * cols, 2.4 * len(x)), squeeze=False)
+    window = torch.hann_window(512)
+    for row in range(len(x)):
+        for col, batch in enumerate([x] + views):
+            wave = batch[row].detach().float().cpu().mean(0)
+            t = torch.arange(wave.shape[-1]) / sr
+            ax = axes[2 * row][col]
+            ax.plot(t.numpy(), wave.numpy(), lw=0.4)
+            ax.set_ylim(-1, 1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title("original" if col == 0 else f"view {col}", fontsize=8)
+            spec = torch.stft(wave, 512, 128, window=window, return_complex=True).abs()
+            ax = axes[2 * row + 1][col]
+            ax.imshow(
+                (20 * torch.log10(spec + 1e-5)).numpy(),
+                origin="lower",
+                aspect="auto",
+                cmap="magma",
+                vmin=-80,
+                vmax=20,
+                extent=(0, wave.shape[-1] / sr, 0, sr / 2000),
+            )
+            ax.set_xticks([])
+            ax.set_yticks([] if col else [0, sr / 4000])
+        if bundle.train_labels is not None:
+            axes[2 * row][0].set_ylabel(f"label {int(bundle.train_labels[row])}", fontsize=7)
+    axes[-1][0].set_ylabel("kHz", fontsize=7)
+    fig.suptitle(f"{bundle.spec}: waveform and log-spectrogram of each view", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+register_recipe("audio", audio_recipe)
