@@ -124,7 +124,7 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "eval":
         report = experiment.evaluate_checkpoint(args.checkpoint, data=args.data, device=args.device)
-        for key in sorted(k for k in report if k.endswith("_acc")):
+        for key in sorted(k for k in report if k.endswith(experiment.FIGURE_SUFFIXES)):
             print(f"{key}: {report[key]:.4f}")
         if args.json:
             _print_json(report)

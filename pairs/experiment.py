@@ -27,6 +27,14 @@ from pairs.train import TrainConfig, Trainer, load_checkpoint, resolve_device
 from pairs.train.distributed import is_main_process
 
 
+FIGURE_SUFFIXES = ("_acc", "_spearman", "_auc")
+"""Report keys with these endings are evaluation figures (printed, and measured for the untrained encoder)."""
+
+
+def _is_figure(key: str) -> bool:
+    return key.endswith(FIGURE_SUFFIXES)
+
+
 def default_run_dir(data: str, method: str, root: str = "runs") -> Path:
     """A new run directory name ``runs/<data>-<method>-<timestamp>`` that does not exist yet."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{data}-{method}").strip("_")[:60]
@@ -164,7 +172,7 @@ def train(
     }
     if evaluate_untrained and not resume:
         untrained = recipe.evaluate(model.encoder, bundle, dev)
-        report.update({f"{k}_untrained": v for k, v in untrained.items() if k.endswith("_acc")})
+        report.update({f"{k}_untrained": v for k, v in untrained.items() if _is_figure(k)})
     config = TrainConfig(
         epochs=epochs,
         lr=lr,
@@ -206,7 +214,7 @@ def train(
         figures = recipe.evaluate(model.encoder, bundle, trainer.device)
         report.update(figures)
     report.update({"checkpoint": result.checkpoint, "run_dir": result.run_dir})
-    for key in sorted(k for k in report if k.endswith("_acc")):
+    for key in sorted(k for k in report if _is_figure(k)):
         say(
             f"{key}: {report[key]:.4f}"
             + (

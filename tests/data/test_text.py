@@ -1,0 +1,52 @@
+"""Text data specs: gensim's polarity sentences and Lee corpus, and a user's text file."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pairs.data import load_data
+
+
+def test_polarity_is_a_fixed_stratified_split():
+    b = load_data("text:polarity")
+    assert b.domain == "text" and len(b.train) == 150 and len(b.test) == 50
+    assert b.train_labels.bincount().tolist() == [75, 75] and b.test_labels.bincount().tolist() == [25, 25]
+    assert all(isinstance(t, str) and t and not t.startswith("__label__") for t in b.train + b.test)
+    assert load_data("text:polarity").train == b.train
+    assert b.info["classes"] == ["neg", "pos"]
+
+
+def test_lee_has_documents_and_a_symmetric_human_matrix():
+    b = load_data("text:lee")
+    assert len(b.train) == 300 and len(b.test) == 50 and b.train_labels is None
+    sim = b.info["human_similarity"]
+    assert sim.shape == (50, 50) and torch.equal(sim, sim.T) and torch.all(sim.diagonal() == 1)
+
+
+def test_text_file_labelled_and_unlabelled(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("first line\n\n  second line  \nthird\n", encoding="utf-8")
+    b = load_data(f"text:{plain}")
+    assert b.train == ["first line", "  second line", "third"] and b.test is None and b.train_labels is None
+    labelled = tmp_path / "lab.txt"
+    labelled.write_text("".join(f"__label__{'ab'[i % 2]} sentence number {i}\n" for i in range(20)))
+    b = load_data(f"text:{labelled}")
+    assert len(b.train) == 16 and len(b.test) == 4 and b.n_classes == 2
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("café crème\n".encode("latin-1"))
+    assert load_data(f"text:{latin}").train == ["café crème"]
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [(None, "not found"), (b"\n \n", "no text"), (b"\x00\x01binary", "binary")],
+)
+def test_bad_files_are_clear_errors(tmp_path, content, expected):
+    path = tmp_path / "f.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=expected):
+        load_data(f"text:{path}")
+    with pytest.raises(ValueError, match="needs an argument"):
+        load_data("text")
