@@ -26,7 +26,6 @@ from pairs.pairing import ViewLoader
 from pairs.train import TrainConfig, Trainer, load_checkpoint, resolve_device
 from pairs.train.distributed import is_main_process
 
-
 FIGURE_SUFFIXES = ("_acc", "_spearman", "_auc")
 """Report keys with these endings are evaluation figures (printed, and measured for the untrained encoder)."""
 

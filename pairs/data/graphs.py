@@ -21,15 +21,17 @@ import numbers
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
 
 from pairs.data.registry import DataBundle, register_data
+
+if TYPE_CHECKING:  # torch_geometric is imported when a loader runs, not when the spec is registered
+    from torch_geometric.data import Data
 
 __all__ = [
     "GRAPH_FILE_FORMAT",
@@ -156,12 +158,14 @@ def load_networkx_graph(name: str, features: str = "onehot") -> Data:
             (one-hot degree) or ``"constant"`` (``(N, 1)`` ones).
 
     Returns:
-        ``Data(x, edge_index[, edge_weight][, y], num_nodes)``; node ``i`` is ``list(graph.nodes)[i]``
-        (also stored in the ``names`` list).
+        ``Data(x, edge_index[, edge_weight][, y], num_nodes)``; node ``i`` is ``list(graph.nodes)[i]`` of
+        the networkx graph (names are not stored on the ``Data``: a Python list would not follow graph views).
 
     Raises:
         ValueError: for an unknown name or feature kind.
     """
+    from torch_geometric.data import Data
+
     if name not in NETWORKX_GRAPHS:
         raise ValueError(f"unknown networkx graph {name!r}; known: {', '.join(NETWORKX_GRAPHS)}")
     graph = getattr(nx, NETWORKX_GRAPHS[name])()
@@ -180,7 +184,6 @@ def load_networkx_graph(name: str, features: str = "onehot") -> Data:
         data.y = torch.tensor([0 if graph.nodes[v]["club"] == "Mr. Hi" else 1 for v in nodes])
     elif name == "davis_southern_women":
         data.y = torch.tensor([graph.nodes[v]["bipartite"] for v in nodes])
-    data.names = [str(v) for v in nodes]
     return data
 
 
@@ -211,6 +214,8 @@ def save_graph_file(graphs: Sequence[Data], path: str | Path) -> None:
     Raises:
         TypeError: if an item is not a ``Data`` or an attribute is neither a tensor nor a plain scalar.
     """
+    from torch_geometric.data import Data
+
     records = []
     for i, data in enumerate(graphs):
         if not isinstance(data, Data):
@@ -234,6 +239,8 @@ def save_graph_file(graphs: Sequence[Data], path: str | Path) -> None:
 
 
 def _graph_from_record(record: Any, i: int, path: Path) -> Data:
+    from torch_geometric.data import Data
+
     if not isinstance(record, dict) or not all(isinstance(k, str) for k in record):
         raise ValueError(f"{path}: graph {i} is a {type(record).__name__}, expected a dict of tensors")
     data = Data(**record)

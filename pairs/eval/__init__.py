@@ -20,12 +20,19 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from pairs.eval.anomaly import centroid_anomaly_score, knn_anomaly_score, mahalanobis_anomaly_score, roc_auc
 from pairs.eval.knn import knn_accuracy, knn_predict, nearest_neighbors
 from pairs.eval.metrics import alignment, as_features, as_labels, effective_rank, embedding_std, uniformity
 from pairs.eval.probe import linear_probe, svm_accuracy, svm_cv_accuracy
 from pairs.eval.retrieval import recall_at_k
+from pairs.eval.search import SimilarityIndex
 
 __all__ = [
+    "SimilarityIndex",
+    "centroid_anomaly_score",
+    "knn_anomaly_score",
+    "mahalanobis_anomaly_score",
+    "roc_auc",
     "alignment",
     "as_features",
     "as_labels",

@@ -1056,7 +1056,8 @@ class AddEdges(_EdgeView):
     New edges join two nodes of the same graph, never duplicate an existing edge or each other, are no
     self-loops unless ``allow_self_loops``, and are added in both directions in undirected graphs. A graph
     gets at most as many edges as it has absent node pairs. New edges get ``fill_value`` in every
-    edge-level attribute and come after the graph's existing edges.
+    edge-level attribute (``edge_attr``, ``edge_weight``, ...; pass ``fill_value=1.0`` for edge weights,
+    since a weight of 0 hides the edge from a GCN) and come after the graph's existing edges.
 
     Args:
         p: number of new edges as a fraction of the graph's edge count (``>= 0``; may exceed 1).
@@ -1100,8 +1101,9 @@ class AddEdges(_EdgeView):
 class PerturbEdges(_EdgeView):
     """GraphCL's edge perturbation: remove ``k = floor(p * m)`` edges and add ``k`` new ones, per graph.
 
-    Removal is :class:`DropEdges`; additions follow :class:`AddEdges` and avoid every edge of the input
-    graph (removed ones included). Undirected graphs stay undirected.
+    Removal is :class:`DropEdges`; additions follow :class:`AddEdges` (including ``fill_value`` for
+    their edge attributes) and avoid every edge of the input graph (removed ones included). Undirected
+    graphs stay undirected.
 
     Args:
         p: fraction of edges to perturb, in [0, 1].
@@ -1307,19 +1309,55 @@ class FeatureNoise(GraphView):
         return _with_node_values(batch, lay, {"x": x + noise.to(device=x.device, dtype=x.dtype)})
 
 
+def _sink_components(lay: _Layout) -> tuple[Tensor, Tensor, Tensor]:
+    """Strongly connected components (scipy, O(N + E)): ``(component of each node, sizes, is_sink)``.
+
+    A sink component has no edge leaving it: a walker that enters it can never leave.
+    """
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n, device = lay.num_nodes, lay.ptr.device
+    ei = lay.edge_index.cpu().numpy()
+    adj = coo_matrix((np.ones(ei.shape[1], dtype=np.int8), (ei[0], ei[1])), shape=(n, n)).tocsr()
+    _, labels = connected_components(adj, directed=True, connection="strong")
+    comp = torch.from_numpy(labels.astype(np.int64)).to(device)
+    n_comp = int(comp.max()) + 1 if n else 0
+    cs, cd = _g(comp, lay.edge_index[0]), _g(comp, lay.edge_index[1])
+    sink = torch.bincount(cs[cs != cd], minlength=n_comp) == 0
+    return comp, torch.bincount(comp, minlength=n_comp), sink
+
+
+def _random_unvisited(lay: _Layout, visited: Tensor, graphs: Tensor, generator: torch.Generator) -> Tensor:
+    """A uniform random unvisited node of each graph in ``graphs`` (sorted; each has one)."""
+    wanted = torch.zeros(lay.num_graphs, dtype=torch.bool, device=visited.device).index_fill_(0, graphs, True)
+    cand = (~visited & _g(wanted, lay.node_graph)).nonzero().flatten()
+    cand_graph = _g(lay.node_graph, cand)
+    cptr = _cumsum0(torch.bincount(cand_graph, minlength=lay.num_graphs))
+    rank = _group_ranks(cand_graph, cptr, generator)
+    chosen = cand[rank == 0]  # one per graph, in graph order
+    return chosen
+
+
 class RandomWalkSubgraph(GraphView):
     """GraphCL's "subgraph": keep the nodes a random walk visits until it has seen ``n - floor(p * n)``.
 
-    One walker per graph starts at a uniform random node and moves to a uniform random out-neighbour
-    (from a node without out-edges it jumps to a uniform random node of its graph); all walkers step
-    together (one vectorised step per iteration over a CSR adjacency). A graph stops when it has
-    visited its target number of nodes or after ``walk_length`` steps (default ``10 * n``), so graphs
-    whose walk is trapped in a small component keep fewer nodes. The kept nodes induce the subgraph.
+    One walker per graph starts at a uniform random node and moves to a uniform random out-neighbour;
+    from a node without out-edges it jumps to a uniform random node of its graph, and a walker trapped in
+    a part of the graph it has fully visited (a sink strongly connected component: e.g. a small
+    connected component) restarts at a uniform random node of its graph. So the kept nodes of a
+    connected graph are connected, and a disconnected graph still reaches its target. A graph stops as
+    soon as it has visited its target number of nodes, or after ``walk_length`` steps (a safety stop,
+    default ``100 * n``), in which case it keeps fewer nodes. The kept nodes induce the subgraph.
+
+    All walkers move together: chunks of 32 steps are drawn with a few tensor operations per step over
+    an extended CSR adjacency, then every chunk's first visits are found in one sorted pass.
 
     Args:
         p: fraction of nodes to leave out, in [0, 1) (GraphCL's ``aug_ratio``; keeps ``n - floor(p n)``,
             at least one node of every non-empty graph).
-        walk_length: maximum number of steps per walker, or ``None`` for ``10 * n`` in a graph of ``n``.
+        walk_length: maximum number of steps per walker, or ``None`` for ``100 * n`` in a graph of ``n``.
 
     Params:
         ``node_keep``: ``(N,)`` bool; ``start``: ``(G,)`` start node (global id, ``-1`` for empty graphs).
@@ -1330,6 +1368,8 @@ class RandomWalkSubgraph(GraphView):
     Reference:
         You et al. 2020, "Graph Contrastive Learning with Augmentations" (subgraph).
     """
+
+    CHUNK = 32
 
     def __init__(self, p: float = 0.2, walk_length: int | None = None) -> None:
         self.p = _check_rate(p, "p", "RandomWalkSubgraph")
@@ -1342,39 +1382,83 @@ class RandomWalkSubgraph(GraphView):
     def _sample(self, batch: Batch, lay: _Layout, generator: torch.Generator) -> Params:
         device = lay.ptr.device
         n = lay.node_counts
+        n_nodes, n_edges = lay.num_nodes, lay.num_edges
         target = (n - _floor_count(self.p, n)).clamp_min(0)
-        cap = 10 * n if self.walk_length is None else torch.full_like(n, self.walk_length)
-        src, dst = lay.edge_index
-        order = torch.argsort(src, stable=True)
-        col = dst[order]
-        deg = torch.bincount(src, minlength=lay.num_nodes)
-        rowptr = _cumsum0(deg)
-        visited = torch.zeros(lay.num_nodes, dtype=torch.bool, device=device)
+        cap = 100 * n if self.walk_length is None else torch.full_like(n, self.walk_length)
+        visited = torch.zeros(n_nodes, dtype=torch.bool, device=device)
         start = torch.full_like(n, -1)
-        has = n > 0
-        start[has] = lay.ptr[:-1][has] + _randbelow(n[has], generator)
-        visited[start[has]] = True
-        count = has.long()
-        cur = start.clone()
+        has = (n > 0).nonzero().flatten()
+        if has.numel() == 0:
+            return {"node_keep": visited, "start": start}
+        start_has = _g(lay.ptr, has) + _randbelow(_g(n, has), generator)
+        start.index_copy_(0, has, start_has)
+        visited.index_fill_(0, start_has, True)
+        # extended CSR: a node without out-edges has all nodes of its graph as "neighbours" (a jump)
+        src, dst = lay.edge_index
+        order = torch.sort(src, stable=True)[1]
+        table = torch.cat([_g(dst, order), torch.arange(n_nodes, device=device)])
+        deg = torch.bincount(src, minlength=n_nodes)
+        dead = deg == 0
+        row = torch.where(dead, n_edges + _g(lay.ptr, lay.node_graph), _cumsum0(deg)[:-1])
+        width = torch.where(dead, _g(n, lay.node_graph), deg)
+        row_width = torch.stack([row, width], dim=1)  # one gather per step for both
+        first_step = torch.full((n_nodes,), self.CHUNK, dtype=torch.long, device=device)
+
+        count = (n > 0).long()
+        cur = start.clamp_min(0)
+        stall = torch.zeros_like(n)
         step = 0
-        active = (count < target) & (cap > 0)
-        while bool(active.any()):
-            idx = active.nonzero().flatten()
-            c = cur[idx]
-            d = deg[c]
-            r = _randbits(idx.numel(), generator, device)
-            walk = (
-                col[(rowptr[c] + ((r * d) >> _RAND_BITS)).clamp_max(max(col.numel() - 1, 0))]
-                if col.numel()
-                else c
+        k = self.CHUNK
+        comps: tuple[Tensor, Tensor, Tensor] | None = None
+        comp_seen = torch.zeros(0, dtype=torch.long, device=device)
+        while True:
+            walkers = ((count < target) & (cap > step)).nonzero().flatten()
+            if walkers.numel() == 0:
+                break
+            w = walkers.numel()
+            c = _g(cur, walkers)
+            patience = _g(n, walkers) if comps is None else torch.full_like(walkers, k)
+            suspect = _g(stall, walkers) >= patience
+            if bool(suspect.any()):  # no progress for a while: restart the walkers that are trapped
+                if comps is None:
+                    comps = _sink_components(lay)
+                    comp_seen = torch.bincount(comps[0][visited], minlength=comps[1].numel())
+                comp, size, sink = comps
+                cc = _g(comp, c)
+                trapped = suspect & _g(sink, cc) & (_g(comp_seen, cc) == _g(size, cc))
+                if bool(trapped.any()):
+                    c = c.clone()
+                    c[trapped] = _random_unvisited(lay, visited, walkers[trapped], generator)
+                stall.index_fill_(0, walkers[suspect], 0)
+            path = torch.empty(k, w, dtype=torch.long, device=device)
+            rand = _randbits(k * w, generator, device).view(k, w)
+            for i in range(k):
+                rw = row_width.index_select(0, c)
+                pick = torch.mul(rand[i], rw[:, 1]).bitwise_right_shift_(_RAND_BITS).add_(rw[:, 0])
+                c = torch.index_select(table, 0, pick, out=path[i])
+            cur.index_copy_(0, walkers, c)
+            # first visit of each node within the chunk (nodes of different walkers differ)
+            seq = path.t().reshape(-1)
+            owner = torch.arange(w, device=device)[:, None].expand(w, k).reshape(-1)
+            when = torch.arange(k, device=device).repeat(w)
+            first_step.scatter_reduce_(0, seq, when, reduce="amin")
+            first = _g(first_step, seq) == when
+            first_step.index_fill_(0, seq, k)
+            new = first & ~_g(visited, seq)
+            in_cap = (step + when) < _g(_g(cap, walkers), owner)
+            new &= in_cap
+            found = torch.cumsum(new.view(w, k).long(), 1)  # new nodes so far, per walker and step
+            room = _g(target - count, walkers)
+            take = new & (found.view(-1) <= _g(room, owner))
+            visited.index_fill_(0, seq[take], True)
+            if comps is not None:
+                comp_seen.index_add_(0, _g(comps[0], seq[take]), torch.ones_like(seq[take]))
+            gained = take.view(w, k).sum(1)
+            count.index_add_(0, walkers, gained)
+            stall.index_copy_(
+                0, walkers, torch.where(gained > 0, torch.zeros_like(gained), _g(stall, walkers) + k)
             )
-            jump = lay.ptr[idx] + ((r * n[idx]) >> _RAND_BITS)
-            nxt = torch.where(d > 0, walk, jump)
-            count[idx] += (~visited[nxt]).long()
-            visited[nxt] = True
-            cur[idx] = nxt
-            step += 1
-            active = (count < target) & (cap > step)
+            step += k
         return {"node_keep": visited, "start": start}
 
     def _apply(self, batch: Batch, lay: _Layout, params: Params) -> Batch:

@@ -95,7 +95,6 @@ def test_networkx_graphs_match_networkx(name):
     degrees = torch.tensor([graph.degree(v) for v in graph.nodes])
     assert torch.equal(data.x.argmax(1), degrees)
     nodes = list(graph.nodes)
-    assert data.names == [str(v) for v in nodes]
     pairs = {(nodes[s], nodes[d]) for s, d in data.edge_index.t().tolist()}
     assert all(graph.has_edge(u, v) for u, v in pairs)
     bundle = load_data(name)

@@ -66,24 +66,31 @@ def test_tiled_lse_matches_dense(dtype, block, exclusions):
         assert _rel_err(a, b) <= SPEC_TOL[dtype], name
 
 
-def test_rows_without_candidates_give_minus_inf_and_zero_grad():
+@pytest.mark.parametrize("path", ["dense", "tiled"])
+def test_rows_without_candidates_give_minus_inf_and_zero_grad(path):
     rows = randn(4, 3, seed=1).requires_grad_(True)
     cols = randn(2, 3, seed=2).requires_grad_(True)
     gid_r, gid_c = torch.tensor([0, 0, 1, 2]), torch.tensor([0, 0])  # rows 0, 1 lose both columns
-    out = tiled_logsumexp(rows, cols, 1.0, row_gid=gid_r, col_gid=gid_c, block_size=1)
+    if path == "tiled":
+        out = tiled_logsumexp(rows, cols, 1.0, row_gid=gid_r, col_gid=gid_c, block_size=1)
+    else:
+        out = dense_logsumexp(rows, cols, 1.0, row_gid=gid_r, col_gid=gid_c)
     assert torch.isneginf(out[:2]).all() and torch.isfinite(out[2:]).all()
     out[2:].sum().backward()
     assert torch.isfinite(rows.grad).all() and torch.all(rows.grad[:2] == 0)
     assert torch.isfinite(cols.grad).all()
 
 
-def test_gradcheck_float64():
+@pytest.mark.parametrize("path", ["dense", "tiled"])
+def test_gradcheck_float64(path):
     rows = randn(5, 3, seed=3).requires_grad_(True)
     cols = randn(4, 3, seed=4).requires_grad_(True)
     scale = torch.tensor(0.8, dtype=torch.float64, requires_grad=True)
     self_col = torch.tensor([0, 1, -1, 3, 2])
 
     def fn(r, c, s):
+        if path == "dense":
+            return dense_logsumexp(r, c, s, self_col=self_col)
         return tiled_logsumexp(r, c, s, self_col=self_col, block_size=(2, 3))
 
     assert torch.autograd.gradcheck(fn, (rows, cols, scale))

@@ -332,14 +332,26 @@ def test_random_walk_visits_a_connected_set_of_the_target_size():
         n = 5 + i % 17
         pairs = [(j, j + 1) for j in range(n - 1)] + [(j, (j * 7 + i) % n) for j in range(0, n, 3)]
         graphs.append(make_graph(n, pairs, undirected=True, label=i))
+    graphs.append(make_graph(40, [(j, j + 1) for j in range(39)], undirected=True, label=99))  # a long path
     batch = Batch.from_data_list(graphs)
-    out = G.RandomWalkSubgraph(0.3)(batch, 3)
+    out = G.RandomWalkSubgraph(0.3, walk_length=10**6)(batch, 3)  # no step cap: a path needs ~n^2 steps
     for data, after in zip(graphs, out.to_data_list(), strict=True):
         assert after.num_nodes == data.num_nodes - floor_rate(0.3, data.num_nodes)
         sub = nx.Graph()
         sub.add_nodes_from(range(after.num_nodes))
         sub.add_edges_from(edge_set(after))
         assert nx.is_connected(sub)
+
+
+def test_random_walk_escapes_small_components():
+    triangles = [(3 * t + a, 3 * t + b) for t in range(6) for a, b in [(0, 1), (1, 2), (2, 0)]]
+    isolated = make_graph(10, [], undirected=True, label=1)
+    ring_of_cliques = make_graph(18, triangles, undirected=True, label=0)
+    directed_sink = make_graph(8, [(0, 1), (1, 2), (2, 1)], undirected=False, label=2)  # {1, 2} traps
+    batch = Batch.from_data_list([ring_of_cliques, isolated, directed_sink] * 20)
+    out = G.RandomWalkSubgraph(0.25)(batch, 0)
+    counts = [d.num_nodes for d in out.to_data_list()]
+    assert counts == [18 - 4, 10 - 2, 8 - 2] * 20
 
 
 # --------------------------------------------------------------------------------------------------
