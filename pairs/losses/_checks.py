@@ -154,3 +154,12 @@ def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+def loss_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype every loss in this package returns for inputs of ``dtype``.
+
+    float16 and bfloat16 inputs are computed in float32 and their loss stays float32 (as under
+    ``torch.autocast``, where losses run in float32); float32 and float64 keep their own dtype.
+    """
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype

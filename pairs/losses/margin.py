@@ -6,7 +6,8 @@ Every loss is a pure function plus a thin :class:`torch.nn.Module` wrapper. Inpu
 
 Precision: float16 / bfloat16 inputs are computed internally in float32 (squared distances of half
 embeddings overflow float16 above ~256 per coordinate and the hinge comparisons lose resolution) and the
-loss is returned in the input dtype; float32 and float64 inputs are computed in their own dtype.
+loss is returned in float32 (see ``_checks.loss_dtype``); float32 and float64 inputs are computed
+in their own dtype.
 
 References:
     - Hadsell, Chopra & LeCun, "Dimensionality Reduction by Learning an Invariant Mapping", CVPR 2006.
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pairs.losses._checks import check_embeddings, check_reduction, l2_normalize, reduce_loss
+from pairs.losses._checks import check_embeddings, check_reduction, l2_normalize, loss_dtype, reduce_loss
 
 __all__ = [
     "contrastive_margin_loss",
@@ -228,7 +229,7 @@ def contrastive_margin_loss(
         loss = torch.where(sim, sq, hinge.pow(2))
     else:
         loss = torch.where(sim, d, hinge)
-    return reduce_loss(loss, reduction).to(x1.dtype)
+    return reduce_loss(loss, reduction).to(loss_dtype(x1.dtype))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -259,7 +260,7 @@ def triplet_loss(
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
 
     Returns:
-        The loss in the input dtype (computed in float32 for half inputs): scalar or ``(B,)``.
+        The loss (float32 for half inputs, else the input dtype): scalar or ``(B,)``.
 
     Raises:
         TypeError: on non-tensor / non-float inputs or a badly typed ``margin``/``squared``.
@@ -283,7 +284,7 @@ def triplet_loss(
     d_ap = _rowwise_distance(a, p, dist, squared)
     d_an = _rowwise_distance(a, n, dist, squared)
     loss = F.relu(d_ap - d_an + m)
-    return reduce_loss(loss, reduction).to(anchor.dtype)
+    return reduce_loss(loss, reduction).to(loss_dtype(anchor.dtype))
 
 
 def _check_squared_for(squared: object, distance: str) -> None:
@@ -369,7 +370,7 @@ def triplet_margin_loss(
         loss = _batch_hard(dmat, pos_mask, neg_mask, m)
     else:
         loss = _semi_hard(dmat, pos_mask, neg_mask, m)
-    return loss.to(embeddings.dtype)
+    return loss.to(loss_dtype(embeddings.dtype))
 
 
 def _batch_all(dmat: Tensor, pos_mask: Tensor, neg_mask: Tensor, margin: float) -> Tensor:
@@ -456,7 +457,7 @@ def npair_loss(
     loss = xent
     if reg > 0:
         loss = loss + reg * 0.25 * (a.pow(2).sum(1).mean() + p.pow(2).sum(1).mean())
-    return loss.to(anchors.dtype)
+    return loss.to(loss_dtype(anchors.dtype))
 
 
 # --------------------------------------------------------------------------------------------------

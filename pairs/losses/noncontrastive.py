@@ -7,8 +7,8 @@ function plus a thin :class:`torch.nn.Module`; only :class:`DINOLoss` holds stat
 
 Precision: float16 / bfloat16 inputs are computed internally in float32 (batch statistics, cross-
 correlations, softmaxes at temperature 0.04 and Sinkhorn's exponentials are not stable in half
-precision) and the loss is returned in the input dtype. float32 and float64 are computed in their own
-dtype (Sinkhorn-Knopp runs in float64 for float64 scores and in float32 otherwise).
+precision) and the loss is returned in float32 (see ``_checks.loss_dtype``). float32 and float64 are
+computed in their own dtype (Sinkhorn-Knopp runs in float64 for float64 scores and in float32 otherwise).
 
 Distributed training: the functions that take ``gather_distributed`` compute their batch statistics
 over the global batch (all ranks) when ``torch.distributed`` is initialised with more than one process;
@@ -27,7 +27,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pairs.losses._checks import check_embeddings, check_temperature, l2_normalize
+from pairs.losses._checks import check_embeddings, check_temperature, l2_normalize, loss_dtype
 from pairs.losses.distributed import gather_sizes, gather_with_grad, is_distributed, world_size
 
 __all__ = [
@@ -157,7 +157,7 @@ def byol_loss(p: Tensor, z: Tensor) -> Tensor:
         p, z: ``(B, D)``; output: ``()``.
     """
     _check_pair(p, z, "p", "z")
-    return (2.0 - 2.0 * _cosine(p, z)).mean().to(p.dtype)
+    return (2.0 - 2.0 * _cosine(p, z)).mean().to(loss_dtype(p.dtype))
 
 
 def simsiam_loss(p: Tensor, z: Tensor) -> Tensor:
@@ -185,7 +185,7 @@ def simsiam_loss(p: Tensor, z: Tensor) -> Tensor:
         p, z: ``(B, D)``; output: ``()``.
     """
     _check_pair(p, z, "p", "z")
-    return (-_cosine(p, z)).mean().to(p.dtype)
+    return (-_cosine(p, z)).mean().to(loss_dtype(p.dtype))
 
 
 class NegativeCosineLoss(nn.Module):
@@ -256,7 +256,7 @@ def barlow_twins_loss(
     c = _standardise(a, e).T @ _standardise(b, e) / n
     on_diag = (c.diagonal() - 1.0).pow(2).sum()
     loss = on_diag + lam * _off_diagonal_sq_sum(c)
-    return loss.to(z1.dtype)
+    return loss.to(loss_dtype(z1.dtype))
 
 
 def _standardise(z: Tensor, eps: float) -> Tensor:
@@ -342,7 +342,10 @@ def vicreg_terms(
         z1, z2: ``(B, D)``; each output: ``()``.
     """
     inv, var, cov = _vicreg_terms(z1, z2, eps, gather_distributed)
-    return {"invariance": inv.to(z1.dtype), "variance": var.to(z1.dtype), "covariance": cov.to(z1.dtype)}
+    return {
+        k: v.to(loss_dtype(z1.dtype))
+        for k, v in {"invariance": inv, "variance": var, "covariance": cov}.items()
+    }
 
 
 def _vicreg_terms(
@@ -411,7 +414,7 @@ def vicreg_loss(
     wv = _check_nonneg(var_weight, "var_weight")
     wc = _check_nonneg(cov_weight, "cov_weight")
     inv, var, cov = _vicreg_terms(z1, z2, eps, gather_distributed)
-    return (ws * inv + wv * var + wc * cov).to(z1.dtype)
+    return (ws * inv + wv * var + wc * cov).to(loss_dtype(z1.dtype))
 
 
 class VICRegLoss(nn.Module):
@@ -603,7 +606,7 @@ def swav_loss(
         q = _sinkhorn_log(up[i].detach(), eps, n_it, distributed)
         sub = sum(-(q * log_probs[v]).sum(1).mean() for v in range(len(up)) if v != i)
         total = total + sub / (len(up) - 1)
-    return (total / n_g).to(crops[0].dtype)
+    return (total / n_g).to(loss_dtype(crops[0].dtype))
 
 
 class SwAVLoss(nn.Module):
@@ -722,7 +725,7 @@ def dino_loss(
     ce = -torch.einsum("tbk,sbk->ts", p_t, log_p_s) / batch  # (V_t, V_s): mean over b of each pair
     same = torch.eye(n_t, n_s, dtype=torch.bool, device=ce.device)
     loss = ce.masked_fill(same, 0.0).sum() / n_terms
-    return loss.to(s_crops[0].dtype)
+    return loss.to(loss_dtype(s_crops[0].dtype))
 
 
 class DINOLoss(nn.Module):
