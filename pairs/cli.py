@@ -57,12 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    t.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's choice)")
     t.add_argument("--json", action="store_true", help="end with one JSON line of the run's figures")
 
     e = sub.add_parser("eval", help="evaluate a saved run's encoder")
     e.add_argument("--checkpoint", required=True, help="checkpoint.pt or its run directory")
     e.add_argument("--data", help="data spec (default: the run's training data)")
     e.add_argument("--device", default="auto")
+    e.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's choice)")
     e.add_argument("--json", action="store_true")
 
     p = sub.add_parser("preview", help="draw samples and their views into a PNG")
@@ -103,6 +105,10 @@ def run(argv: list[str] | None = None) -> int:
 
     from pairs import experiment
 
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.command == "train":
         report = experiment.train(
             args.data,

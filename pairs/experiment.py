@@ -148,7 +148,8 @@ def train(
         method_kwargs=saved.get("method_kwargs") if resume else None,
         seed=seed,
     )
-    view_name = views or recipe.default_view
+    preferred = getattr(type(model), "default_views", None)
+    view_name = views or (preferred if preferred in recipe.views else recipe.default_view)
     view = recipe.make_view(view_name, bundle)
     dev = resolve_device(device)
     epochs = int(epochs or recipe.epochs)
@@ -178,6 +179,7 @@ def train(
         optimizer=recipe.optimizer,
         weight_decay=recipe.weight_decay,
         warmup_epochs=min(recipe.warmup_epochs, epochs / 4),
+        min_lr_ratio=recipe.min_lr_ratio,
         seed=seed,
         device=str(dev),
         out_dir=str(run_dir),

@@ -30,6 +30,7 @@ class Recipe:
         method: default method name.
         method_kwargs: default method arguments (e.g. temperature).
         epochs, batch_size, lr, weight_decay, optimizer, warmup_epochs: the default training budget.
+        min_lr_ratio: final learning rate as a fraction of ``lr`` (0: cosine to zero; 1: constant, as TS2Vec).
         collate: ``(list of samples) -> batch`` for list-held data (``None``: stack tensors).
         preview: ``(bundle, view, n, n_views, path, seed) -> None`` drawing samples and their views.
     """
@@ -46,6 +47,7 @@ class Recipe:
     weight_decay: float = 1e-4
     optimizer: str = "adamw"
     warmup_epochs: float = 1.0
+    min_lr_ratio: float = 0.0
     collate: Callable[[list], Any] | None = None
     preview: Callable[..., None] | None = None
 

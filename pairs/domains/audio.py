@@ -21,6 +21,16 @@ def _rate(bundle: DataBundle) -> int:
     return int(bundle.info.get("sample_rate", 16000))
 
 
+def cpc_window_length(bundle: DataBundle) -> int:
+    """CPC's training window: 80% of the clip length, a whole number of 10 ms frames (at least one frame).
+
+    A random fixed-length window of each clip, no augmentation (``--method cpc --views cpc_window``).
+    """
+    hop = max(1, _rate(bundle) // 100)
+    t = int(bundle.train.shape[-1]) if hasattr(bundle.train, "shape") else 0
+    return max(hop, (int(0.8 * t) // hop) * hop)
+
+
 def audio_recipe(bundle: DataBundle) -> Recipe:
     """Defaults for waveform data ``(N, C, T)`` with ``bundle.info["sample_rate"]``."""
     sr = _rate(bundle)
@@ -28,6 +38,7 @@ def audio_recipe(bundle: DataBundle) -> Recipe:
         views={
             "speech": lambda b: av.speech_view(sr),
             "music": lambda b: av.music_view(sr),
+            "cpc_window": lambda b: av.RandomCropPad(sr, cpc_window_length(b)),
         },
         encoder="logmel_cnn",
         encoder_kwargs=lambda b: {"sample_rate": sr, "width": 16, "blocks": 4, "out_dim": 128},

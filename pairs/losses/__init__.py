@@ -19,6 +19,12 @@ from pairs.losses.contrastive import (
     supcon_loss,
 )
 from pairs.losses.distributed import gather_with_grad
+from pairs.losses.hierarchical import (
+    HierarchicalContrastiveLoss,
+    hierarchical_contrastive_loss,
+    instance_contrastive_loss,
+    temporal_contrastive_loss,
+)
 from pairs.losses.margin import (
     ContrastiveMarginLoss,
     NPairLoss,
@@ -47,6 +53,10 @@ from pairs.losses.queue import NegativeQueue
 from pairs.losses.tiled import tiled_logsumexp
 
 __all__ = [
+    "HierarchicalContrastiveLoss",
+    "hierarchical_contrastive_loss",
+    "instance_contrastive_loss",
+    "temporal_contrastive_loss",
     "BarlowTwinsLoss",
     "CLIPLoss",
     "ContrastiveMarginLoss",

@@ -1,0 +1,370 @@
+"""Time-series defaults: TS2Vec (overlapping crops, dilated conv encoder, hierarchical contrast) and the
+TS2Vec classification protocol (frozen encoder, max-pooled series representation, RBF SVM).
+
+``pairs train --data ucr:GunPoint`` uses :func:`series_recipe`:
+
+* data preparation as TS2Vec's loaders: every channel is standardised with the mean and standard deviation
+  of the train split (NaN ignored; TS2Vec's ``load_UEA`` does this, and for z-normalised UCR sets it is
+  close to the identity); variable-length (NaN-padded) series are centred in ``T`` before cropping, as
+  TS2Vec's ``fit`` does; series longer than 3,000 timestamps are randomly cropped to 3,000 (TS2Vec's
+  ``max_train_length``);
+* views ``"ts2vec"`` (the default): :class:`~pairs.views.temporal.OverlappingCrops`; ``"default"``: random
+  crop, jitter, scaling and time warp, for instance-level contrast with ``--method simclr`` (NT-Xent on
+  the max-pooled crops);
+* encoder ``dilated_conv`` (TS2Vec's TSEncoder: hidden 64, 320-d representations, depth 10, binomial
+  timestamp masking in training); method ``ts2vec``;
+* budget as TS2Vec's ``train.py``: batch 8, AdamW with lr 1e-3 and weight decay 0.01 (AdamW's default), and
+  as many epochs as make 200 optimizer steps (600 when the train split holds more than 100,000 values);
+* evaluation (:func:`evaluate_series`): ``svm_acc`` (TS2Vec's protocol), ``linear_probe_acc`` and ``knn_acc``
+  on the same frozen features.
+
+Reference:
+    Yue et al. 2022, "TS2Vec: Towards Universal Representation of Time Series", AAAI; reference code
+    zhihanyue/ts2vec (``train.py``, ``ts2vec.py``, ``datautils.py``, ``tasks/classification.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from pairs.data.registry import DataBundle
+from pairs.domains import Recipe, register_recipe
+from pairs.views.base import Compose, View
+from pairs.views.temporal import CropPair, OverlappingCrops, RandomCrop, SeriesView, default_series_view
+
+__all__ = [
+    "ChannelStandardizer",
+    "CenterPadded",
+    "check_series_bundle",
+    "encode_series",
+    "evaluate_series",
+    "preview_series",
+    "series_recipe",
+    "ts2vec_iterations",
+    "MAX_TRAIN_LENGTH",
+]
+
+MAX_TRAIN_LENGTH = 3000
+"""TS2Vec's ``max_train_length``: longer training series are cropped to this many timestamps."""
+
+BATCH_SIZE = 8
+"""TS2Vec's batch size (``train.py``)."""
+
+
+class ChannelStandardizer(SeriesView):
+    """Standardise every channel with fixed statistics (a deterministic view: no random parameters).
+
+    Built with :meth:`fit` on a train split, it maps ``x`` to ``(x - mean[c]) / std[c]`` per channel, as
+    TS2Vec's ``load_UEA`` (``StandardScaler`` over all timestamps of the train split). NaN stays NaN.
+
+    Args:
+        mean: ``(C,)`` channel means.
+        std: ``(C,)`` channel standard deviations (zeros are replaced by 1).
+
+    Raises:
+        ValueError: if ``mean`` and ``std`` differ in shape or hold non-finite values, or (at call time) if
+            the series have another number of channels.
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``.
+
+    Reference:
+        Yue et al. 2022 (TS2Vec), ``datautils.load_UEA``.
+    """
+
+    def __init__(self, mean: Tensor, std: Tensor) -> None:
+        mean = torch.as_tensor(mean, dtype=torch.float64).flatten()
+        std = torch.as_tensor(std, dtype=torch.float64).flatten()
+        if mean.shape != std.shape or mean.numel() == 0:
+            raise ValueError(
+                f"mean and std must both be (C,), got {tuple(mean.shape)} and {tuple(std.shape)}"
+            )
+        if not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
+            raise ValueError("mean and std must be finite")
+        self.mean = mean
+        self.std = torch.where(std > 0, std, torch.ones_like(std))
+
+    @classmethod
+    def fit(cls, x: Tensor) -> ChannelStandardizer:
+        """Channel statistics of ``x (N, C, T)`` over all series and timestamps, ignoring NaN.
+
+        Raises:
+            ValueError: if ``x`` is not ``(N, C, T)`` or a channel holds no value at all.
+        """
+        x = torch.as_tensor(x)
+        if x.dim() != 3:
+            raise ValueError(f"expected series (N, C, T), got shape {tuple(x.shape)}")
+        flat = x.transpose(0, 1).reshape(x.shape[1], -1).double()  # (C, N*T)
+        valid = ~torch.isnan(flat)
+        count = valid.sum(dim=1)
+        if bool((count == 0).any()):
+            empty = (count == 0).nonzero().flatten().tolist()
+            raise ValueError(f"channel(s) {empty} hold no value (NaN everywhere) in the train split")
+        filled = torch.where(valid, flat, torch.zeros_like(flat))
+        mean = filled.sum(dim=1) / count
+        var = (torch.where(valid, flat - mean[:, None], torch.zeros_like(flat)) ** 2).sum(dim=1) / count
+        return cls(mean, var.sqrt())
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> dict[str, Any]:
+        return {}
+
+    def apply(self, batch: Tensor, params: dict[str, Any]) -> Tensor:
+        if batch.dim() != 3 or batch.shape[1] != self.mean.numel():
+            raise ValueError(
+                f"ChannelStandardizer was fit on {self.mean.numel()} channels, got series of shape "
+                f"{tuple(batch.shape)} (expected (B, {self.mean.numel()}, T))"
+            )
+        mean = self.mean.to(device=batch.device, dtype=batch.dtype)[None, :, None]
+        std = self.std.to(device=batch.device, dtype=batch.dtype)[None, :, None]
+        return (batch - mean) / std
+
+    def __call__(self, x: Any, generator: Any = None, *, return_params: bool = False) -> Any:
+        if isinstance(x, Tensor) and x.dim() == 3 and generator is None and not return_params:
+            return self.apply(x, {})  # the plain transform (also used on evaluation batches)
+        return super().__call__(x, generator, return_params=return_params)
+
+    def __repr__(self) -> str:
+        return f"ChannelStandardizer(channels={self.mean.numel()})"
+
+
+class CenterPadded(SeriesView):
+    """Centre NaN-padded series in ``T`` (TS2Vec's ``centerize_vary_length_series``), deterministically.
+
+    Each series is rolled so that its leading and trailing all-NaN padding are (nearly) equal; TS2Vec does
+    this to the training set of variable-length data before cropping.
+
+    Shape:
+        ``(B, C, T) -> (B, C, T)``.
+
+    Reference:
+        Yue et al. 2022 (TS2Vec), ``utils.centerize_vary_length_series``.
+    """
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> dict[str, Any]:
+        return {}
+
+    def apply(self, batch: Tensor, params: dict[str, Any]) -> Tensor:
+        valid = ~torch.isnan(batch).all(dim=1)  # (B, T)
+        if bool(valid.all()):
+            return batch
+        t = batch.shape[-1]
+        prefix = valid.to(torch.int8).argmax(dim=1)
+        suffix = valid.flip(1).to(torch.int8).argmax(dim=1)
+        offset = (prefix + suffix) // 2 - prefix  # TS2Vec: roll right by this many timestamps
+        source = (torch.arange(t, device=batch.device)[None, :] - offset[:, None]) % t
+        return batch.gather(2, source[:, None, :].expand(-1, batch.shape[1], -1))
+
+
+def check_series_bundle(bundle: DataBundle) -> None:
+    """Validate series data before training: ``(N, C, T)`` float tensors, no all-NaN series, ``T >= 2``.
+
+    Raises:
+        ValueError: naming the split and the series at fault, or the shape that was expected.
+        TypeError: if the samples are not tensors.
+    """
+    for split, x in (("train", bundle.train), ("test", bundle.test)):
+        if x is None:
+            continue
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"{bundle.spec}: the {split} series must be a tensor (N, C, T), got {type(x).__name__}"
+            )
+        if x.dim() != 3:
+            raise ValueError(
+                f"{bundle.spec}: the {split} series must be (N, C, T) (N series, C channels, T timestamps), "
+                f"got shape {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise TypeError(f"{bundle.spec}: the {split} series must be floating point, got {x.dtype}")
+        empty = torch.isnan(x).flatten(1).all(dim=1)
+        if bool(empty.any()):
+            idx = empty.nonzero().flatten().tolist()
+            shown = ", ".join(map(str, idx[:10])) + (", ..." if len(idx) > 10 else "")
+            raise ValueError(
+                f"{bundle.spec}: {split} series {shown} are NaN everywhere (no data); remove them first"
+            )
+    t = int(bundle.train.shape[-1])
+    if t < 2:
+        raise ValueError(
+            f"{bundle.spec}: the series have T={t} timestamps; TS2Vec's overlapping crops need at least 2"
+        )
+
+
+def ts2vec_iterations(bundle: DataBundle) -> int:
+    """TS2Vec's default number of optimizer steps: 200 when the train split holds at most 100,000 values
+    (``N * T * C``), else 600."""
+    return 200 if bundle.train.numel() <= 100_000 else 600
+
+
+def _epochs_for(bundle: DataBundle, iterations: int, batch_size: int) -> int:
+    n = len(bundle.train)
+    steps = max(1, n // min(batch_size, n))  # ViewLoader drops the last incomplete batch
+    return max(1, math.ceil(iterations / steps))
+
+
+def _prepare(bundle: DataBundle, standardizer: ChannelStandardizer, training: bool) -> list[View]:
+    steps: list[View] = [standardizer]
+    if training and bool(bundle.info.get("variable_length", False)):
+        steps.append(CenterPadded())
+    if training and bundle.train.shape[-1] > MAX_TRAIN_LENGTH:
+        steps.append(RandomCrop(MAX_TRAIN_LENGTH))
+    return steps
+
+
+def series_recipe(bundle: DataBundle) -> Recipe:
+    """Defaults for series data (see the module docstring).
+
+    Raises:
+        ValueError, TypeError: on data the recipe cannot train on (see :func:`check_series_bundle`).
+    """
+    check_series_bundle(bundle)
+    standardizer = ChannelStandardizer.fit(bundle.train)
+    channels = int(bundle.train.shape[1])
+    batch_size = min(BATCH_SIZE, len(bundle.train))
+    views = {
+        "ts2vec": lambda b: Compose([*_prepare(b, standardizer, True), OverlappingCrops(temporal_unit=0)]),
+        "default": lambda b: Compose([*_prepare(b, standardizer, True), *default_series_view().views]),
+        # CPC (--method cpc): a random window (80% of T) of each standardised series, no augmentation
+        "cpc_window": lambda b: Compose(
+            [
+                *_prepare(b, standardizer, True),
+                RandomCrop(max(2, int(0.8 * min(b.train.shape[-1], MAX_TRAIN_LENGTH)))),
+            ]
+        ),
+    }
+    return Recipe(
+        views=views,
+        encoder="dilated_conv",
+        encoder_kwargs=lambda b: {"in_channels": channels, "hidden": 64, "out_dim": 320, "depth": 10},
+        evaluate=evaluate_series,
+        method="ts2vec",
+        method_kwargs={"alpha": 0.5, "temporal_unit": 0},
+        epochs=_epochs_for(bundle, ts2vec_iterations(bundle), batch_size),
+        batch_size=batch_size,
+        lr=1e-3,
+        weight_decay=0.01,
+        optimizer="adamw",
+        warmup_epochs=0.0,
+        min_lr_ratio=1.0,  # TS2Vec trains at a constant learning rate
+        preview=preview_series,
+    )
+
+
+def encode_series(
+    encoder: nn.Module,
+    x: Tensor,
+    standardizer: ChannelStandardizer | None = None,
+    device: torch.device | str = "cpu",
+    batch_size: int = 64,
+) -> Tensor:
+    """Instance representations of whole series from a frozen encoder (eval mode, no masking).
+
+    For the TS2Vec encoder this is TS2Vec's ``encode(..., encoding_window="full_series")``: per-timestamp
+    representations max-pooled over the series (padding timestamps left out).
+
+    Args:
+        encoder: maps ``(B, C, T)`` to ``(B, D)``.
+        x: ``(N, C, T)`` series.
+        standardizer: applied to each batch first (the train split's statistics).
+        device: where the encoder runs.
+        batch_size: series per forward pass.
+
+    Returns:
+        float32 ``(N, D)`` on the CPU.
+
+    Shape:
+        ``(N, C, T) -> (N, D)``.
+    """
+    from pairs.eval import extract_features
+
+    return extract_features(encoder, x, batch_size=batch_size, device=device, transform=standardizer)
+
+
+def evaluate_series(
+    encoder: nn.Module, bundle: DataBundle, device: torch.device | str = "cpu"
+) -> dict[str, Any]:
+    """TS2Vec's classification protocol plus a linear probe and kNN on the same frozen features.
+
+    The series of both splits are standardised with the train split's channel statistics and encoded
+    whole (:func:`encode_series`); ``svm_acc`` is :func:`pairs.eval.svm_accuracy` (RBF SVM, ``C`` chosen
+    from TS2Vec's grid by 5-fold CV on the train split, ``C = inf`` without search for tiny train splits);
+    ``linear_probe_acc`` is :func:`pairs.eval.linear_probe` (logistic regression, ``C`` by CV on the train
+    split); ``knn_acc`` is TS2Vec's ``fit_knn``: 1-NN (Euclidean) on features standardised with the train
+    split's statistics.
+
+    Returns:
+        ``{"svm_acc", "svm_C", "linear_probe_acc", "probe_C", "knn_acc"}``, or ``{}`` when the data has no
+        class labels or no held-out split.
+
+    Reference:
+        Yue et al. 2022 (TS2Vec), section 4.1 and ``tasks/classification.py``.
+    """
+    from pairs.eval import knn_accuracy, linear_probe, svm_accuracy
+
+    if bundle.train_labels is None or bundle.test is None or bundle.test_labels is None:
+        return {}
+    standardizer = ChannelStandardizer.fit(bundle.train)
+    train = encode_series(encoder, bundle.train, standardizer, device)
+    test = encode_series(encoder, bundle.test, standardizer, device)
+    svm = svm_accuracy(train, bundle.train_labels, test, bundle.test_labels)
+    probe = linear_probe(train, bundle.train_labels, test, bundle.test_labels)
+    mean, std = train.mean(dim=0), train.std(dim=0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))  # as StandardScaler: constant features unscaled
+    knn = knn_accuracy(  # TS2Vec's fit_knn: standardised features, 1-NN
+        (train - mean) / std,
+        bundle.train_labels,
+        (test - mean) / std,
+        bundle.test_labels,
+        k=1,
+        metric="euclidean",
+    )
+    return {
+        "svm_acc": float(svm["acc"]),
+        "svm_C": svm.get("C"),
+        "linear_probe_acc": float(probe["acc"]),
+        "probe_C": probe.get("C"),
+        "knn_acc": float(knn),
+    }
+
+
+def preview_series(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
+    """Draw ``n`` series (rows): the original, then ``n_views`` views of it (first channel; for TS2Vec's
+    crops, both crops placed where they came from, with the overlap shaded)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = bundle.train[:n]
+    cols = 1 + n_views
+    fig, axes = plt.subplots(n, cols, figsize=(2.2 * cols, 1.2 * n), squeeze=False)
+    outs = [view(x, torch.Generator().manual_seed(seed + k)) for k in range(n_views)]
+    for row in range(n):
+        axes[row][0].plot(x[row, 0].numpy(), lw=0.8, color="k")
+        for col, out in enumerate(outs, start=1):
+            ax = axes[row][col]
+            if isinstance(out, CropPair):
+                ax.plot(out.first[row, 0].numpy(), lw=0.8, label="crop 1")
+                shift = out.first_start - out.second_start
+                ax.plot(range(shift, shift + out.second.shape[-1]), out.second[row, 0].numpy(), lw=0.8)
+                ax.axvspan(out.first_start, out.first_start + out.overlap, alpha=0.15)
+            else:
+                ax.plot(out[row, 0].numpy(), lw=0.8)
+        for ax in axes[row]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        if bundle.train_labels is not None:
+            axes[row][0].set_ylabel(f"label {int(bundle.train_labels[row])}", fontsize=7)
+    for col in range(cols):
+        axes[0][col].set_title("original" if col == 0 else f"view {col}", fontsize=8)
+    fig.suptitle(f"{bundle.spec}: series and their views", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+register_recipe("series", series_recipe)

@@ -1,0 +1,100 @@
+"""``pairs train/eval/preview`` on series data: the TS2Vec defaults, the JSON figures, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pairs.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def last_json(text: str) -> dict:
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+def test_ucr_defaults_report_svm_probe_and_knn_and_eval_agrees(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--data", "ucr:ItalyPowerDemand", "--epochs", "1", "--out", str(out), "--no-progress"]
+    assert main([*args, "--json"]) == 0
+    report = last_json(capsys.readouterr().out)
+    assert (
+        report["method"] == "ts2vec" and report["encoder"] == "dilated_conv" and report["views"] == "ts2vec"
+    )
+    assert report["batch_size"] == 8 and report["steps"] == 67 // 8
+    for key in ("svm_acc", "linear_probe_acc", "knn_acc"):
+        assert 0.5 < report[key] <= 1.0, key  # two balanced classes
+        assert 0.0 <= report[f"{key}_untrained"] <= 1.0
+    assert main(["eval", "--checkpoint", str(out), "--json"]) == 0
+    again = last_json(capsys.readouterr().out)
+    assert again["svm_acc"] == pytest.approx(report["svm_acc"])
+    assert again["linear_probe_acc"] == pytest.approx(report["linear_probe_acc"])
+
+
+def test_unknown_ucr_name_lists_the_installed_sets(capsys):
+    assert main(["train", "--data", "ucr:NoSuchSet", "--epochs", "1"]) == 2
+    line = error_line(capsys)
+    assert "NoSuchSet" in line and "GunPoint" in line and "JapaneseVowels" in line
+
+
+def _save(path, x, y=None):
+    if y is None:
+        np.save(path, x)
+    else:
+        np.savez(path, X=x, y=y)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda: np.zeros((10, 1, 4, 20), dtype=np.float32), "(N, C, T)"),
+        (lambda: np.zeros((10, 1, 1), dtype=np.float32), "at least 2"),
+        (
+            lambda: np.where(np.arange(10)[:, None, None] == 4, np.nan, np.ones((10, 2, 20))).astype(
+                np.float32
+            ),
+            "series 4 are NaN everywhere",
+        ),
+    ],
+    ids=["wrong-rank", "too-short", "all-nan"],
+)
+def test_bad_series_files_exit_2_with_one_line(tmp_path, capsys, make, expected):
+    spec = "series:" + _save(tmp_path / "x.npy", make())
+    assert main(["train", "--data", spec, "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
+    assert expected in error_line(capsys)
+
+
+def test_instance_contrast_with_simclr_on_pooled_crops(tmp_path, capsys):
+    g = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    x = (g.normal(size=(40, 2, 30)) + y[:, None, None] * 1.5).astype(np.float32)
+    spec = "series:" + _save(tmp_path / "d.npz", x, y)
+    args = ["train", "--data", spec, "--method", "simclr", "--views", "default", "--epochs", "1"]
+    assert main([*args, "--out", str(tmp_path / "run"), "--no-progress", "--json"]) == 0
+    report = last_json(capsys.readouterr().out)
+    assert report["method"] == "simclr" and report["views"] == "default"
+    assert 0.0 <= report["svm_acc"] <= 1.0 and 0.0 <= report["knn_acc"] <= 1.0
+
+
+def test_preview_draws_crop_pairs(tmp_path):
+    path = tmp_path / "series.png"
+    assert main(["preview", "--data", "ucr:GunPoint", "--out", str(path), "--n", "2", "--n-views", "2"]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

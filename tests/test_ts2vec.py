@@ -1,0 +1,388 @@
+"""TS2Vec: the hierarchical loss against the reference code and slow loops, the method, weight averaging,
+the series recipe (epochs, standardisation, centring, bad data) and the evaluation protocol."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from encoders.temporal import DilatedConvEncoder
+from pairs.data.registry import DataBundle
+from pairs.domains.series import (
+    CenterPadded,
+    ChannelStandardizer,
+    check_series_bundle,
+    encode_series,
+    evaluate_series,
+    series_recipe,
+    ts2vec_iterations,
+)
+from pairs.losses.hierarchical import (
+    HierarchicalContrastiveLoss,
+    hierarchical_contrastive_loss,
+    instance_contrastive_loss,
+    temporal_contrastive_loss,
+)
+from pairs.methods import build_method
+from pairs.methods.ts2vec import TS2Vec
+from pairs.pairing import ViewBatch, ViewLoader
+from pairs.train import TrainConfig, Trainer
+from pairs.views.temporal import OverlappingCrops
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------------------------------
+# References
+# --------------------------------------------------------------------------------------------------
+# A transcription of models/losses.py of zhihanyue/ts2vec (the reference implementation).
+def ref_hierarchical(z1, z2, alpha=0.5, temporal_unit=0):
+    loss = torch.tensor(0.0, device=z1.device, dtype=z1.dtype)
+    d = 0
+    while z1.size(1) > 1:
+        if alpha != 0:
+            loss += alpha * ref_instance(z1, z2)
+        if d >= temporal_unit:
+            if 1 - alpha != 0:
+                loss += (1 - alpha) * ref_temporal(z1, z2)
+        d += 1
+        z1 = F.max_pool1d(z1.transpose(1, 2), kernel_size=2).transpose(1, 2)
+        z2 = F.max_pool1d(z2.transpose(1, 2), kernel_size=2).transpose(1, 2)
+    if z1.size(1) == 1:
+        if alpha != 0:
+            loss += alpha * ref_instance(z1, z2)
+        d += 1
+    return loss / d
+
+
+def ref_instance(z1, z2):
+    B = z1.size(0)
+    if B == 1:
+        return z1.new_tensor(0.0)
+    z = torch.cat([z1, z2], dim=0).transpose(0, 1)
+    sim = torch.matmul(z, z.transpose(1, 2))
+    logits = torch.tril(sim, diagonal=-1)[:, :, :-1]
+    logits += torch.triu(sim, diagonal=1)[:, :, 1:]
+    logits = -F.log_softmax(logits, dim=-1)
+    i = torch.arange(B, device=z1.device)
+    return (logits[:, i, B + i - 1].mean() + logits[:, B + i, i].mean()) / 2
+
+
+def ref_temporal(z1, z2):
+    T = z1.size(1)
+    if T == 1:
+        return z1.new_tensor(0.0)
+    z = torch.cat([z1, z2], dim=1)
+    sim = torch.matmul(z, z.transpose(1, 2))
+    logits = torch.tril(sim, diagonal=-1)[:, :, :-1]
+    logits += torch.triu(sim, diagonal=1)[:, :, 1:]
+    logits = -F.log_softmax(logits, dim=-1)
+    t = torch.arange(T, device=z1.device)
+    return (logits[:, t, T + t - 1].mean() + logits[:, T + t, t].mean()) / 2
+
+
+def loop_instance(z1, z2):
+    """-log(exp(s_pos) / sum over the other 2B-1 series of exp(s)), averaged over timestamps and anchors."""
+    b, t, _ = z1.shape
+    terms = []
+    for s in range(t):
+        reps = [z1[i, s] for i in range(b)] + [z2[i, s] for i in range(b)]
+        for a in range(2 * b):
+            pos = (a + b) % (2 * b)
+            denom = sum(torch.exp(torch.dot(reps[a], reps[j])) for j in range(2 * b) if j != a)
+            terms.append(-torch.log(torch.exp(torch.dot(reps[a], reps[pos])) / denom))
+    return sum(terms) / len(terms)
+
+
+def loop_temporal(z1, z2):
+    """-log(exp(s_pos) / sum over the other 2T-1 timestamps of the series), averaged."""
+    b, t, _ = z1.shape
+    terms = []
+    for i in range(b):
+        reps = [z1[i, s] for s in range(t)] + [z2[i, s] for s in range(t)]
+        for a in range(2 * t):
+            pos = (a + t) % (2 * t)
+            denom = sum(torch.exp(torch.dot(reps[a], reps[j])) for j in range(2 * t) if j != a)
+            terms.append(-torch.log(torch.exp(torch.dot(reps[a], reps[pos])) / denom))
+    return sum(terms) / len(terms)
+
+
+def randn(*shape, seed, dtype=torch.float64, scale=0.5):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(*shape, generator=g, dtype=torch.float64) * scale).to(dtype)
+
+
+# --------------------------------------------------------------------------------------------------
+# Loss
+# --------------------------------------------------------------------------------------------------
+def test_instance_and_temporal_losses_match_slow_loops():
+    z1, z2 = randn(3, 4, 5, seed=0), randn(3, 4, 5, seed=1)
+    assert instance_contrastive_loss(z1, z2).item() == pytest.approx(loop_instance(z1, z2).item(), rel=1e-12)
+    assert temporal_contrastive_loss(z1, z2).item() == pytest.approx(loop_temporal(z1, z2).item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(8, 37, 16), (1, 5, 3), (3, 1, 4), (4, 2, 8), (2, 64, 5), (5, 9, 7)])
+@pytest.mark.parametrize("alpha, unit", [(0.5, 0), (0.2, 2), (0.0, 0), (1.0, 1), (0.7, 5)])
+def test_hierarchical_loss_matches_reference_code_values_and_gradients(shape, alpha, unit):
+    a, b = randn(*shape, seed=2), randn(*shape, seed=3)
+    z1, z2 = a.clone().requires_grad_(), b.clone().requires_grad_()
+    r1, r2 = a.clone().requires_grad_(), b.clone().requires_grad_()
+    ours = hierarchical_contrastive_loss(z1, z2, alpha=alpha, temporal_unit=unit)
+    ref = ref_hierarchical(r1, r2, alpha=alpha, temporal_unit=unit)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-12, abs=1e-12)
+    if ref.requires_grad:
+        g_ours = torch.autograd.grad(ours, [z1, z2])
+        g_ref = torch.autograd.grad(ref, [r1, r2])
+        for x, y in zip(g_ours, g_ref, strict=True):
+            torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-12)
+    assert HierarchicalContrastiveLoss(alpha, unit)(a, b).item() == pytest.approx(ref.item(), abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float16, 3e-3), (torch.bfloat16, 2e-2)])
+def test_hierarchical_loss_in_low_precision(dtype, tol):
+    a, b = randn(6, 20, 8, seed=4), randn(6, 20, 8, seed=5)
+    z1, z2 = a.to(dtype).requires_grad_(), b.to(dtype).requires_grad_()
+    ours = hierarchical_contrastive_loss(z1, z2)
+    r1, r2 = a.to(dtype).double().requires_grad_(), b.to(dtype).double().requires_grad_()
+    ref = ref_hierarchical(r1, r2)
+    assert abs(ours.item() - ref.item()) <= tol * abs(ref.item())
+    ours.backward()
+    ref.backward()
+    assert z1.grad.dtype == dtype
+    scale = float(r1.grad.abs().max())
+    assert float((z1.grad.double() - r1.grad).abs().max()) <= 10 * tol * scale
+
+
+def test_loss_rejects_bad_input():
+    z = torch.randn(2, 5, 3)
+    with pytest.raises(ValueError, match=r"\(B, T, D\)"):
+        hierarchical_contrastive_loss(torch.randn(2, 5), torch.randn(2, 5))
+    with pytest.raises(ValueError, match="same shape"):
+        hierarchical_contrastive_loss(z, torch.randn(2, 4, 3))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        hierarchical_contrastive_loss(z, z.numpy())
+    with pytest.raises(TypeError, match="floating point"):
+        instance_contrastive_loss(z.long(), z.long())
+    with pytest.raises(ValueError, match="alpha"):
+        hierarchical_contrastive_loss(z, z, alpha=1.5)
+    with pytest.raises(ValueError, match="temporal_unit"):
+        hierarchical_contrastive_loss(z, z, temporal_unit=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Method
+# --------------------------------------------------------------------------------------------------
+def tiny_encoder(channels: int = 2, seed: int = 0) -> DilatedConvEncoder:
+    torch.manual_seed(seed)
+    return DilatedConvEncoder(in_channels=channels, hidden=8, out_dim=12, depth=2)
+
+
+def crop_batch(x: torch.Tensor, seed: int = 0) -> ViewBatch:
+    pair = OverlappingCrops()(x, generator=seed)
+    return ViewBatch([pair], None, torch.arange(len(x)))
+
+
+def test_method_loss_is_the_hierarchical_loss_of_the_aligned_overlap():
+    x = randn(6, 2, 40, seed=6, dtype=torch.float32, scale=1.0)
+    method = build_method("ts2vec", tiny_encoder()).eval()  # eval: no timestamp mask, no dropout
+    batch = crop_batch(x, seed=3)
+    pair = batch.views[0]
+    out = method(batch)
+    enc = method.encoder
+    a = enc(pair.first, pooled=False)[:, -pair.overlap :]
+    b = enc(pair.second, pooled=False)[:, : pair.overlap]
+    assert out["loss"].item() == pytest.approx(ref_hierarchical(a, b).item(), rel=1e-5)
+    assert out["embeddings"].shape == (12, 12)
+    torch.testing.assert_close(out["embeddings"][:6], a.amax(dim=1))
+    # the shared region really is the same timestamps of the input
+    torch.testing.assert_close(pair.first[..., -pair.overlap :], pair.second[..., : pair.overlap])
+
+
+def test_method_trains_masks_and_rejects_wrong_views():
+    x = randn(6, 2, 40, seed=7, dtype=torch.float32, scale=1.0)
+    method = TS2Vec(tiny_encoder()).train()
+    torch.manual_seed(0)
+    out = method(crop_batch(x))
+    out["loss"].backward()
+    grads = [p.grad for p in method.encoder.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert all(p.grad is None for p in method.averaged_encoder.parameters())  # the average is not trained
+    torch.manual_seed(0)
+    again = method(crop_batch(x))["loss"]
+    torch.manual_seed(1)
+    other = method(crop_batch(x))["loss"]
+    assert again.item() == pytest.approx(out["loss"].item()) and other.item() != out["loss"].item()
+    with pytest.raises(TypeError, match="CropPair"):
+        method(ViewBatch([x], None, torch.arange(6)))
+    with pytest.raises(TypeError, match="per timestamp"):
+        TS2Vec(torch.nn.Linear(3, 3))
+    with pytest.raises(ValueError, match="alpha"):
+        TS2Vec(tiny_encoder(), alpha=2.0)
+
+
+def test_weight_average_matches_torch_swa_and_is_loaded_at_the_end():
+    method = TS2Vec(tiny_encoder())
+    reference = torch.optim.swa_utils.AveragedModel(method.encoder)  # what TS2Vec keeps
+    reference.update_parameters(method.encoder)
+    opt = torch.optim.SGD(method.encoder.parameters(), lr=0.1)
+    x = randn(4, 2, 30, seed=8, dtype=torch.float32, scale=1.0)
+    for step in range(1, 4):
+        opt.zero_grad()
+        method(crop_batch(x, seed=step))["loss"].backward()
+        opt.step()
+        reference.update_parameters(method.encoder)
+        method.on_after_optimizer_step(step / 4)
+    current = [p.detach().clone() for p in method.encoder.parameters()]
+    for ours, ref in zip(method.averaged_encoder.parameters(), reference.module.parameters(), strict=True):
+        torch.testing.assert_close(ours, ref)
+    assert int(method.n_averaged) == 4
+    assert any(
+        not torch.equal(c, a) for c, a in zip(current, method.averaged_encoder.parameters(), strict=True)
+    )
+    opt.zero_grad()
+    method(crop_batch(x, seed=9))["loss"].backward()
+    opt.step()
+    reference.update_parameters(method.encoder)
+    method.on_after_optimizer_step(1.0)  # the last step: the encoder takes the averaged weights
+    for enc, ref in zip(method.encoder.parameters(), reference.module.parameters(), strict=True):
+        torch.testing.assert_close(enc, ref)
+
+
+def test_trainer_runs_ts2vec_reproducibly():
+    x = randn(16, 2, 24, seed=9, dtype=torch.float32, scale=1.0)
+
+    def run() -> tuple[float, torch.Tensor]:
+        method = TS2Vec(tiny_encoder(seed=1))
+        config = TrainConfig(epochs=2, lr=1e-3, warmup_epochs=0, progress=False, seed=3, device="cpu")
+        loader = ViewLoader(x, OverlappingCrops(), n_views=1, batch_size=8, seed=3)
+        result = Trainer(method, config).fit(loader)
+        return result.final_loss, next(method.encoder.parameters()).detach().clone()
+
+    (loss_a, w_a), (loss_b, w_b) = run(), run()
+    assert math.isfinite(loss_a) and loss_a == loss_b
+    assert torch.equal(w_a, w_b)
+
+
+# --------------------------------------------------------------------------------------------------
+# Recipe and evaluation
+# --------------------------------------------------------------------------------------------------
+def bundle_of(train, test=None, y_train=None, y_test=None, spec="series:test", variable=False) -> DataBundle:
+    info = {"variable_length": variable}
+    return DataBundle(spec, "series", train, y_train, test, y_test, info)
+
+
+@pytest.mark.parametrize(
+    "n, t, c, epochs", [(50, 150, 1, 34), (67, 24, 1, 25), (270, 29, 12, 7), (40, 100, 6, 40)]
+)
+def test_recipe_sizes_epochs_to_ts2vec_iterations(n, t, c, epochs):
+    recipe = series_recipe(bundle_of(torch.randn(n, c, t)))
+    steps = n // 8
+    assert recipe.epochs == epochs == math.ceil(200 / steps)
+    assert recipe.batch_size == 8 and recipe.method == "ts2vec" and recipe.encoder == "dilated_conv"
+    assert recipe.epochs * steps >= 200 > (recipe.epochs - 1) * steps
+    assert recipe.encoder_kwargs(bundle_of(torch.randn(n, c, t)))["in_channels"] == c
+
+
+def test_iterations_follow_ts2vec_size_rule():
+    assert ts2vec_iterations(bundle_of(torch.randn(1000, 1, 100))) == 200  # 100,000 values
+    assert ts2vec_iterations(bundle_of(torch.randn(1001, 1, 100))) == 600
+    recipe = series_recipe(bundle_of(torch.randn(1001, 1, 100)))
+    assert recipe.epochs == math.ceil(600 / 125)
+
+
+def test_standardizer_matches_sklearn_with_nan():
+    from sklearn.preprocessing import StandardScaler
+
+    x = randn(7, 3, 11, seed=10, dtype=torch.float32, scale=3.0) + torch.tensor([1.0, -2.0, 5.0])[:, None]
+    x[2, :, 8:] = float("nan")
+    x[4, 1, 3] = float("nan")
+    std = ChannelStandardizer.fit(x)
+    flat = x.transpose(1, 2).reshape(-1, 3).numpy().astype(np.float64)  # TS2Vec's (N*T, C) layout
+    expected = StandardScaler().fit(flat).transform(flat).reshape(7, 11, 3).transpose(0, 2, 1)
+    got = std(x).double().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5, equal_nan=True)
+    with pytest.raises(ValueError, match="channels"):
+        std(torch.randn(2, 2, 5))
+
+
+def test_center_padded_matches_ts2vec_centerize():
+    def ref(x):  # utils.centerize_vary_length_series, (N, T, C) layout
+        prefix_zeros = np.argmax(~np.isnan(x).all(axis=-1), axis=1)
+        suffix_zeros = np.argmax(~np.isnan(x[:, ::-1]).all(axis=-1), axis=1)
+        offset = (prefix_zeros + suffix_zeros) // 2 - prefix_zeros
+        rows, column_indices = np.ogrid[: x.shape[0], : x.shape[1]]
+        offset[offset < 0] += x.shape[1]
+        column_indices = column_indices - offset[:, np.newaxis]
+        return x[rows, column_indices]
+
+    x = torch.randn(5, 2, 12)
+    x[0, :, 7:] = float("nan")
+    x[1, :, :3] = float("nan")
+    x[2, :, :2] = float("nan")
+    x[2, :, 9:] = float("nan")
+    x[3, 0, 5] = float("nan")  # one channel missing: not padding
+    got = CenterPadded()(x, generator=0)
+    expected = ref(x.transpose(1, 2).numpy()).transpose(0, 2, 1)
+    np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_bad_series_data_gets_clear_errors():
+    x = torch.randn(10, 1, 20)
+    x[3] = float("nan")
+    with pytest.raises(ValueError, match="train series 3 are NaN everywhere"):
+        check_series_bundle(bundle_of(x))
+    with pytest.raises(ValueError, match="at least 2"):
+        series_recipe(bundle_of(torch.randn(10, 1, 1)))
+    with pytest.raises(ValueError, match=r"\(N, C, T\)"):
+        series_recipe(bundle_of(torch.randn(10, 20)))
+    test = torch.randn(4, 1, 20)
+    test[1] = float("nan")
+    with pytest.raises(ValueError, match="test series 1"):
+        series_recipe(bundle_of(torch.randn(10, 1, 20), test))
+
+
+def test_recipe_views_make_crop_pairs_and_plain_views():
+    x = torch.randn(16, 2, 30) * 4 + 3
+    x[0, :, 20:] = float("nan")
+    bundle = bundle_of(x, variable=True)
+    recipe = series_recipe(bundle)
+    pair = recipe.make_view("ts2vec", bundle)(x, generator=0)
+    assert pair.first.shape[:2] == (16, 2) and pair.overlap >= 2
+    plain = recipe.make_view("default", bundle)(x, generator=0)
+    assert plain.shape[:2] == (16, 2)
+    assert float(plain[1:].nan_to_num().abs().mean()) < 2.0  # standardised, not raw (mean 3, std 4)
+    long = bundle_of(torch.randn(8, 1, 3100))
+    pair = series_recipe(long).make_view("ts2vec", long)(long.train, 0)
+    assert pair.first.shape[-1] <= 3000 and pair.second.shape[-1] <= 3000
+
+
+def test_evaluate_series_reports_the_protocol_figures():
+    g = torch.Generator().manual_seed(11)
+    y = torch.arange(60) % 3
+    x = torch.randn(60, 2, 32, generator=g) * 0.3 + y[:, None, None].float()
+    bundle = bundle_of(x[:40], x[40:], y[:40], y[40:])
+    figures = evaluate_series(tiny_encoder(), bundle, "cpu")
+    assert set(figures) >= {"svm_acc", "linear_probe_acc", "knn_acc", "svm_C", "probe_C"}
+    assert all(0.0 <= figures[k] <= 1.0 for k in ("svm_acc", "linear_probe_acc", "knn_acc"))
+    assert figures["svm_acc"] > 0.8  # the classes differ in mean: an easy problem even untrained
+    # knn_acc is TS2Vec's fit_knn: StandardScaler + 1-NN on the max-pooled features
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    enc = tiny_encoder()
+    std = ChannelStandardizer.fit(bundle.train)
+    ftr, fte = (encode_series(enc, s, std).double().numpy() for s in (bundle.train, bundle.test))
+    knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=1)).fit(ftr, y[:40].numpy())
+    assert figures["knn_acc"] == pytest.approx(knn.score(fte, y[40:].numpy()))
+    assert evaluate_series(tiny_encoder(), bundle_of(x[:40]), "cpu") == {}
