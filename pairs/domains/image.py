@@ -28,6 +28,16 @@ def small_image_view(size: int) -> View:
     )
 
 
+def small_image_multicrop(size: int, n_local: int = 4) -> iv.MultiCrop:
+    """Multi-crop for small grey images: 2 global digit views + ``n_local`` zoomed-in local views.
+
+    The local crops cover 30-70 % of the image but are resized to the same size (small encoders need at
+    least 8x8 inputs), so every crop goes through the encoder in one call (SwAV, DINO).
+    """
+    local = Compose([iv.RandomResizedCrop(size, scale=(0.3, 0.7), ratio=(0.8, 1.25)), small_image_view(size)])
+    return iv.MultiCrop(small_image_view(size), local, n_global=2, n_local=n_local)
+
+
 def _size(bundle: DataBundle) -> int:
     return int(bundle.train.shape[-1])
 
@@ -45,7 +55,13 @@ def image_recipe(bundle: DataBundle) -> Recipe:
         "byol": lambda b: list(iv.byol_views(size)),
     }
     if _is_small_grey(bundle):
-        views = {"digits": lambda b: small_image_view(size), **views}
+        views = {
+            "digits": lambda b: small_image_view(size),
+            **views,
+            "multicrop": lambda b: small_image_multicrop(size),
+        }
+    else:
+        views["multicrop"] = lambda b: iv.multicrop_views(size, max(8, size // 2), n_local=4)
     small = size <= 16
     return Recipe(
         views=views,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ def register_method(name: str, factory: Callable[..., Method]) -> None:
 
 
 _DISCOVERED = False
+_BROKEN: dict[str, str] = {}
 
 
 def _discover() -> None:
@@ -35,8 +37,15 @@ def _discover() -> None:
         return
     _DISCOVERED = True
     for module in pkgutil.iter_modules(__path__):
-        if not module.name.startswith("_"):
+        if module.name.startswith("_"):
+            continue
+        try:
             importlib.import_module(f"{__name__}.{module.name}")
+        except ImportError as err:  # a missing optional dependency disables that method only
+            _BROKEN[module.name] = f"{type(err).__name__}: {err}"
+            warnings.warn(
+                f"method module {module.name!r} could not be imported: {err}", RuntimeWarning, stacklevel=2
+            )
 
 
 def available_methods() -> list[str]:
@@ -54,7 +63,8 @@ def get_method_class(name: str) -> Callable[..., Method]:
     _discover()
     factory = _METHODS.get(str(name).lower())
     if factory is None:
-        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(available_methods())}")
+        broken = "".join(f"; module {m!r} failed to import ({why})" for m, why in _BROKEN.items())
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(available_methods())}{broken}")
     return factory
 
 

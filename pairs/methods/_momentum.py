@@ -1,0 +1,96 @@
+"""Momentum (EMA) targets shared by MoCo, BYOL, DINO and SupCon with a queue.
+
+A target network is a frozen copy of an online network that follows it by an exponential moving average,
+``target <- m * target + (1 - m) * online``, with ``m`` rising from a base value to 1 on a cosine schedule
+over training (BYOL, Grill et al. 2020, sec. 3.2; DINO, Caron et al. 2021). The copy is a registered
+submodule with ``requires_grad=False``, so its weights are in the ``state_dict`` (checkpoints restore it)
+and the trainer's optimizer never sees them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["copy_as_target", "cosine_momentum", "ema_update", "check_momentum"]
+
+
+def check_momentum(value: object, name: str = "momentum") -> float:
+    """Check a momentum in ``[0, 1]`` and return it as a float.
+
+    Raises:
+        TypeError: if ``value`` is not a real number.
+        ValueError: if it is outside ``[0, 1]``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float in [0, 1], got {type(value).__name__}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return float(value)
+
+
+def copy_as_target(module: nn.Module) -> nn.Module:
+    """A deep copy of ``module`` with every parameter frozen (``requires_grad=False``).
+
+    Args:
+        module: the online network.
+
+    Returns:
+        The target network (same weights and buffers, no gradients).
+    """
+    target = copy.deepcopy(module)
+    for p in target.parameters():
+        p.requires_grad_(False)
+    return target
+
+
+def cosine_momentum(base: float, progress: float, final: float = 1.0) -> float:
+    """BYOL's schedule: ``final - (final - base) * (cos(pi * progress) + 1) / 2``.
+
+    Args:
+        base: momentum at the start (``progress = 0``), e.g. 0.996.
+        progress: training progress in ``[0, 1]`` (clamped).
+        final: momentum at the end (1 in BYOL and DINO).
+
+    Returns:
+        The momentum at ``progress``.
+
+    Reference:
+        Grill et al. 2020, "Bootstrap Your Own Latent", sec. 3.2:
+        ``tau = 1 - (1 - tau_base)(cos(pi k / K) + 1) / 2``.
+    """
+    p = min(max(float(progress), 0.0), 1.0)
+    return final - (final - base) * (math.cos(math.pi * p) + 1.0) / 2.0
+
+
+@torch.no_grad()
+def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
+    """``target <- momentum * target + (1 - momentum) * online`` for every parameter.
+
+    Buffers (batch-norm running statistics) are not averaged: the target's own forward passes in training
+    mode update them, as in BYOL's and MoCo's reference code.
+
+    Args:
+        target: the momentum network (same architecture as ``online``).
+        online: the network trained by the optimizer.
+        momentum: ``m`` in ``[0, 1]`` (1 keeps the target unchanged, 0 copies the online weights).
+
+    Raises:
+        ValueError: if the two networks do not have the same parameters.
+    """
+    m = check_momentum(momentum)
+    t_params = list(target.parameters())
+    o_params = list(online.parameters())
+    if len(t_params) != len(o_params):
+        raise ValueError(
+            f"target and online networks differ: {len(t_params)} vs {len(o_params)} parameter tensors"
+        )
+    for t, o in zip(t_params, o_params, strict=True):
+        if t.shape != o.shape:
+            raise ValueError(
+                f"target and online parameter shapes differ: {tuple(t.shape)} vs {tuple(o.shape)}"
+            )
+        t.mul_(m).add_(o.detach(), alpha=1.0 - m)
