@@ -34,7 +34,7 @@ def last_json(stdout: str) -> dict:
         (["train", "--data", "nope"], "known specs: "),
         (["train", "--epochs", "0"], "positive integer"),
         (["train", "--lr", "nan"], "positive number"),
-        (["train", "--method", "nope"], "known methods: simclr"),
+        (["train", "--method", "nope"], "known methods: barlow_twins"),
         (["train", "--device", "tpu"], "device"),
         (["train", "--data", "images:/no/such/folder"], "not found"),
         (["eval", "--checkpoint", "/no/such/checkpoint.pt"], "not found"),

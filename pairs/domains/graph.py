@@ -410,6 +410,7 @@ def _graph_level_recipe(bundle: DataBundle) -> Recipe:
         weight_decay=0.0,
         optimizer="adam",
         warmup_epochs=0.0,
+        min_lr_ratio=1.0,  # GraphCL trains at a constant learning rate
         collate=collate,
         preview=preview_graphs,
     )

@@ -1,0 +1,151 @@
+"""GRACE: node-level contrast between two views of the same graph(s).
+
+Two views of a graph (edges removed, feature columns masked) go through a node encoder (GCN); a
+projection head ``Linear -> ELU -> Linear`` maps the node embeddings; each node of each view is contrasted
+against its own node in the other view (the positive), against every other node of the other view
+(inter-view negatives) and every other node of its own view (intra-view negatives). This is GRACE's
+``Model.loss`` (``semi_loss`` both ways, averaged), which is exactly NT-Xent over the ``2 N`` projected
+nodes (:func:`pairs.losses.nt_xent`), so the tiled log-sum-exp keeps memory low on large graphs.
+
+Reference:
+    Zhu, Xu, Yu, Liu, Wu, Wang. "Deep Graph Contrastive Representation Learning", ICML 2020 GRL+
+    workshop (GRACE); reference code CRIPAC-DIG/GRACE (``model.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from pairs.losses import nt_xent
+from pairs.losses._checks import check_temperature
+from pairs.methods import register_method
+from pairs.methods._checks import require_views
+from pairs.methods.base import Method
+from pairs.pairing import ViewBatch
+
+__all__ = ["GRACE", "grace_loss", "node_embeddings"]
+
+
+def node_embeddings(encoder: nn.Module, graph: Any, owner: str = "GRACE") -> Tensor:
+    """Node embeddings of a ``Data``/``Batch``: ``encoder.node_embeddings`` when it has one (GIN), else
+    ``encoder(graph)`` (GCN).
+
+    Raises:
+        ValueError: if the encoder does not return one row per node.
+
+    Shape:
+        a graph (or batch) with ``N`` nodes -> ``(N, D)``.
+    """
+    fn = getattr(encoder, "node_embeddings", None)
+    out = fn(graph) if callable(fn) else encoder(graph)
+    n = getattr(graph, "num_nodes", None)
+    if not isinstance(out, Tensor) or out.dim() != 2:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"{owner}: the encoder must return (num_nodes, D) node embeddings, got {shape}")
+    if n is not None and out.shape[0] != int(n):
+        raise ValueError(
+            f"{owner} contrasts node embeddings, but the encoder returned {out.shape[0]} rows for a graph "
+            f"of {int(n)} nodes; use a node-level encoder such as 'gcn'"
+        )
+    return out
+
+
+def grace_loss(h1: Tensor, h2: Tensor, temperature: float = 0.5) -> Tensor:
+    """GRACE's loss on projected node embeddings (``Model.loss`` with ``mean=True``).
+
+    For node ``i`` of view 1, ``l1_i = -log e(s(h1_i, h2_i)) / (sum_j e(s(h1_i, h1_j)) - e(s(h1_i, h1_i))
+    + sum_j e(s(h1_i, h2_j)))`` with ``e(x) = exp(x / t)`` and cosine ``s``; ``l2`` swaps the views; the
+    loss is ``mean((l1 + l2) / 2)``. It equals NT-Xent over the ``2 N`` rows.
+
+    Args:
+        h1: projected nodes of view 1 ``(N, D)``.
+        h2: projected nodes of view 2 ``(N, D)``; row ``i`` is the same node.
+        temperature: ``tau > 0`` (GRACE's configs: 0.3 to 0.9; Cora 0.4).
+
+    Returns:
+        The scalar loss.
+
+    Raises:
+        TypeError, ValueError: on non-float tensors, shapes that differ or have ``N < 2``, NaN/inf,
+            ``temperature <= 0``.
+
+    Shape:
+        ``h1`` ``(N, D)``, ``h2`` ``(N, D)`` -> ``()``.
+    """
+    if isinstance(h1, Tensor) and isinstance(h2, Tensor) and h1.shape != h2.shape:
+        raise ValueError(
+            f"grace_loss: both views must hold the same nodes, got shapes {tuple(h1.shape)} and "
+            f"{tuple(h2.shape)}"
+        )
+    return nt_xent(h1, h2, temperature=temperature)
+
+
+class GRACE(Method):
+    """GRACE: node encoder + ``Linear-ELU-Linear`` projection + intra- and inter-view node contrast.
+
+    The two views must keep the nodes (and their order) of the graph: edge removal and feature masking
+    (:class:`~pairs.views.graph.DropEdges`, :class:`~pairs.views.graph.MaskFeatures`), as in GRACE. A
+    batch may hold one graph (node-level data: the loader yields the same graph every step) or several
+    (every node of the batch is a negative).
+
+    Args:
+        encoder: maps a ``Data``/``Batch`` to ``(N, out_dim)`` node embeddings (``encoders.get("gcn",
+            ...)``; an encoder with a ``node_embeddings`` method, such as ``gin``, works too).
+        projection_hidden_dim: hidden size of the projection head (GRACE's ``num_proj_hidden``; default
+            the encoder's ``out_dim``). The head maps back to the encoder's ``out_dim``, as GRACE's.
+        temperature: ``tau`` (GRACE's Cora config: 0.4).
+
+    Raises:
+        ValueError: on a bad size or temperature; at forward time, for fewer than 2 views or views with
+            different numbers of nodes.
+
+    Shape:
+        views: 2 graphs (batches) with ``N`` nodes -> loss scalar; ``embeddings``: ``(2 N, out_dim)``, the
+        encoder's node embeddings of both views.
+
+    Reference:
+        Zhu et al. 2020, "Deep Graph Contrastive Representation Learning" (GRACE).
+    """
+
+    n_views = 2
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        projection_hidden_dim: int | None = None,
+        temperature: float = 0.5,
+    ) -> None:
+        super().__init__(encoder)
+        dim = self.feature_dim
+        hidden = dim if projection_hidden_dim is None else int(projection_hidden_dim)
+        if hidden < 1:
+            raise ValueError(f"GRACE: projection_hidden_dim must be >= 1, got {projection_hidden_dim}")
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+        self.temperature = float(check_temperature(temperature))
+
+    def project(self, z: Tensor) -> Tensor:
+        """GRACE's ``projection``: ``fc2(elu(fc1(z)))``.
+
+        Shape:
+            ``(N, out_dim)`` -> ``(N, out_dim)``.
+        """
+        return self.fc2(nn.functional.elu(self.fc1(z)))
+
+    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+        views = require_views(batch, 2, "GRACE")[:2]
+        z1, z2 = (node_embeddings(self.encoder, v) for v in views)
+        if z1.shape[0] != z2.shape[0]:
+            raise ValueError(
+                f"GRACE: the two views have {z1.shape[0]} and {z2.shape[0]} nodes; GRACE pairs node i of "
+                "one view with node i of the other, so its views must keep every node (use DropEdges / "
+                "MaskFeatures, not DropNodes or subgraphs)"
+            )
+        loss = grace_loss(self.project(z1), self.project(z2), self.temperature)
+        return {"loss": loss, "embeddings": torch.cat([z1, z2]).detach()}
+
+
+register_method("grace", GRACE)
