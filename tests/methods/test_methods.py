@@ -198,7 +198,7 @@ def test_swav_and_dino_take_multicrop_views_of_different_sizes():
         out = method(ViewBatch(views, None, torch.arange(32)))
         assert torch.isfinite(out["loss"])
         out["loss"].backward()
-    assert get_method_class("swav").default_views == "multicrop"
+    assert get_method_class("dino").default_views == "multicrop"
 
 
 def test_dino_teacher_temperature_warms_up_and_centre_moves():
