@@ -80,8 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _json_safe(value: Any) -> Any:
+    """Strict JSON: non-finite floats (e.g. an SVM's C = inf) become the strings "inf"/"-inf"/"nan"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _print_json(report: dict[str, Any]) -> None:
-    print(json.dumps(report, default=str))
+    print(json.dumps(_json_safe(report), default=str, allow_nan=False))
 
 
 def run(argv: list[str] | None = None) -> int:

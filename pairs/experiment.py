@@ -62,7 +62,11 @@ def build_model(
         ``(method, spec)`` where ``spec`` is the plain-data description saved in checkpoints to rebuild it.
     """
     encoder_name = encoder or recipe.encoder
-    enc_kwargs = {**recipe.encoder_kwargs(bundle), **(encoder_kwargs or {})}
+    defaults = recipe.encoder_kwargs(bundle)
+    if encoder_name != recipe.encoder:  # the recipe's settings are for its own encoder: keep what fits
+        accepted = set(encoders.accepted_arguments(encoder_name))
+        defaults = {k: v for k, v in defaults.items() if k in accepted}
+    enc_kwargs = {**defaults, **(encoder_kwargs or {})}
     method_name = (method or recipe.method).lower()
     get_method_class(method_name)  # unknown names fail before any work
     meth_kwargs = dict(recipe.method_kwargs if method is None or method.lower() == recipe.method else {})
@@ -204,6 +208,8 @@ def train(
         f"{view_name!r}) for {epochs} epochs on {trainer.device}; run directory {run_dir}"
     )
     result = trainer.fit(loader)
+    if hasattr(model, "step_accuracies"):  # CPC: mean per-step accuracy over the last batches
+        report.update(model.step_accuracies())
     report.update(
         {
             "train_seconds": round(result.train_seconds, 2),

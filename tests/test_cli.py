@@ -140,3 +140,15 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def test_json_output_is_strict_json_even_with_infinite_values(capsys):
+    from pairs.cli import _print_json
+
+    _print_json({"svm_C": float("inf"), "nested": [float("nan"), 1.0], "ok": 0.5})
+    line = capsys.readouterr().out.strip()
+    assert json.loads(line, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}")) == {
+        "svm_C": "inf",
+        "nested": ["nan", 1.0],
+        "ok": 0.5,
+    }

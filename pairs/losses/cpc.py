@@ -2,7 +2,8 @@
 
 For step ``k`` and every position ``t`` with ``t + k < T``, the prediction ``p_{t,k} = W_k c_t`` is scored
 against the true future latent ``z_{t+k}`` (the positive) and ``N`` sampled latents (the negatives) with
-the log-bilinear score ``<p_{t,k}, z> / temperature``:
+the log-bilinear score ``<p_{t,k}, z> / temperature`` (or, with ``normalize=True``, the cosine
+similarity over the temperature, as wav2vec 2.0):
 
 ``L_k = mean_{b,t} -log softmax([s(p, z_{t+k}), s(p, z_neg_1), ..., s(p, z_neg_N)])[0]``,
 
@@ -31,7 +32,14 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["NEGATIVE_MODES", "CPCLossOutput", "cpc_loss", "cpc_step_logits", "negative_candidates", "sample_negatives"]
+__all__ = [
+    "NEGATIVE_MODES",
+    "CPCLossOutput",
+    "cpc_loss",
+    "cpc_step_logits",
+    "negative_candidates",
+    "sample_negatives",
+]
 
 NEGATIVE_MODES = ("same", "batch", "both")
 
@@ -125,7 +133,14 @@ def sample_negatives(
     return idx.to(device) if device is not None else idx
 
 
-def cpc_step_logits(prediction: Tensor, latents: Tensor, step: int, negatives: Tensor, temperature: float = 1.0):
+def cpc_step_logits(
+    prediction: Tensor,
+    latents: Tensor,
+    step: int,
+    negatives: Tensor,
+    temperature: float = 1.0,
+    normalize: bool = False,
+) -> Tensor:
     """Scores of each position's positive (column 0) and its negatives (columns 1..N) for one step.
 
     Args:
@@ -134,15 +149,21 @@ def cpc_step_logits(prediction: Tensor, latents: Tensor, step: int, negatives: T
         step: ``k``.
         negatives: ``(B, T - k, N)`` indices from :func:`sample_negatives`.
         temperature: scores are divided by it.
+        normalize: cosine scores (L2-normalised prediction and latents) instead of dot products.
 
     Returns:
-        ``(B, T - k, 1 + N)`` float32 logits.
+        ``(B, T - k, 1 + N)`` logits in float32 (float64 for float64 inputs).
     """
     b, t, d = latents.shape
-    positive = latents[:, step:]
-    pos = (prediction.float() * positive.float()).sum(-1, keepdim=True)
+    dtype = torch.promote_types(torch.promote_types(prediction.dtype, latents.dtype), torch.float32)
+    prediction = prediction.to(dtype)
+    latents = latents.to(dtype)
+    if normalize:
+        prediction = torch.nn.functional.normalize(prediction, dim=-1)
+        latents = torch.nn.functional.normalize(latents, dim=-1)
+    pos = (prediction * latents[:, step:]).sum(-1, keepdim=True)
     neg_z = latents.reshape(b * t, d)[negatives]  # (B, T-k, N, D)
-    neg = torch.einsum("bld,blnd->bln", prediction.float(), neg_z.float())
+    neg = torch.einsum("bld,blnd->bln", prediction, neg_z)
     return torch.cat([pos, neg], dim=-1) / temperature
 
 
@@ -153,6 +174,7 @@ def cpc_loss(
     mode: str = "both",
     generator: torch.Generator | None = None,
     temperature: float = 1.0,
+    normalize: bool = False,
 ) -> CPCLossOutput:
     """InfoNCE of every future step, averaged over steps (see the module docstring).
 
@@ -165,6 +187,8 @@ def cpc_loss(
         generator: CPU generator for the negative draws (steps drawn in order ``k = 1..K``); ``None``: a
             generator seeded with 0.
         temperature: scores are divided by it (CPC: 1).
+        normalize: cosine instead of dot-product scores (wav2vec 2.0's choice, with temperature 0.1); the
+            dot product of CPC can stall on a plateau where every score is equal.
 
     Returns:
         :class:`CPCLossOutput` ``(loss, step_losses (K,), step_accuracy (K,))``.
@@ -196,7 +220,9 @@ def cpc_loss(
     losses, accs = [], []
     for k in range(1, k_max + 1):
         idx = sample_negatives(b, t, k, n_negatives, mode, generator, latents.device)
-        logits = cpc_step_logits(predictions[k - 1, :, : t - k], latents, k, idx, float(temperature))
+        logits = cpc_step_logits(
+            predictions[k - 1, :, : t - k], latents, k, idx, float(temperature), normalize
+        )
         log_prob = torch.log_softmax(logits, dim=-1)[..., 0]
         losses.append(-log_prob.mean())
         accs.append((logits[..., 0] > logits[..., 1:].amax(dim=-1)).float().mean())
