@@ -46,3 +46,18 @@ def blobs(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.arange(n) % 3
     x = means[labels] + 0.1 * torch.randn(n, 1, 8, 8, generator=g)
     return x, labels
+
+
+def last_json(text: str) -> dict:
+    """The JSON object on the last line of a command's stdout."""
+    import json
+
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def error_line(capsys) -> str:
+    """The single line a failing ``pairs`` command wrote to stderr (asserts there is one, no traceback)."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    return err[0]
