@@ -52,6 +52,15 @@ class Method(nn.Module):
         return int(dim)
 
 
+def projection_hidden_dim(in_dim: int, hidden_dim: int | None = None) -> int:
+    """Hidden size of a projection head: ``hidden_dim`` if given, else ``min(2048, max(512, 4 * in_dim))``.
+
+    2048 is SimCLR's/BYOL's projector width for ResNet-50; small encoders get four times their feature size
+    (at least 512).
+    """
+    return hidden_dim or min(2048, max(512, 4 * in_dim))
+
+
 def encode_views(encoder: nn.Module, views: list[Any]) -> list[Tensor]:
     """Encode every view; tensor views of one shape go through the encoder in a single call.
 

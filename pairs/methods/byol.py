@@ -20,7 +20,7 @@ from pairs.losses import byol_loss, simsiam_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, encode_views
+from pairs.methods.base import Method, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["BYOL", "SimSiam"]
@@ -59,7 +59,7 @@ class BYOL(Method):
         final_momentum: float = 1.0,
     ) -> None:
         super().__init__(encoder)
-        hidden = hidden_dim or min(2048, max(512, 4 * self.feature_dim))
+        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
         self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=projection_dim)
         self.predictor = PredictionHead(projection_dim, hidden_dim=hidden, out_dim=projection_dim)
         self.momentum = check_momentum(momentum)
@@ -106,7 +106,7 @@ class SimSiam(Method):
         predictor_dim: int | None = None,
     ) -> None:
         super().__init__(encoder)
-        hidden = hidden_dim or min(2048, max(512, 4 * self.feature_dim))
+        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
         self.projection = ProjectionHead(
             self.feature_dim, hidden_dim=hidden, out_dim=projection_dim, n_layers=3, last_bn=True
         )

@@ -28,7 +28,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses import CLIPLoss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method
+from pairs.methods.base import Method, projection_hidden_dim
 from pairs.pairing import ViewBatch, collate_samples
 
 __all__ = ["CLIP", "PairedViews", "zero_shot_predict"]
@@ -157,13 +157,13 @@ class CLIP(Method):
         dim_b = int(other_encoder.out_dim)
         self.projection = ProjectionHead(
             self.feature_dim,
-            hidden_dim=hidden_dim or min(2048, max(512, 4 * self.feature_dim)),
+            hidden_dim=projection_hidden_dim(self.feature_dim, hidden_dim),
             out_dim=projection_dim,
             n_layers=n_layers,
         )
         self.other_projection = ProjectionHead(
             dim_b,
-            hidden_dim=hidden_dim or min(2048, max(512, 4 * dim_b)),
+            hidden_dim=projection_hidden_dim(dim_b, hidden_dim),
             out_dim=projection_dim,
             n_layers=n_layers,
         )

@@ -22,7 +22,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses import TripletMarginLoss, contrastive_margin_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_labels, require_views
-from pairs.methods.base import Method, encode_views
+from pairs.methods.base import Method, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 from pairs.views.base import derive_seed
 
@@ -83,7 +83,7 @@ class _MetricMethod(Method):
         super().__init__(encoder)
         if n_views < 1:
             raise ValueError(f"n_views must be >= 1, got {n_views}")
-        hidden = hidden_dim or min(2048, max(512, 4 * self.feature_dim))
+        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
         self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=embedding_dim)
         self.n_views = int(n_views)
         self.seed = int(seed)

@@ -19,14 +19,10 @@ from pairs.losses import NegativeQueue, info_nce
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, encode_views
+from pairs.methods.base import Method, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["MoCoV2", "MoCoV3"]
-
-
-def _hidden(in_dim: int, hidden_dim: int | None) -> int:
-    return hidden_dim or min(2048, max(512, 4 * in_dim))
 
 
 class MoCoV2(Method):
@@ -73,7 +69,9 @@ class MoCoV2(Method):
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.projection = ProjectionHead(
-            self.feature_dim, hidden_dim=_hidden(self.feature_dim, hidden_dim), out_dim=projection_dim
+            self.feature_dim,
+            hidden_dim=projection_hidden_dim(self.feature_dim, hidden_dim),
+            out_dim=projection_dim,
         )
         self.momentum = check_momentum(momentum)
         self.final_momentum = check_momentum(final_momentum, "final_momentum")
@@ -145,7 +143,7 @@ class MoCoV3(Method):
         super().__init__(encoder)
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        hidden = _hidden(self.feature_dim, hidden_dim)
+        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
         self.projection = ProjectionHead(
             self.feature_dim, hidden_dim=hidden, out_dim=projection_dim, n_layers=3, last_bn=True
         )

@@ -13,7 +13,7 @@ from torch import nn
 
 from encoders.heads import ProjectionHead
 from pairs.losses import nt_xent
-from pairs.methods.base import Method, encode_views
+from pairs.methods.base import Method, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 
@@ -46,7 +46,7 @@ class SimCLR(Method):
         if n_views < 2:
             raise ValueError(f"SimCLR needs at least 2 views per sample, got n_views={n_views}")
         in_dim = self.feature_dim
-        hidden = hidden_dim or min(2048, max(512, 4 * in_dim))
+        hidden = projection_hidden_dim(in_dim, hidden_dim)
         self.projection = ProjectionHead(in_dim, hidden_dim=hidden, out_dim=projection_dim)
         self.temperature = float(temperature)
         self.n_views = n_views

@@ -16,7 +16,7 @@ from pairs.losses import NegativeQueue, info_nce, supcon_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_labels, require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, encode_views
+from pairs.methods.base import Method, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["SupCon"]
@@ -67,7 +67,7 @@ class SupCon(Method):
             raise ValueError(f"queue_size must be >= 0 (0 = no queue), got {queue_size}")
         if queue_size and n_views < 2:
             raise ValueError("SupCon with a queue contrasts a view with another view's key: use n_views >= 2")
-        hidden = hidden_dim or min(2048, max(512, 4 * self.feature_dim))
+        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
         self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=projection_dim)
         self.temperature = float(temperature)
         self.n_views = int(n_views)

@@ -17,7 +17,7 @@ from pairs.losses import swav_loss
 from pairs.losses.distributed import is_distributed
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method, encode_views
+from pairs.methods.base import Method, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["SwAV"]
@@ -73,7 +73,7 @@ class SwAV(Method):
             raise ValueError(f"n_prototypes must be >= 1, got {n_prototypes}")
         if freeze_prototypes_steps < 0:
             raise ValueError(f"freeze_prototypes_steps must be >= 0, got {freeze_prototypes_steps}")
-        hidden = hidden_dim or min(2048, max(512, 4 * self.feature_dim))
+        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
         self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=projection_dim)
         self.prototypes = nn.Parameter(F.normalize(torch.randn(n_prototypes, projection_dim), dim=1))
         self.temperature = float(temperature)
