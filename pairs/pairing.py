@@ -407,6 +407,8 @@ class ViewLoader:
         self.device = torch.device(device)
         self.collate = collate or collate_samples
         self.epoch = 0
+        self._order: Tensor | None = None
+        self._order_epoch: int | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose permutation and views the next iteration draws."""
@@ -416,14 +418,20 @@ class ViewLoader:
         n = n_samples(self.samples)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
+    def _epoch_order(self) -> Tensor:
+        """The current epoch's sample order (drawn once per epoch from ``(seed, epoch)``, then reused)."""
+        if self._order_epoch != self.epoch:
+            n = n_samples(self.samples)
+            if self.shuffle:
+                self._order = torch.randperm(n, generator=_generator(self.seed, self.epoch))
+            else:
+                self._order = torch.arange(n)
+            self._order_epoch = self.epoch
+        return self._order
+
     def batch_indices(self, step: int) -> Tensor:
         """Dataset positions of this rank's part of global batch ``step`` in the current epoch."""
-        n = n_samples(self.samples)
-        if self.shuffle:
-            order = torch.randperm(n, generator=_generator(self.seed, self.epoch))
-        else:
-            order = torch.arange(n)
-        batch = order[step * self.batch_size : (step + 1) * self.batch_size]
+        batch = self._epoch_order()[step * self.batch_size : (step + 1) * self.batch_size]
         per_rank = math.ceil(len(batch) / self.world_size)
         return batch[self.rank * per_rank : (self.rank + 1) * per_rank]
 
