@@ -219,15 +219,32 @@ def time_shift(waveform: Tensor, shift: Tensor, *, rollover: bool = True, fade: 
     if rollover:
         out = waveform.gather(2, torch.remainder(src, t)[:, None].expand(b, c, t))
         if fade > 0:
-            seam = torch.remainder(shift, t)[:, None]  # output index of the old start
-            dist = torch.minimum(torch.remainder(n - seam, t), torch.remainder(seam - 1 - n, t)).float()
-            env = torch.where(dist < fade, 0.5 - 0.5 * torch.cos(math.pi * (dist + 0.5) / fade), 1.0)
-            env = torch.where((seam == 0).expand_as(env), 1.0, env)
-            out = out * env[:, None].to(out.dtype)
+            _fade_seam(out, torch.remainder(shift, t), fade)
         return out
     valid = (src >= 0) & (src < t)
     out = waveform.gather(2, src.clamp(0, t - 1)[:, None].expand(b, c, t))
     return out * valid[:, None].to(out.dtype)
+
+
+def _fade_seam(out: Tensor, seam: Tensor, fade: int) -> None:
+    """Raised-cosine fade-out/fade-in of ``fade`` samples around each row's seam, in place.
+
+    Only the ``2 * fade`` samples around the seam (output index ``seam[b]`` of row ``b``, where the old
+    start now sits; 0 means no seam) are read and written, so the cost does not grow with ``T``.
+
+    Shape:
+        out ``(B, C, T)``, seam ``(B,)``.
+    """
+    b, c, t = out.shape
+    fade = min(int(fade), t // 2)
+    if fade == 0:
+        return
+    offsets = torch.arange(-fade, fade, device=out.device)  # output n = seam + offset
+    dist = torch.where(offsets < 0, -offsets - 1, offsets).to(out.dtype)  # samples from the seam
+    ramp = 0.5 - 0.5 * torch.cos(math.pi * (dist + 0.5) / fade)  # (2 fade,)
+    env = torch.where((seam == 0)[:, None], torch.ones_like(ramp), ramp)  # (B, 2 fade)
+    index = torch.remainder(seam[:, None] + offsets, t)[:, None].expand(b, c, 2 * fade)
+    out.scatter_(2, index, out.gather(2, index) * env[:, None])
 
 
 class TimeShift(AudioView):

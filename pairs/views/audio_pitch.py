@@ -139,7 +139,7 @@ def _stft_sizes(sample_rate: int, n_fft: int | None, hop_length: int | None, nam
 # STFT analysis shared by the vocoder
 # --------------------------------------------------------------------------------------------------
 def stft_frames(x: Tensor, n_fft: int, hop: int) -> tuple[Tensor, Tensor, Tensor]:
-    """STFT of a batch as magnitudes and unit phasors.
+    """STFT of a batch as magnitudes and unit phasors, frame-major.
 
     Args:
         x: signals ``(N, T)``.
@@ -147,61 +147,99 @@ def stft_frames(x: Tensor, n_fft: int, hop: int) -> tuple[Tensor, Tensor, Tensor
         hop: hop length.
 
     Returns:
-        ``(window, magnitude, phasor)``: magnitude ``(N, F, K)`` real and phasor ``(N, F, K)`` complex
-        with ``|phasor| = 1`` (``1`` where the bin is silent).
+        ``(window, magnitude, phasor)``: magnitude ``(N, K, F)`` real and phasor ``(N, K, F)`` complex
+        with ``|phasor| = 1`` (``1`` where the bin is silent). Frames are the middle dimension (each
+        frame's bins contiguous), the transpose of ``torch.stft``'s ``(N, F, K)``.
 
     Shape:
         ``F = n_fft // 2 + 1`` bins, ``K = T // hop + 1`` frames (centered, zero padded).
     """
     window = torch.hann_window(n_fft, device=x.device, dtype=x.dtype)
     spec = torch.stft(x, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True)
-    mag = spec.abs()
-    tiny = torch.finfo(x.dtype).tiny
-    silent = mag <= tiny
-    phasor = spec / mag.clamp(min=tiny)
+    spec = spec.transpose(1, 2).contiguous()  # (N, K, F); a free view of stft's memory layout
+    parts = torch.view_as_real(spec)
+    re, im = parts[..., 0], parts[..., 1]
+    power = torch.addcmul(re * re, im, im)  # |S|^2: faster than the complex abs (hypot)
+    silent = power <= torch.finfo(x.dtype).tiny
+    inv = power.clamp(min=torch.finfo(x.dtype).tiny).rsqrt_()
+    phasor = torch.view_as_complex(parts * inv.unsqueeze(-1))
     phasor.masked_fill_(silent, 1.0)
-    return window, mag, phasor
+    return window, power.mul_(inv), phasor
 
 
 # --------------------------------------------------------------------------------------------------
 # Phase vocoder with per-example rates
 # --------------------------------------------------------------------------------------------------
 def _vocoder_spectrum(mag: Tensor, phasor: Tensor, rate: Tensor, n_out: int, cutoff: Tensor | None) -> Tensor:
-    """Stretched complex spectrum ``(N, F, n_out)``; frame ``m`` of row ``i`` reads source ``m * rate[i]``.
+    """Stretched complex spectrum ``(N, n_out, F)``; frame ``m`` of row ``i`` reads source ``m * rate[i]``.
 
     The phase advance of a bin from source frame ``k`` to ``k + 1`` is carried as the unit phasor
     ``u[k + 1] * conj(u[k])`` (the exact advance modulo 2 pi: the synthesis hop equals the analysis hop),
     so the output phases are a cumulative *product* along frames, with no ``atan2`` and no wrapping.
+    Frames are gathered whole (one row of ``F`` bins per index), frame-major.
     """
-    n, n_bins, n_frames = mag.shape
+    n, n_frames, n_bins = mag.shape
     device, dtype = mag.device, mag.dtype
-    # Source tables with trailing silent frames, so positions past the end read silence.
-    mag_p = torch.nn.functional.pad(mag, (0, 2))  # (N, F, K + 2)
-    # Step table: column 0 holds the initial phasor, column 1 + k the advance out of frame k (the last
-    # frames repeat the final advance; their magnitude is zero).
-    steps_p = torch.empty(n, n_bins, n_frames + 2, dtype=phasor.dtype, device=device)
-    steps_p[..., 0] = phasor[..., 0]
+    # Source tables with two trailing silent frames, so positions past the end read silence.
+    mag_p = torch.nn.functional.pad(mag, (0, 0, 0, 2)).view(n * (n_frames + 2), n_bins)
+    # Step table: row 0 holds the initial phasor, row 1 + k the advance out of frame k (the last rows
+    # repeat the final advance; their magnitude is zero).
+    steps_p = torch.empty(n, n_frames + 2, n_bins, dtype=phasor.dtype, device=device)
+    steps_p[:, 0] = phasor[:, 0]
     if n_frames > 1:
-        torch.mul(phasor[..., 1:], phasor[..., :-1].conj(), out=steps_p[..., 1:n_frames])
-        steps_p[..., n_frames:] = steps_p[..., n_frames - 1 : n_frames]
+        torch.mul(phasor[:, 1:], phasor[:, :-1].conj(), out=steps_p[:, 1:n_frames])
+        steps_p[:, n_frames:] = steps_p[:, n_frames - 1 : n_frames]
     else:
-        steps_p[..., 1:] = 1.0
+        steps_p[:, 1:] = 1.0
 
     pos = torch.arange(n_out, device=device, dtype=torch.float64)[None] * rate[:, None]  # (N, M)
     i0 = pos.floor()
-    frac = (pos - i0).to(dtype).unsqueeze(1)  # (N, 1, M)
+    frac = (pos - i0).to(dtype).unsqueeze(2)  # (N, M, 1)
     i0 = i0.long().clamp_(max=n_frames)  # frame K is silent, K + 1 too
-    idx0 = i0.unsqueeze(1).expand(n, n_bins, n_out)
-    out_mag = mag_p.gather(2, idx0)
-    out_mag = torch.lerp(out_mag, mag_p.gather(2, (idx0 + 1).clamp_(max=n_frames + 1)), frac)
+    row0 = (i0 + torch.arange(n, device=device)[:, None] * (n_frames + 2)).flatten()  # (N * M,)
+    out_mag = mag_p.index_select(0, row0).view(n, n_out, n_bins)
+    out_mag.lerp_(mag_p.index_select(0, row0 + 1).view(n, n_out, n_bins), frac)
     if cutoff is not None:  # low-pass each row at its own bin (linear taper over 4 bins)
         bins = torch.arange(n_bins, device=device, dtype=dtype)
-        out_mag.mul_(((cutoff.to(dtype)[:, None] - bins) * 0.25).clamp_(0.0, 1.0).unsqueeze(-1))
+        out_mag.mul_(((cutoff.to(dtype)[:, None] - bins) * 0.25).clamp_(0.0, 1.0).unsqueeze(1))
     # Phasor of output frame m = initial phasor times the advances read at frames 0..m-1.
     shift = torch.cat([torch.zeros_like(i0[:, :1]), i0[:, :-1] + 1], dim=1)  # (N, M)
-    gathered = steps_p.gather(2, shift.unsqueeze(1).expand(n, n_bins, n_out))
-    phase = torch.cumprod(gathered, dim=2)
+    shift = (shift + torch.arange(n, device=device)[:, None] * (n_frames + 2)).flatten()
+    gathered = steps_p.view(n * (n_frames + 2), n_bins).index_select(0, shift).view(n, n_out, n_bins)
+    phase = torch.cumprod(gathered, dim=1)
     return phase.mul_(out_mag)
+
+
+def _overlap_add(spec: Tensor, window: Tensor, hop: int, length: int) -> Tensor:
+    """Inverse of :func:`stft_frames`' centered STFT: ``(N, M, F)`` frame-major spectra -> ``(N, length)``.
+
+    Weighted overlap-add (Griffin & Lim 1984) like ``torch.istft``, but with the frame hop a divisor of
+    ``n_fft`` the frames are added as ``n_fft / hop`` shifted block sums instead of a ``fold``.
+    """
+    n, n_frames, _ = spec.shape
+    n_fft = window.shape[0]
+    if n_fft % hop:
+        frames = torch.istft(spec.transpose(1, 2), n_fft, hop, window=window, center=True, length=length)
+        return frames
+    frames = torch.fft.irfft(spec, n=n_fft, dim=-1).mul_(window)  # (N, M, n_fft)
+    q = n_fft // hop
+    blocks = frames.view(n, n_frames, q, hop)
+    out = blocks.new_zeros(n, n_frames + q - 1, hop)
+    for j in range(q):
+        out[:, j : j + n_frames] += blocks[:, :, j]
+    # Window-square envelope of the frames, counting silent frames past the grid's end as present (the
+    # vocoder's frames past a row's end are silent), so the tail is not divided by a partial envelope and
+    # the result does not depend on how long the common grid is.
+    envelope = window.square().view(q, hop)
+    norm = envelope.new_zeros(n_frames + 2 * q - 2, hop)
+    for j in range(q):
+        norm[j : j + n_frames + q - 1] += envelope[j]
+    norm = norm[: n_frames + q - 1]
+    start = n_fft // 2  # centered frames: sample 0 sits in the middle of frame 0
+    out = out.view(n, -1)[:, start : start + length]
+    norm = norm.flatten()[start : start + length]
+    tiny = torch.finfo(norm.dtype).tiny
+    return out.div_(norm.clamp(min=tiny))
 
 
 def phase_vocoder(
@@ -229,12 +267,12 @@ def phase_vocoder(
         ``(N, T)``, ``(N,)`` -> ``(N, L)``.
     """
     window, mag, phasor = stft_frames(x, n_fft, hop)
-    n_frames = mag.shape[-1]
+    n_frames = mag.shape[1]
     if n_out_frames is None:
         n_out_frames = int(math.ceil((n_frames - 1) / float(rate.min()))) + 2
     spec = _vocoder_spectrum(mag, phasor, rate, n_out_frames, cutoff)
     del mag, phasor
-    return torch.istft(spec, n_fft, hop, window=window, center=True, length=(n_out_frames - 1) * hop)
+    return _overlap_add(spec, window, hop, (n_out_frames - 1) * hop)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -391,13 +429,18 @@ def pitch_shift(
     n_bins = n_fft // 2 + 1
     positions = torch.arange(t, device=batch.device, dtype=torch.float64)
     tile = _tile_rows(rows, chunk_size)
+    # Rows sorted by ratio, so each tile's common frame grid is sized for similar stretches.
+    order = torch.argsort(ratio) if tile < rows.shape[0] else None
+    sorted_rows, sorted_ratio = (rows, ratio) if order is None else (rows[order], ratio[order])
     parts = []
     for start in range(0, rows.shape[0], tile):  # tiles of rows for cache locality; each tile is batched
-        part, r = rows[start : start + tile], ratio[start : start + tile]
+        part, r = sorted_rows[start : start + tile], sorted_ratio[start : start + tile]
         cutoff = torch.where(r > 1.0, (n_bins - 1) / r, n_bins + 4.0) if bool((r > 1.0).any()) else None
         stretched = phase_vocoder(part, 1.0 / r, n_fft, hop, cutoff=cutoff)
         parts.append(resample_at(stretched, (positions[None] * r[:, None]).to(rows.dtype), half_width))
     out = parts[0] if len(parts) == 1 else torch.cat(parts)
+    if order is not None:
+        out = torch.empty_like(out).index_copy_(0, order, out)
     if preserve_peak:  # never louder at the peak than the input: no clipping added
         peak_in = rows.abs().amax(dim=1, keepdim=True)
         peak_out = out.abs().amax(dim=1, keepdim=True)
