@@ -77,6 +77,9 @@ class Edit(NamedTuple):
     new: str
 
 
+_new_edit = tuple.__new__  # builds an Edit from a 4-tuple without the namedtuple's Python-level __new__
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
     """Character spans ``(start, end)`` of the words of ``text`` (see :data:`WORD_RE`)."""
     return [m.span() for m in WORD_RE.finditer(text)]
@@ -303,6 +306,7 @@ class SynonymFinder:
         self._tag_fn: Tagger | None | bool = False  # resolved lazily
         self._cache: dict[tuple[str, str], tuple[str, ...]] = {}
         self._texts: dict[str, tuple[list[tuple[int, int]], list]] = {}
+        self._slots: dict[str, tuple[int, tuple[tuple[int, int, str, tuple[str, ...]], ...]]] = {}
         self._table: lex.SynonymTable | None = None
 
     # -- set-up ----------------------------------------------------------------------------------------
@@ -329,7 +333,7 @@ class SynonymFinder:
 
     def __getstate__(self) -> dict:  # pickling (DataLoader workers): drop caches and the table
         state = dict(self.__dict__)
-        state.update(_cache={}, _texts={}, _table=None, _tag_fn=False)
+        state.update(_cache={}, _texts={}, _slots={}, _table=None, _tag_fn=False)
         return state
 
     # -- lexical decisions -----------------------------------------------------------------------------
@@ -406,6 +410,25 @@ class SynonymFinder:
 
     TEXT_CACHE = 200_000
     """Most texts whose analysis is kept (the cache is emptied when full)."""
+
+    def slots(self, text: str) -> tuple[int, tuple[tuple[int, int, str, tuple[str, ...]], ...]]:
+        """The swappable words of ``text`` ready to splice: ``(n_words, ((start, end, old, cased), ...)))``.
+
+        ``cased`` holds the replacements already in the word's case pattern. Cached per text like
+        :meth:`candidates`, so a swap on a text seen before is only random draws.
+        """
+        found = self._slots.get(text)
+        if found is None:
+            spans, eligible = self.candidates(text)
+            slots = []
+            for i, reps, pattern in eligible:
+                start, end = spans[i]
+                cased = reps if pattern == "lower" else tuple(_apply_case(r, pattern) for r in reps)
+                slots.append((start, end, text[start:end], cased))
+            if len(self._slots) >= self.TEXT_CACHE:
+                self._slots.clear()
+            found = self._slots[text] = (len(spans), tuple(slots))
+        return found
 
     def _candidates(self, text: str) -> tuple[list[tuple[int, int]], list[tuple[int, tuple[str, ...], str]]]:
         spans = word_spans(text)
@@ -498,30 +521,25 @@ class SynonymSwap(TextView):
         self.keep_proper_nouns, self.tagger = keep_proper_nouns, tagger
 
     def edits_for(self, text: str, rng: random.Random) -> list[Edit]:
-        spans, eligible = self.finder.candidates(text)
-        if not eligible:
+        n_words, slots = self.finder.slots(text)
+        m = len(slots)
+        if not m:
             return []
-        k = max(self.min_swaps, round(self.p * len(spans)))
+        k = max(self.min_swaps, round(self.p * n_words))
         if self.max_swaps is not None:
             k = min(k, self.max_swaps)
-        m = len(eligible)
         uniform = rng.random
         if k >= m:
-            picks = range(m)
+            picks = slots
         else:  # k distinct positions out of m, by rejection (k is a small fraction of m or m is small)
             seen: set[int] = set()
             while len(seen) < k:
                 seen.add(int(uniform() * m))
-            picks = sorted(seen)
-        edits = []
-        for j in picks:
-            i, reps, pattern = eligible[j]
-            start, end = spans[i]
-            new = reps[int(uniform() * len(reps))]
-            if pattern != "lower":
-                new = _apply_case(new, pattern)
-            edits.append(Edit(start, end, text[start:end], new))
-        return edits
+            picks = [slots[j] for j in sorted(seen)]
+        return [
+            _new_edit(Edit, (start, end, old, cased[int(uniform() * len(cased))]))
+            for start, end, old, cased in picks
+        ]
 
 
 # --------------------------------------------------------------------------------------------------
