@@ -416,6 +416,12 @@ def _lemminflect():
 
 
 @lru_cache(maxsize=200_000)
+def _inflections(lemma: str, upos: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """lemminflect's inflections of a lemma, once per lemma (lemminflect deep-copies its tables per call)."""
+    return tuple((tag, tuple(forms)) for tag, forms in _lemminflect().getAllInflections(lemma, upos).items())
+
+
+@lru_cache(maxsize=200_000)
 def word_analyses(word: str) -> tuple[tuple[str, str, str], ...]:
     """Every reading of a lower-case word by lemminflect's lexicon: ``((penn_tag, lemma, wn_pos), ...)``.
 
@@ -429,9 +435,7 @@ def word_analyses(word: str) -> tuple[tuple[str, str, str], ...]:
         if pos is None:
             continue
         for lemma in lemmas:
-            tags = [
-                tag for tag, forms in li.getAllInflections(lemma, upos).items() if forms and forms[0] == word
-            ]
+            tags = [tag for tag, forms in _inflections(lemma, upos) if forms and forms[0] == word]
             if not tags and lemma == word and upos in _BASE_TAG:
                 tags = [_BASE_TAG[upos]]
             out += [(tag, lemma, pos) for tag in tags if tag in PENN_TO_WN]
