@@ -14,8 +14,9 @@ on nltk's WordNet 3.0 located offline by :func:`pairs.views.text_lexicon.wordnet
 * **pairs**: ``SynonymSwap(p=0.2, min_swaps=1, max_swaps=10)`` on the list of sentences (a batch).
 
 Timing: a fresh augmenter of each kind first augments 200 other real sentences (the polarity set; loads
-WordNet, fills the synonym table), then augments the 1,000 sentences: the first pass is "cold" for every
-per-word and per-text cache (pairs analyses each new word once: lexicon look-ups and inflection checks);
+WordNet and pairs' disk-cached tables: synonyms per lemma, replacements per common word form), then
+augments the 1,000 sentences: the first pass is "cold" for every per-text cache (pairs splits each new
+text into words, looks each up in the word-form table, and analyses the few words the table lacks);
 "warm" is the median of ``--repeats`` further passes over the same sentences, the regime of training,
 which sees the same texts every epoch (pairs then reuses each text's analysis and only draws and splices).
 The 20x target is checked on the warm pass; the cold ratio is printed too.

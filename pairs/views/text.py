@@ -36,6 +36,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -49,6 +50,7 @@ __all__ = [
     "RandomInsertion",
     "RandomSwap",
     "SpanCrop",
+    "SynonymFinder",
     "SynonymSwap",
     "TextView",
     "WordDropout",
@@ -268,6 +270,8 @@ class SynonymFinder:
         min_pos_share: with the lexicon, a word whose readings have several parts of speech is swapped
             only when one of them has at least this share of WordNet's tagged frequency (after a cheap
             context rule: a determiner before it rules out a verb, "to"/a modal rules out a noun).
+        use_form_table: answer common words from the precomputed, disk-cached :meth:`form_table` (same
+            answers as the analysis it replaces, computed once per setting).
     """
 
     def __init__(
@@ -279,6 +283,7 @@ class SynonymFinder:
         keep_proper_nouns: bool = True,
         tagger: str | Tagger = "auto",
         min_pos_share: float = 0.75,
+        use_form_table: bool = True,
     ) -> None:
         if max_senses is not None and (
             isinstance(max_senses, bool) or not isinstance(max_senses, int) or max_senses < 1
@@ -305,6 +310,8 @@ class SynonymFinder:
         self.min_pos_share = _check_fraction(min_pos_share, "min_pos_share")
         self._tag_fn: Tagger | None | bool = False  # resolved lazily
         self._cache: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.use_form_table = bool(use_form_table)
+        self._forms: dict[str, str | list[str]] | None = None
         self._texts: dict[str, tuple[list[tuple[int, int]], list]] = {}
         self._slots: dict[str, tuple[int, tuple[tuple[int, int, str, tuple[str, ...]], ...]]] = {}
         self._table: lex.SynonymTable | None = None
@@ -333,7 +340,7 @@ class SynonymFinder:
 
     def __getstate__(self) -> dict:  # pickling (DataLoader workers): drop caches and the table
         state = dict(self.__dict__)
-        state.update(_cache={}, _texts={}, _slots={}, _table=None, _tag_fn=False)
+        state.update(_cache={}, _texts={}, _slots={}, _table=None, _forms=None, _tag_fn=False)
         return state
 
     # -- lexical decisions -----------------------------------------------------------------------------
@@ -351,8 +358,58 @@ class SynonymFinder:
         key = (word, context)
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._find(word, context)
+            found = self._precomputed(word, context)
+            if found is None:
+                found = self._find(word, context)
+            self._cache[key] = found
         return found
+
+    # -- the precomputed word-form table ---------------------------------------------------------------
+    FORMS_FORMAT = 1
+    """Version of the on-disk word-form table layout (part of its cache key)."""
+
+    _CONTEXTS = ("", "det", "inf")
+
+    def forms_cache_path(self) -> Path:
+        """The word-form table's file for this WordNet version and these settings."""
+        senses = "all" if self.max_senses is None else self.max_senses
+        name = (
+            f"wordnet-{self.table.version}-forms-format{self.FORMS_FORMAT}-senses{senses}"
+            f"-multiword{int(self.multiword)}-share{self.min_pos_share:g}.json"
+        )
+        return lex.cache_dir() / name
+
+    def form_table(self) -> dict[str, str | list[str]]:
+        """Replacements of every common word form (:meth:`SynonymTable.common_word_forms`), per context.
+
+        Built once per WordNet version and settings (about 10 s) and cached on disk as JSON, so the
+        first pass over new text is a dict look-up per word rather than a lexical analysis. An entry is
+        ``"rep|rep|..."`` when the three lexicon contexts (none, after a determiner, after "to"/a modal)
+        agree, else a list of three such strings; ``""`` means no replacement.
+        """
+        if self._forms is None:
+            path = self.forms_cache_path()
+            header = {"format": self.FORMS_FORMAT, "wordnet_version": self.table.version}
+            forms = lex.read_json_cache(path, header, "forms")
+            if forms is None:
+                forms = {}
+                for word in self.table.common_word_forms():
+                    found = ["|".join(self._find(word, context)) for context in self._CONTEXTS]
+                    forms[word] = found[0] if found[1] == found[2] == found[0] else found
+                lex.write_json_cache(path, header, "forms", forms)
+            self._forms = forms
+        return self._forms
+
+    def _precomputed(self, word: str, context: str) -> tuple[str, ...] | None:
+        """The replacements from :meth:`form_table` (``None`` when it has no answer: a tagger's context,
+        a rare word, or ``use_form_table=False``)."""
+        if not self.use_form_table or context not in self._CONTEXTS:
+            return None
+        entry = self.form_table().get(word)
+        if entry is None:
+            return None
+        found = entry if isinstance(entry, str) else entry[self._CONTEXTS.index(context)]
+        return tuple(found.split("|")) if found else ()
 
     def _find(self, word: str, context: str) -> tuple[str, ...]:
         analyses = lex.word_analyses(word)

@@ -233,6 +233,32 @@ def wordnet():
 _LEMMA_OK = re.compile(r"[a-z]+(?:[_-][a-z]+)*")
 
 
+def read_json_cache(path: Path, header: dict[str, Any], key: str) -> Any:
+    """``payload[key]`` of a JSON cache file whose header matches ``header``; ``None`` if absent or stale."""
+    if not path.is_file():
+        return None
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        if all(payload.get(k) == v for k, v in header.items()):
+            return payload[key]
+    except (OSError, ValueError, KeyError):
+        pass  # a damaged cache is rebuilt by the caller
+    return None
+
+
+def write_json_cache(path: Path, header: dict[str, Any], key: str, body: Any) -> None:
+    """Write ``{**header, key: body}`` as JSON atomically (temporary file, then rename); skip if read-only."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".json", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({**header, key: body}, f, separators=(",", ":"))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # read-only cache: keep the table in memory only
+
+
 class SynonymTable:
     """Synonyms of every WordNet lemma per part of speech, in sense-frequency order, plus lemma counts.
 
@@ -333,28 +359,13 @@ class SynonymTable:
         """
         version = wordnet_version()
         path = cls.cache_path(version)
-        if use_cache and path.is_file():
-            try:
-                payload = json.loads(path.read_text(encoding="utf-8"))
-                if payload.get("format") == TABLE_FORMAT and payload.get("wordnet_version") == version:
-                    return cls(version, payload["entries"])
-            except (OSError, ValueError, KeyError):
-                pass  # a damaged cache is rebuilt below
+        header = {"format": TABLE_FORMAT, "wordnet_version": version}
+        entries = read_json_cache(path, header, "entries") if use_cache else None
+        if entries is not None:
+            return cls(version, entries)
         table = cls.build()
         if use_cache:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=".synonyms-", suffix=".json", dir=path.parent)
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(
-                        {"format": TABLE_FORMAT, "wordnet_version": version, "entries": table.entries},
-                        f,
-                        separators=(",", ":"),
-                    )
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, path)
-            except OSError:
-                pass  # read-only cache: keep the table in memory only
+            write_json_cache(path, header, "entries", table.entries)
         return table
 
     # -- queries ---------------------------------------------------------------------------------------
@@ -387,6 +398,23 @@ class SynonymTable:
             for word, rank in entry[1]
             if (max_senses is None or rank < max_senses) and (multiword or "_" not in word)
         ]
+
+    def common_word_forms(self) -> list[str]:
+        """Every form of the single-word lemmas WordNet has seen in tagged text (count > 0), sorted.
+
+        The lemmas themselves and all their inflections by lemminflect ("agree", "agrees", "agreed",
+        "agreeing"): the words that make up nearly all running text.
+        """
+        upos = {"n": "NOUN", "v": "VERB", "a": "ADJ", "r": "ADV"}
+        forms: set[str] = set()
+        for pos, entries in self.entries.items():
+            for lemma, raw in entries.items():
+                if "_" in lemma or raw.partition(" ")[0] == "0":
+                    continue
+                forms.add(lemma)
+                for _, spellings in _inflections(lemma, upos[pos]):
+                    forms.update(w for w in spellings if _LEMMA_OK.fullmatch(w))
+        return sorted(forms)
 
 
 _TABLE: SynonymTable | None = None

@@ -18,6 +18,7 @@ from pairs.views.text import (
     RandomInsertion,
     RandomSwap,
     SpanCrop,
+    SynonymFinder,
     SynonymSwap,
     WordDropout,
     eda_view,
@@ -116,6 +117,32 @@ def test_table_is_cached_as_json_keyed_by_version(tmp_path, monkeypatch):
     assert len(built) == 1  # read from disk, not rebuilt
     assert second.synonyms("cat", "n") == first.synonyms("cat", "n") == ["true_cat"]
     assert second.count("cat", "n") == 5
+
+
+def test_form_table_gives_the_same_answers_as_the_analysis():
+    fast, slow = SynonymFinder(), SynonymFinder(use_form_table=False)
+    table = fast.form_table()
+    assert len(table) > 20000 and {"agrees", "dogs", "quickly", "committee"} <= table.keys()
+    words = sorted(table)[::97] + ["agrees", "dogs", "record", "records", "book", "quick", "ran"]
+    for word in words:
+        for context in ("", "det", "inf"):
+            assert fast.replacements(word, context) == slow.replacements(word, context), (word, context)
+    assert fast.replacements("concurs") and "concurs" in fast.replacements("agrees")
+
+
+def test_form_table_is_cached_per_setting_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAIRS_CACHE", str(tmp_path))
+    monkeypatch.setattr(lex.SynonymTable, "common_word_forms", lambda self: ["agrees", "dogs", "record"])
+    first = SynonymFinder().form_table()
+    assert set(first) == {"agrees", "dogs", "record"}
+    assert isinstance(first["record"], list) and len(first["record"]) == 3  # noun/verb: per context
+    assert "concurs" in first["agrees"].split("|")
+    path = SynonymFinder().forms_cache_path()
+    assert path.parent == tmp_path and "senses3" in path.name and "multiword0" in path.name
+    assert SynonymFinder(multiword=True).forms_cache_path() != path
+    monkeypatch.setattr(lex.SynonymTable, "common_word_forms", lambda self: pytest.fail("rebuilt"))
+    assert SynonymFinder().form_table() == first  # read from disk
+    assert json.loads(path.read_text())["format"] == SynonymFinder.FORMS_FORMAT
 
 
 def test_missing_wordnet_error_names_the_fix(monkeypatch, tmp_path):
