@@ -3,8 +3,8 @@
 What ``pairs train --data ucr:GunPoint`` does, spelled out with the library's pieces:
 
 1. load the set (published train/test split; labels are only used for evaluation);
-2. views: two overlapping random crops of each series (TS2Vec's contextual consistency), after
-   standardising every channel with the train split's statistics;
+2. views: two overlapping random crops of each series (TS2Vec's contextual consistency), after TS2Vec's
+   input normalisation (UCR sets as published, UEA channels standardised with the train statistics);
 3. encoder: TS2Vec's dilated convolutional encoder, which masks random timestamps while training;
 4. method: TS2Vec's hierarchical contrastive loss on the shared timestamps of the two crops;
 5. training: batch 8, AdamW lr 1e-3, 200 optimizer steps (TS2Vec's defaults);
@@ -70,6 +70,7 @@ def main() -> None:
         optimizer=recipe.optimizer,
         weight_decay=recipe.weight_decay,
         warmup_epochs=recipe.warmup_epochs,
+        min_lr_ratio=recipe.min_lr_ratio,  # TS2Vec: constant learning rate
         seed=args.seed,
         device="cpu",
         progress=False,

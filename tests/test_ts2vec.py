@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from encoders.temporal import DilatedConvEncoder
 from pairs.data.registry import DataBundle
 from pairs.domains.series import (
+    TS2VEC_RENORMALISED_UCR,
     CenterPadded,
     ChannelStandardizer,
     check_series_bundle,
@@ -20,6 +21,7 @@ from pairs.domains.series import (
     evaluate_series,
     series_recipe,
     ts2vec_iterations,
+    ts2vec_standardizer,
 )
 from pairs.losses.hierarchical import (
     HierarchicalContrastiveLoss,
@@ -386,3 +388,101 @@ def test_evaluate_series_reports_the_protocol_figures():
     knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=1)).fit(ftr, y[:40].numpy())
     assert figures["knn_acc"] == pytest.approx(knn.score(fte, y[40:].numpy()))
     assert evaluate_series(tiny_encoder(), bundle_of(x[:40]), "cpu") == {}
+
+
+# --------------------------------------------------------------------------------------------------
+# Faithfulness to the reference protocol: TS2Vec's fit_svm and its input normalisation
+# --------------------------------------------------------------------------------------------------
+def ref_fit_svm(features, y):
+    """A transcription of ``tasks/_eval_protocols.fit_svm`` of zhihanyue/ts2vec (without subsampling)."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import SVC
+
+    nb_classes = np.unique(y, return_counts=True)[1].shape[0]
+    train_size = features.shape[0]
+    svm = SVC(C=np.inf, gamma="scale")
+    if train_size // nb_classes < 5 or train_size < 50:
+        return svm.fit(features, y), None
+    grid = {"C": [0.0001, 0.001, 0.01, 0.1, 1, 10, 100, 1000, 10000, np.inf], "kernel": ["rbf"]}
+    search = GridSearchCV(svm, grid, cv=5).fit(features, y)
+    return search.best_estimator_, search.best_params_["C"]
+
+
+def _blobs(n: int, k: int, d: int = 6, spread: float = 1.6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    centres = rng.normal(size=(k, d))
+    return centres[y] + spread * rng.normal(size=(n, d)), y
+
+
+@pytest.mark.parametrize(
+    "n, k, searched",
+    [
+        (49, 2, False),
+        (50, 2, True),
+        (50, 10, True),
+        (54, 11, False),
+        (60, 13, False),
+        (67, 2, True),
+        (36, 3, False),
+    ],
+)
+def test_svm_protocol_picks_C_as_ts2vec_fit_svm(n, k, searched):
+    from pairs.eval import svm_accuracy
+
+    x, y = _blobs(n + 40, k, seed=n + k)
+    ref, ref_c = ref_fit_svm(x[:n], y[:n])
+    out = svm_accuracy(x[:n], y[:n], x[n:], y[n:], shuffle=False)
+    assert (out["C_source"] == "cv") == searched == (ref_c is not None)
+    assert out["C"] == (ref_c if searched else math.inf)
+    assert out["acc"] == pytest.approx(ref.score(x[n:], y[n:]))
+
+
+def test_unshuffled_folds_do_not_depend_on_the_seed():
+    # TS2Vec passes cv=5: consecutive stratified folds, whatever the seed (shuffled folds chose C=1
+    # instead of 10 on ItalyPowerDemand and cost it 4 points)
+    from pairs.eval import svm_accuracy
+
+    x, y = _blobs(67 + 200, 2, d=4, spread=2.0, seed=3)
+    chosen = {
+        svm_accuracy(x[:67], y[:67], x[67:], y[67:], shuffle=shuffle, seed=seed)["C"]
+        for shuffle, seed in [(False, 0), (False, 1)]
+    }
+    assert chosen == {ref_fit_svm(x[:67], y[:67])[1]}  # no seed in the unshuffled protocol
+
+
+def test_ts2vec_standardizer_follows_load_ucr_and_load_uea():
+    g = torch.Generator().manual_seed(5)
+    uni = torch.randn(20, 1, 30, generator=g) * 3 + 2
+    multi = torch.randn(20, 3, 30, generator=g) * 3 + 2
+    assert ts2vec_standardizer(bundle_of(uni, spec="ucr:ArrowHead")) is None  # load_UCR: as published
+    assert "PowerCons" in TS2VEC_RENORMALISED_UCR and "ItalyPowerDemand" not in TS2VEC_RENORMALISED_UCR
+    renorm = ts2vec_standardizer(bundle_of(uni, spec="ucr:PowerCons"))
+    x = uni.double().numpy()
+    assert renorm is not None
+    assert float(renorm.mean[0]) == pytest.approx(np.nanmean(x)) and float(renorm.std[0]) == pytest.approx(
+        np.nanstd(x)
+    )
+    for spec in ("ucr:BasicMotions", "series:file.npy"):  # load_UEA: StandardScaler per channel
+        std = ts2vec_standardizer(bundle_of(multi, spec=spec))
+        assert std is not None and std.mean.numel() == 3
+    assert ts2vec_standardizer(bundle_of(uni, spec="series:file.npy")) is not None
+    # the recipe's views leave a UCR set as published: the crops are crops of the raw series
+    for spec, standardised in (("ucr:ArrowHead", False), ("series:file.npy", True)):
+        bundle = bundle_of(uni, spec=spec)
+        pair, params = series_recipe(bundle).make_view("ts2vec", bundle)(uni, generator=0, return_params=True)
+        crops = OverlappingCrops().replay(uni, params["views"][-1])
+        assert torch.equal(pair.first, crops.first) != standardised
+
+
+def test_evaluate_series_uses_ts2vec_fit_svm_on_unnormalised_ucr_series():
+    g = torch.Generator().manual_seed(12)
+    y = torch.arange(130) % 2
+    x = torch.randn(130, 1, 24, generator=g) + 0.4 * y[:, None, None].float()
+    bundle = bundle_of(x[:70], x[70:], y[:70], y[70:], spec="ucr:ItalyPowerDemand")
+    figures = evaluate_series(tiny_encoder(channels=1), bundle, "cpu")
+    enc = tiny_encoder(channels=1)
+    ftr, fte = (encode_series(enc, s).double().numpy() for s in (bundle.train, bundle.test))
+    ref, ref_c = ref_fit_svm(ftr, y[:70].numpy())
+    assert figures["svm_C"] == ref_c
+    assert figures["svm_acc"] == pytest.approx(ref.score(fte, y[70:].numpy()))

@@ -261,12 +261,21 @@ def _grid_search(
     folds: int,
     seed: int,
     standardize: bool,
+    shuffle: bool = True,
 ) -> tuple[Any, float, int]:
-    """Choose C by stratified CV and refit on all of ``x``; returns ``(model, C, convergence warnings)``."""
+    """Choose C by stratified CV and refit on all of ``x``; returns ``(model, C, convergence warnings)``.
+
+    ``shuffle=False`` gives scikit-learn's ``cv=folds`` splits (consecutive stratified folds, no seed).
+    """
+    cv = (
+        StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        if shuffle
+        else StratifiedKFold(n_splits=folds)
+    )
     search = GridSearchCV(
         _svm(kernel, 1.0, seed, standardize),
         {"svm__C": list(grid)},
-        cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed),
+        cv=cv,
         scoring="accuracy",
         refit=True,
     )
@@ -365,6 +374,7 @@ def svm_accuracy(
     max_samples: int | None = 10_000,
     standardize: bool = False,
     seed: int = 0,
+    shuffle: bool = True,
 ) -> dict[str, Any]:
     """SVM accuracy with ``C`` chosen on the train split (the TS2Vec classification protocol).
 
@@ -390,6 +400,9 @@ def svm_accuracy(
             (``None``: never).
         standardize: z-score features inside the fit (the published protocol does not).
         seed: seed of the fold shuffling and of the subsampling.
+        shuffle: shuffle the samples before splitting them into CV folds (seeded by ``seed``). TS2Vec's
+            ``fit_svm`` passes ``cv=5`` to ``GridSearchCV``, i.e. unshuffled stratified folds: use
+            ``shuffle=False`` to reproduce its choice of ``C`` exactly.
 
     Returns:
         ``{"acc": test accuracy, "C": the C used, "C_source": "cv" | "fallback", "note": str or None,
@@ -429,7 +442,7 @@ def svm_accuracy(
         model = _svm(kernel, c, seed, standardize)
         n_warn = _fit_counting_warnings(model, xtr, ytr)
     else:
-        model, c, n_warn = _grid_search(xtr, ytr, kernel, grid, n_folds, seed, standardize)
+        model, c, n_warn = _grid_search(xtr, ytr, kernel, grid, n_folds, seed, standardize, shuffle)
         source = "cv"
     return {
         "acc": float(model.score(xte, yte)),

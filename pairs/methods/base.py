@@ -26,10 +26,13 @@ class Method(nn.Module):
         encoder: the backbone whose features are evaluated.
         n_views: how many views per sample the method consumes.
         needs_labels: whether the method trains on labels (SupCon, Siamese, triplet).
+        center_collapse_check: the collapse monitor measures the embeddings' spread around their batch
+            mean (for embeddings with a large common offset by design, e.g. TS2Vec's max pooling).
     """
 
     n_views: int = 2
     needs_labels: bool = False
+    center_collapse_check: bool = False
 
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()

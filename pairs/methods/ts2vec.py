@@ -69,6 +69,7 @@ class TS2Vec(Method):
     """
 
     n_views = 1
+    center_collapse_check = True  # max-pooled features share a large offset: measure spread around the mean
 
     def __init__(
         self,

@@ -36,11 +36,17 @@ class CollapseMonitor:
         std_threshold: collapse when ``embedding_std * sqrt(D)`` falls below this (default 0.1).
         rank_threshold: collapse when the effective rank falls below this (default 1.5, i.e. about one
             direction left).
+        center: measure the std around the batch mean (subtract it before normalising). For methods whose
+            embeddings share a large common offset by design (TS2Vec's max-pooled features are mostly
+            positive, about 8x their spread), the uncentred check reads "collapsed" on healthy features.
+            A collapse to one point still reads 0; the effective rank (always centred) still catches a
+            collapse to a low-dimensional subspace.
     """
 
-    def __init__(self, std_threshold: float = 0.1, rank_threshold: float = 1.5) -> None:
+    def __init__(self, std_threshold: float = 0.1, rank_threshold: float = 1.5, center: bool = False) -> None:
         self.std_threshold = std_threshold
         self.rank_threshold = rank_threshold
+        self.center = bool(center)
 
     @torch.no_grad()
     def check(self, embeddings: Tensor) -> CollapseReport:
@@ -48,7 +54,7 @@ class CollapseMonitor:
         z = embeddings.detach().float()
         if z.dim() != 2 or z.shape[0] < 2:
             raise ValueError(f"the collapse monitor needs (N >= 2, D) embeddings, got shape {tuple(z.shape)}")
-        std = float(embedding_std(z))
+        std = float(embedding_std(z - z.mean(dim=0) if self.center else z))
         ratio = std * math.sqrt(z.shape[1])
         rank = float(effective_rank(z))
         reasons = []

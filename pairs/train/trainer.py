@@ -193,7 +193,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.device = init_distributed(resolve_device(config.device))
         self.run_dir = Path(config.out_dir) if config.out_dir is not None else None
-        self.monitor = CollapseMonitor()
+        self.monitor = CollapseMonitor(center=bool(getattr(method, "center_collapse_check", False)))
         self._resume_state: dict[str, Any] | None = None
         self.epoch = 0
         self.global_step = 0

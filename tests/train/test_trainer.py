@@ -152,6 +152,19 @@ def test_collapse_monitor_warns_and_logs(tmp_path):
     assert any(r["event"] == "collapse_warning" for r in lines)
 
 
+def test_centred_collapse_check_ignores_a_common_offset_but_not_a_collapse():
+    from pairs.train.monitor import CollapseMonitor
+
+    g = torch.Generator().manual_seed(0)
+    spread = torch.randn(256, 16, generator=g)
+    offset = 10.0 * torch.ones(16) + torch.rand(16, generator=g)  # features share an offset ~8x their spread
+    assert CollapseMonitor().check(spread + offset).collapsed  # the uncentred check is fooled
+    healthy = CollapseMonitor(center=True).check(spread + offset)
+    assert not healthy.collapsed and healthy.std_ratio > 0.8
+    collapsed = CollapseMonitor(center=True).check(offset.expand(256, 16).clone())
+    assert collapsed.collapsed and collapsed.std_ratio < 1e-3
+
+
 def test_gradient_accumulation_matches_large_batch_for_a_per_sample_loss(tmp_path):
     class MeanSquare(Method):
         n_views = 1
