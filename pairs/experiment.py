@@ -158,7 +158,8 @@ def train(
     dev = resolve_device(device)
     epochs = int(epochs or recipe.epochs)
     batch_size = int(batch_size or recipe.batch_size)
-    lr = float(lr or recipe.lr)
+    # pretrained encoders name their own fine-tuning rate (the recipe's is for training from scratch)
+    lr = float(lr or getattr(model.encoder, "fine_tune_lr", None) or recipe.lr)
     run_dir = Path(out) if out is not None else default_run_dir(data, spec["method"])
     spec.update({"views": view_name, "batch_size": batch_size})
 

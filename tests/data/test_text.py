@@ -50,3 +50,32 @@ def test_bad_files_are_clear_errors(tmp_path, content, expected):
         load_data(f"text:{path}")
     with pytest.raises(ValueError, match="needs an argument"):
         load_data("text")
+
+
+def test_sentences_and_passages():
+    from pairs.data.text import lee_sentences, passages, split_sentences
+
+    assert split_sentences("One two three four five. Short one! Six seven eight nine ten?") == [
+        "One two three four five.",
+        "Six seven eight nine ten?",
+    ]
+    assert split_sentences("a b c. d e f", min_words=1) == ["a b c.", "d e f"]
+    docs = [["a.", "b.", "c.", "d."], ["e."]]
+    assert passages(docs, 3) == ["a. b. c.", "d.", "e."]  # never across documents
+    assert passages(docs, 1) == ["a.", "b.", "c.", "d.", "e."]
+    with pytest.raises(ValueError, match="size"):
+        passages(docs, 0)
+    lee = lee_sentences()
+    assert len(lee) == 300 and 2000 < sum(map(len, lee)) < 3500
+    assert all(len(s.split()) >= 5 for doc in lee for s in doc)
+
+
+@pytest.mark.slow
+def test_wiki_bundle_has_passages_lee_and_polarity_probe():
+    b = load_data("text:wiki")
+    assert b.domain == "text" and b.train_labels is None and len(b.test) == 50
+    assert len(b.train) > 6000 and all(isinstance(t, str) and t.strip() for t in b.train)
+    assert "|" not in " ".join(b.train[:2000]) and "[[" not in " ".join(b.train[:2000])
+    assert len(b.info["probe_texts"]) == 200 and b.info["probe_labels"].bincount().tolist() == [100, 100]
+    assert set(b.info["probe_texts"]) <= set(b.train)  # the polarity sentences, without labels
+    assert load_data("text:wiki").train == b.train  # the cache gives the same text
