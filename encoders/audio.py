@@ -2,10 +2,15 @@
 
 * :class:`CPCEncoder` ("cpc_conv"): the encoder of Contrastive Predictive Coding (van den Oord et al.
   2018): five 1-D convolutions with kernels 10, 8, 4, 4, 4 and strides 5, 4, 2, 2, 2 (total stride 160:
-  one vector per 10 ms at 16 kHz), 512 channels, ReLU. ``frames(x)`` gives the per-frame vectors
-  ``(B, T', D)``, ``forward`` averages them over time to ``(B, D)``. A LayerNorm over channels at each
-  frame (wav2vec 2.0's ``layer_norm`` mode; the CPC paper used none) keeps it stable on small batches
-  while every frame still depends only on its own receptive field (465 samples).
+  one vector per 10 ms at 16 kHz; receptive field 465 samples), 512 channels, a normalisation and ReLU
+  after each. The normalisation is BatchNorm by default (``norm="batch"``, one of the encoder modes of
+  the CPC reference code, facebookresearch/CPC_audio): per-frame channel normalisation
+  (``norm="channel"``, CPC_audio's default ``ChannelNorm`` = wav2vec's ``layer_norm`` mode) rescales
+  every 10 ms frame to unit variance, which throws away the frame energy (the loudness envelope, the
+  most predictable part of speech) and blows near-silent frames up to full scale; under CPC training on
+  a CPU budget it sits on the chance-level plateau of InfoNCE for hundreds of steps, where BatchNorm
+  learns in tens. ``frames(x)`` gives the per-frame vectors ``(B, T', D)``, ``forward`` averages them
+  over time to ``(B, D)``. In eval mode every frame depends only on its own receptive field.
 * :class:`LogMelCNN` ("logmel_cnn"): a torchaudio mel spectrogram front end (log-compressed,
   per-example normalised) and a small 2-D CNN of conv-BN-ReLU blocks with max pooling, global average
   pooled to ``(B, out_dim)``. SpecAugment masks apply to its front end's output.
@@ -27,7 +32,7 @@ from torch import Tensor, nn
 
 from encoders.registry import register
 
-__all__ = ["CPCEncoder", "LogMelCNN"]
+__all__ = ["CPC_NORMS", "CPCEncoder", "LogMelCNN"]
 
 
 def _pos_int(v: object, name: str, owner: str) -> int:
@@ -52,9 +57,12 @@ def _mono(x: object, owner: str, min_len: int) -> Tensor:
     return x
 
 
+CPC_NORMS = ("batch", "channel", "none")
+
+
 class _FrameLayerNorm(nn.Module):
-    """LayerNorm over channels at every frame of ``(B, C, T)`` (local in time, as wav2vec 2.0's
-    ``layer_norm`` extractor mode), so a frame depends only on its receptive field."""
+    """LayerNorm over channels at every frame of ``(B, C, T)`` (CPC_audio's ``ChannelNorm``, wav2vec's
+    ``layer_norm`` mode), so a frame depends only on its receptive field."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -62,6 +70,14 @@ class _FrameLayerNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.norm(x.transpose(1, 2)).transpose(1, 2)
+
+
+def _cpc_norm(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm1d(channels)
+    if kind == "channel":
+        return _FrameLayerNorm(channels)
+    return nn.Identity()
 
 
 @register(
@@ -75,25 +91,44 @@ class CPCEncoder(nn.Module):
     Args:
         out_dim: channels of every layer and size of the output vector (512 in the paper).
         in_channels: accepted for symmetry with other encoders; channels are averaged to mono.
+        norm: normalisation after each convolution: ``"batch"`` (BatchNorm1d, default), ``"channel"``
+            (per-frame LayerNorm over channels) or ``"none"`` (convolutions get a bias instead).
+        standardize: scale every clip to zero mean and unit variance before the convolutions (as
+            wav2vec 2.0's ``normalize``), so the features do not depend on the recording gain: without a
+            per-frame normalisation the ReLU stack is positively homogeneous and its features scale with
+            the input level.
+
+    Raises:
+        ValueError: on a bad ``out_dim``/``in_channels`` or an unknown ``norm``.
 
     Shape:
         ``(B, C, T)`` or ``(B, T)`` -> ``(B, out_dim)``; :meth:`frames` -> ``(B, T // 160, out_dim)``
         for ``T`` a multiple of 160.
+
+    Reference:
+        van den Oord et al. 2018, "Representation Learning with Contrastive Predictive Coding", 3.1;
+        Riviere et al. 2020, "Unsupervised pretraining transfers well across languages" (CPC_audio).
     """
 
     kernels = (10, 8, 4, 4, 4)
     strides = (5, 4, 2, 2, 2)
     paddings = (3, 2, 1, 1, 1)
 
-    def __init__(self, out_dim: int = 512, in_channels: int = 1) -> None:
+    def __init__(
+        self, out_dim: int = 512, in_channels: int = 1, norm: str = "batch", standardize: bool = True
+    ) -> None:
         super().__init__()
         self.out_dim = _pos_int(out_dim, "out_dim", "CPCEncoder")
         self.in_channels = _pos_int(in_channels, "in_channels", "CPCEncoder")
+        if norm not in CPC_NORMS:
+            raise ValueError(f"CPCEncoder: norm must be one of {', '.join(CPC_NORMS)}, got {norm!r}")
+        self.norm = norm
+        self.standardize = bool(standardize)
         layers: list[nn.Module] = []
         c_in = 1
         for k, s, p in zip(self.kernels, self.strides, self.paddings, strict=True):
-            layers += [nn.Conv1d(c_in, out_dim, k, stride=s, padding=p, bias=False)]
-            layers += [_FrameLayerNorm(out_dim), nn.ReLU(inplace=True)]
+            layers += [nn.Conv1d(c_in, out_dim, k, stride=s, padding=p, bias=norm == "none")]
+            layers += [_cpc_norm(norm, out_dim), nn.ReLU(inplace=True)]
             c_in = out_dim
         self.net = nn.Sequential(*layers)
 
@@ -108,10 +143,15 @@ class CPCEncoder(nn.Module):
     def frames(self, x: Tensor) -> Tensor:
         """Per-frame representations ``(B, T', out_dim)``, one per 10 ms at 16 kHz."""
         wave = _mono(x, "CPCEncoder", self.hop)
+        if self.standardize:
+            wave = (wave - wave.mean(dim=-1, keepdim=True)) / (wave.std(dim=-1, keepdim=True) + 1e-5)
         return self.net(wave.unsqueeze(1)).transpose(1, 2)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.frames(x).mean(dim=1)
+
+    def extra_repr(self) -> str:
+        return f"out_dim={self.out_dim}, norm={self.norm!r}, standardize={self.standardize}, hop={self.hop}"
 
 
 @register("logmel_cnn", domain="audio", description="log-mel spectrogram (torchaudio) + small 2-D CNN")

@@ -1,15 +1,19 @@
 """CPC on raw speech: a speaker (voice) probe on the espeak-ng set, against MFCC and the untrained model.
 
-Builds (or reuses) the multi-voice espeak-ng set of ``examples/make_speech_set.py``, trains CPC (CPC's
-strided waveform conv, a GRU context, linear predictors for K future 10 ms steps, InfoNCE with negatives
-from the same and other clips) on random windows of the training clips, then fits a linear probe on
-mean-pooled context features to predict the voice of held-out clips. Baselines: mean+std-pooled MFCCs,
-and the same CPC model at initialisation.
+Builds (or reuses) the multi-voice espeak-ng set of ``examples/make_speech_set.py`` (12 close voices,
+varied sentences, pitch, speed and recording channel), trains CPC (CPC's strided waveform conv with
+BatchNorm, a GRU context, linear predictors for K future 10 ms steps, InfoNCE with negatives from the same
+and other clips) on random windows of the training clips, then fits a linear probe on mean-pooled context
+features of the (3 s) training clips to predict the voice of short (1 s) held-out clips. Baselines:
+mean+std-pooled MFCCs, and the same CPC model at initialisation (its BatchNorm statistics calibrated on
+the training windows, no gradient step). With ``--augment`` (default) the context and the targets come
+from two copies of each window, each through its own random channel, so a clip's channel is no cue for
+the positive (see :class:`ChannelPair`).
 
 Usage::
 
     apt-get install -y espeak-ng
-    python examples/cpc_audio.py --data data/espeak --steps 400
+    python examples/cpc_audio.py --data data/espeak --seeds 0 1 2
 
 Reference:
     van den Oord, Li & Vinyals 2018, "Representation Learning with Contrastive Predictive Coding",
@@ -45,8 +49,7 @@ class FrameSpectrumMLP(torch.nn.Module):
     """A per-frame latent encoder for patch mode: log magnitude spectrum of each non-overlapping 10 ms frame
     (160 samples, Hann window), then an MLP.
 
-    Used with ``--encoder spectrum`` (the default). On short CPU budgets it trains where the strided
-    waveform conv ("cpc_conv") sits on the chance-level plateau of the InfoNCE loss.
+    Used with ``--encoder spectrum`` (an alternative to the default strided waveform conv).
     """
 
     def __init__(self, frame: int = 160, out_dim: int = 128) -> None:
@@ -65,6 +68,51 @@ class FrameSpectrumMLP(torch.nn.Module):
         return self.net(torch.log(spectrum + 1e-3))
 
 
+class ChannelPair:
+    """Two time-aligned copies of one random window of every clip, each through its own random channel
+    (gain, spectral tilt and peak, coloured noise at a random SNR); a multi-view producer for CPC's
+    two-view mode (targets from the first copy, context from the second), so the recording channel of a
+    clip is no cue for telling the positive from the negatives, while the voice is.
+
+    Args:
+        window: window length in samples.
+        sample_rate: rate in Hz.
+        snr_db: range of the added noise's signal-to-noise ratio.
+        eq_db: the tilt (per octave) and peak gains are drawn from ``[-eq_db, eq_db]``.
+    """
+
+    multi_view = True
+
+    def __init__(self, window: int, sample_rate: int = 16000, snr_db=(5.0, 30.0), eq_db: float = 6.0):
+        self.crop = RandomCropPad(sample_rate, window)
+        self.sample_rate, self.snr_db, self.eq_db = sample_rate, snr_db, eq_db
+
+    def channel(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        b, n = x.shape[0], x.shape[-1]
+        f = torch.fft.rfftfreq(n, 1.0 / self.sample_rate).clamp(min=20.0)
+        octaves = torch.log2(f / 1000.0)[None]  # (1, F)
+        u = torch.rand(b, 6, generator=g)
+        tilt = (2 * u[:, :1] - 1) * self.eq_db / 2
+        peak_oct = math.log2(0.3) + u[:, 1:2] * math.log2(4.0 / 0.3)  # 300 Hz - 4 kHz
+        peak = (2 * u[:, 2:3] - 1) * self.eq_db * torch.exp(-0.5 * ((octaves - peak_oct) / 0.35) ** 2)
+        gain_db = tilt * octaves + peak
+        y = torch.fft.irfft(torch.fft.rfft(x[:, 0]) * 10 ** (gain_db / 20), n)
+        noise = torch.randn(b, n, generator=g)
+        colour = (2 * u[:, 3:4] - 1) / 2  # spectral slope exponent / 2
+        noise = torch.fft.irfft(torch.fft.rfft(noise) * (f[None] / 1000.0) ** colour, n)
+        snr = self.snr_db[0] + u[:, 4:5] * (self.snr_db[1] - self.snr_db[0])
+        p_sig = y.pow(2).mean(-1, keepdim=True)
+        noise = noise * torch.sqrt(
+            p_sig / noise.pow(2).mean(-1, keepdim=True).clamp(min=1e-12) / 10 ** (snr / 10)
+        )
+        out = (y + noise) * 10 ** ((u[:, 5:6] * 20 - 20) / 20)  # gain -20..0 dB
+        return out[:, None]
+
+    def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
+        window = self.crop(batch, generator)
+        return [self.channel(window, generator), self.channel(window, generator)]
+
+
 def mfcc_features(x: torch.Tensor, sample_rate: int = 16000, n_mfcc: int = 20) -> torch.Tensor:
     """Mean and standard deviation over time of MFCCs (25 ms windows, 10 ms hop): ``(N, 2 n_mfcc)``."""
     import torchaudio
@@ -78,92 +126,145 @@ def mfcc_features(x: torch.Tensor, sample_rate: int = 16000, n_mfcc: int = 20) -
     return torch.cat([feats.mean(dim=-1), feats.std(dim=-1)], dim=1)
 
 
-def probe(encoder: torch.nn.Module, bundle) -> float:
-    train = extract_features(encoder, bundle.train, batch_size=32)
-    test = extract_features(encoder, bundle.test, batch_size=32)
-    return float(linear_probe(train, bundle.train_labels, test, bundle.test_labels)["acc"])
+def probe(encoder: torch.nn.Module, train: torch.Tensor, y_train, test: torch.Tensor, y_test) -> float:
+    """Linear-probe accuracy on the encoder's (eval-mode) features of ``train``/``test``."""
+    f_train = extract_features(encoder, train, batch_size=32)
+    f_test = extract_features(encoder, test, batch_size=32)
+    return float(linear_probe(f_train, y_train, f_test, y_test)["acc"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="data/espeak", help="espeak-ng set folder (built if missing)")
-    parser.add_argument("--per-voice", type=int, default=40)
-    parser.add_argument("--seconds", type=float, default=1.5, help="clip length loaded from each utterance")
-    parser.add_argument("--steps", type=int, default=400, help="optimizer steps")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--width", type=int, default=128, help="latent and context size")
-    parser.add_argument(
-        "--encoder", default="spectrum", choices=["spectrum", "cpc_conv"], help="latent encoder"
-    )
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--k", type=int, default=12, help="future steps predicted")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/cpc_audio")
-    parser.add_argument("--figure", help="also draw per-step accuracy and the probe figures to this PNG")
-    args = parser.parse_args()
+def short_clips(x: torch.Tensor, seconds: float, max_offset: float, seed: int, sample_rate: int = 16000):
+    """Cut ``seconds`` of every clip at a seeded random offset in ``[0, max_offset]`` seconds."""
+    n = int(round(seconds * sample_rate))
+    g = torch.Generator().manual_seed(seed)
+    room = max(0, min(int(max_offset * sample_rate), x.shape[-1] - n))
+    offsets = torch.randint(0, room + 1, (len(x),), generator=g)
+    return torch.stack([clip[..., o : o + n] for clip, o in zip(x, offsets.tolist(), strict=True)])
 
-    data = Path(args.data)
-    if not (data / "manifest.json").is_file():
-        print(f"building the espeak-ng speech set in {data} ...")
-        make_speech_set(data, per_voice=args.per_voice, seed=args.seed)
-    bundle = load_data(f"audio:{data}@16000@{args.seconds}")
-    print(
-        f"{len(bundle.train)} train / {len(bundle.test)} held-out clips, {len(bundle.info['classes'])} voices"
-    )
 
-    torch.manual_seed(args.seed)
+def calibrate_batchnorm(encoder: torch.nn.Module, loader, batches: int = 20) -> None:
+    """Set every BatchNorm's running statistics to the average over ``batches`` training batches, without
+    any gradient step (an untrained model's BatchNorm otherwise normalises with mean 0 and variance 1)."""
+    norms = [m for m in encoder.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    encoder.train()
+    with torch.no_grad():
+        for i, batch in enumerate(loader):
+            if i >= batches:
+                break
+            encoder(batch.views[0])
+    encoder.eval()
+
+
+def train_cpc(bundle, args: argparse.Namespace, seed: int) -> tuple[dict, torch.nn.Module, torch.nn.Module]:
+    """Train CPC with ``seed``; return (per-step accuracies and timing, trained, untrained encoder)."""
+    torch.manual_seed(seed)
     if args.encoder == "cpc_conv":
-        latent, patch = encoders.get("cpc_conv", out_dim=args.width), None
+        latent, patch = encoders.get("cpc_conv", out_dim=args.width, norm=args.norm), None
     else:
         latent, patch = FrameSpectrumMLP(160, args.width), 160
     method = CPC(
         latent,
         steps=args.k,
         context_dim=args.width,
-        negatives=10,
-        negatives_from="both",
-        score="cosine",
-        temperature=0.1,
+        negatives=args.negatives,
+        negatives_from=args.negatives_from,
+        score=args.score,
+        temperature=args.temperature,
         patch_len=patch,
-        seed=args.seed,
+        seed=seed,
     )
     untrained = copy.deepcopy(method.encoder)
-
-    window = int(round(args.seconds * 0.8 * 100)) * 160  # 80% of a clip, whole 10 ms frames
-    loader = ViewLoader(
-        bundle.train, RandomCropPad(16000, window), n_views=1, batch_size=args.batch_size, seed=args.seed
-    )
+    window = int(round(args.window * 100)) * 160  # whole 10 ms frames
+    if args.augment:
+        view, n_views = ChannelPair(window), 2
+    else:
+        view, n_views = RandomCropPad(16000, window), 1
+    loader = ViewLoader(bundle.train, view, n_views=n_views, batch_size=args.batch_size, seed=seed)
     epochs = max(1, math.ceil(args.steps / len(loader)))
     config = TrainConfig(
-        epochs=epochs, lr=args.lr, optimizer="adam", weight_decay=0.0, warmup_epochs=0.0, seed=args.seed,
-        out_dir=args.out, overwrite=True, progress=False,
+        epochs=epochs, lr=args.lr, optimizer="adam", weight_decay=0.0, warmup_epochs=0.0, seed=seed,
+        out_dir=f"{args.out}/seed{seed}", overwrite=True, progress=False,
     )  # fmt: skip
+    calibrate_batchnorm(untrained, loader)
     start = time.time()
     Trainer(method, config).fit(loader)
-    seconds = time.time() - start
+    stats = {**method.step_accuracies(), "train_seconds": round(time.time() - start, 1), "epochs": epochs}
+    return stats, method.encoder, untrained
 
-    results = {
-        "cpc_probe_acc": probe(method.encoder, bundle),
-        "untrained_probe_acc": probe(untrained, bundle),
-        "mfcc_probe_acc": float(
-            linear_probe(
-                mfcc_features(bundle.train),
-                bundle.train_labels,
-                mfcc_features(bundle.test),
-                bundle.test_labels,
-            )["acc"]
-        ),
-        "chance": 1.0 / len(bundle.info["classes"]),
-        **method.step_accuracies(),
-        "train_seconds": round(seconds, 1),
-        "epochs": epochs,
-    }
-    print(json.dumps(results))
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="data/espeak", help="espeak-ng set folder (built if missing)")
+    parser.add_argument("--per-voice", type=int, default=40, help="utterances per voice when building")
+    parser.add_argument("--seconds", type=float, default=3.0, help="training clip length per utterance")
+    parser.add_argument("--test-seconds", type=float, default=1.0, help="held-out clip length")
+    parser.add_argument("--window", type=float, default=1.28, help="CPC training window in seconds")
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--width", type=int, default=128, help="latent and context size")
+    parser.add_argument(
+        "--encoder", default="cpc_conv", choices=["cpc_conv", "spectrum"], help="latent encoder"
+    )
+    parser.add_argument("--norm", default="batch", help="cpc_conv normalisation: batch, channel, none")
+    parser.add_argument("--score", default="dot", choices=["dot", "cosine"])
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--negatives", type=int, default=16)
+    parser.add_argument("--negatives-from", default="both", choices=["same", "batch", "both"])
+    parser.add_argument(
+        "--augment", action=argparse.BooleanOptionalAction, default=True,
+        help="context and targets from two differently channel-augmented copies of each window",
+    )  # fmt: skip
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--k", type=int, default=12, help="future steps predicted")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (one run each)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default="runs/cpc_audio")
+    parser.add_argument("--figure", help="also draw per-step accuracy and the probe figures to this PNG")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    data = Path(args.data)
+    if not (data / "manifest.json").is_file():
+        print(f"building the espeak-ng speech set in {data} ...")
+        make_speech_set(data, per_voice=args.per_voice, seed=0)
+    bundle = load_data(f"audio:{data}@16000@{args.seconds}")
+    test = short_clips(bundle.test, args.test_seconds, 0.5, seed=0)
+    y_train, y_test = bundle.train_labels, bundle.test_labels
+    print(
+        f"{len(bundle.train)} train clips ({args.seconds} s) / {len(test)} held-out clips "
+        f"({args.test_seconds} s), {len(bundle.info['classes'])} voices"
+    )
+    mfcc = float(linear_probe(mfcc_features(bundle.train), y_train, mfcc_features(test), y_test)["acc"])
+    rows = []
+    for seed in args.seeds:
+        stats, trained, untrained = train_cpc(bundle, args, seed)
+        row = {
+            "seed": seed,
+            "cpc_probe_acc": probe(trained, bundle.train, y_train, test, y_test),
+            "untrained_probe_acc": probe(untrained, bundle.train, y_train, test, y_test),
+            "mfcc_probe_acc": mfcc,
+            "chance": 1.0 / len(bundle.info["classes"]),
+            **stats,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(f"\n{'seed':>4} {'CPC':>6} {'MFCC':>6} {'untrained':>9}  acc_k1 acc_k4 acc_k8 acc_k{args.k}")
+    for r in rows:
+        accs = " ".join(f"{r.get(f'acc_k{k}', float('nan')):.3f}" for k in (1, 4, 8, args.k))
+        print(
+            f"{r['seed']:>4} {r['cpc_probe_acc']:6.3f} {r['mfcc_probe_acc']:6.3f} "
+            f"{r['untrained_probe_acc']:9.3f}  {accs}"
+        )
     if args.figure:
-        draw(results, args.k, args.figure)
+        draw(rows[0], args.k, args.negatives, args.figure)
 
 
-def draw(results: dict, k: int, path: str) -> None:
+def draw(results: dict, k: int, negatives: int, path: str) -> None:
     """Per-step accuracy of the last training batches (left) and the voice-probe accuracies (right)."""
     import matplotlib
 
@@ -173,7 +274,7 @@ def draw(results: dict, k: int, path: str) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
     steps = list(range(1, k + 1))
     left.plot(steps, [results[f"acc_k{s}"] for s in steps], marker="o", label="CPC")
-    left.axhline(1 / 11, color="gray", ls="--", label="chance (10 negatives)")
+    left.axhline(1 / (negatives + 1), color="gray", ls="--", label=f"chance ({negatives} negatives)")
     left.set_xlabel("prediction step k (10 ms)")
     left.set_ylabel("positive ranked first")
     left.set_ylim(0, 1)

@@ -29,6 +29,7 @@ from pairs.losses.cpc import cpc_loss, negative_candidates, sample_negatives
 from pairs.methods import build_method
 from pairs.methods.cpc import CPC
 from pairs.pairing import ViewBatch
+from pairs.views.base import derive_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -302,6 +303,25 @@ def test_short_waveforms_name_the_length_needed():
         method(ViewBatch([torch.randn(2, 1, 1600)], None, torch.arange(2)))
 
 
+def test_second_view_feeds_the_context_and_targets_come_from_the_first():
+    torch.manual_seed(0)
+    x, other = torch.randn(4, 2, 16), torch.randn(4, 2, 16)
+    method = CPC(PatchLinear(2, 1, 6), steps=3, negatives=5, patch_len=1, context_dim=8).eval()
+    single = method(ViewBatch([x], None, torch.arange(4)))
+    same = method(ViewBatch([x, x], None, torch.arange(4)))
+    torch.testing.assert_close(single["loss"], same["loss"])
+    mixed = method(ViewBatch([x, other], None, torch.arange(4)))
+    with torch.no_grad():  # slow reference: context from `other`, latents (targets, negatives) from `x`
+        z = method.encoder.latents(x)
+        c = method.encoder.context(method.encoder.latents(other))
+        gen = torch.Generator().manual_seed(derive_seed(method.seed, 0))
+        ref = cpc_loss(method.predictors(c), z, 5, "both", gen)
+    torch.testing.assert_close(mixed["loss"], ref.loss)
+    torch.testing.assert_close(mixed["embeddings"], c.mean(dim=1))
+    with pytest.raises(ValueError, match="second view"):
+        method(ViewBatch([x, x[..., :8]], None, torch.arange(4)))
+
+
 def test_negatives_are_seeded_by_step_and_resume_exactly():
     torch.manual_seed(0)
     x = torch.randn(4, 2, 16)
@@ -443,3 +463,30 @@ def test_make_speech_set(tmp_path):
     assert sr == 16000 and len(wave) > 1600 and np.abs(wave).max() > 0.01
     again = make_speech_set(tmp_path / "again", voices=2, per_voice=2, seed=0)
     assert (out / "manifest.json").read_text() == (again / "manifest.json").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len({m["text"] for m in manifest}) == 4  # no text shared between utterances
+    assert {m["voice"] for m in manifest} == {"en-us+m1", "en-us+m2"}  # one base voice, two variants
+    for m in manifest:  # the same pitch and speed ranges for every voice
+        assert 20 <= m["pitch"] <= 80 and 130 <= m["speed"] <= 200
+        peak = np.abs(sf.read(out / m["file"])[0]).max()
+        assert abs(20 * np.log10(peak) - m["channel"]["peak_dbfs"]) < 0.1  # random gain applied
+
+
+def test_speech_set_channel_reaches_the_asked_snr():
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        from make_speech_set import degrade, sample_channel
+    finally:
+        sys.path.pop(0)
+    sr = 16000
+    t = np.arange(sr) / sr
+    clean = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    channel = sample_channel(np.random.default_rng(3))
+    channel.update(rt60_s=0.0, highpass_hz=20.0, lowpass_hz=7900.0, tilt_db_per_octave=0.0, peak_db=0.0)
+    channel.update(snr_db=10.0, noise_colour=0.0)
+    out = degrade(clean, sr, channel).astype(np.float64)
+    assert out.shape == clean.shape
+    spectrum = np.abs(np.fft.rfft(out)) ** 2
+    tone = spectrum[435:446].sum()  # 1 Hz bins around 440 Hz
+    snr = 10 * np.log10(tone / (spectrum.sum() - tone))
+    assert abs(snr - 10.0) < 0.5

@@ -68,12 +68,19 @@ class CPC(Method):
             than candidates.
         TypeError: (forward) a batch that is not a tensor of sequences.
 
+    With two views per sample (``n_views=2``, time-aligned, e.g. two differently augmented copies of the
+    same window), the targets and negatives ``z`` come from ``views[0]`` and the context ``c`` from
+    ``views[1]``: what the two copies do not share (an augmentation's channel, noise, gain) cannot be used
+    to tell the positive from the negatives (CPC with augmented past, Kharitonov et al. 2021).
+
     Shape:
         ``batch.views[0]``: ``(B, C, T)`` -> ``loss ()``; ``embeddings``: ``(B, H)`` mean-pooled contexts;
         scalars ``loss_k1..loss_kK`` and ``acc_k1..acc_kK`` (per-step InfoNCE and top-1 accuracy).
 
     Reference:
-        van den Oord et al. 2018, "Representation Learning with Contrastive Predictive Coding".
+        van den Oord et al. 2018, "Representation Learning with Contrastive Predictive Coding";
+        Kharitonov et al. 2021, "Data Augmenting Contrastive Learning of Speech Representations in the
+        Time Domain" (augmenting the context's input).
     """
 
     n_views = 1
@@ -151,7 +158,18 @@ class CPC(Method):
                 f"CPC trains on tensor sequences (B, C, T), got {type(x).__name__}; use --views cpc_window "
                 "(a random fixed-length window of each sequence)"
             )
-        z, c = self.encoder.sequences(x)
+        if len(batch.views) > 1:  # a second view feeds the context (augmented past, clean targets)
+            past = batch.views[1]
+            if not isinstance(past, Tensor) or past.shape != x.shape:
+                raise ValueError(
+                    "CPC's second view (the context's input) must be a tensor of the first view's shape "
+                    f"{tuple(x.shape)}, time-aligned with it; got "
+                    f"{tuple(past.shape) if isinstance(past, Tensor) else type(past).__name__}"
+                )
+            z = self.encoder.latents(x)
+            c = self.encoder.context(self.encoder.latents(past))
+        else:
+            z, c = self.encoder.sequences(x)
         if z.shape[1] <= self.steps:
             raise ValueError(
                 f"CPC with K={self.steps} steps needs more than {self.steps} latents per sequence, but "
