@@ -185,6 +185,7 @@ def train(
         weight_decay=recipe.weight_decay,
         warmup_epochs=min(recipe.warmup_epochs, epochs / 4),
         min_lr_ratio=recipe.min_lr_ratio,
+        checkpoint_every=recipe.checkpoint_every,
         seed=seed,
         device=str(dev),
         out_dir=str(run_dir),

@@ -31,6 +31,8 @@ class Recipe:
         method_kwargs: default method arguments (e.g. temperature).
         epochs, batch_size, lr, weight_decay, optimizer, warmup_epochs: the default training budget.
         min_lr_ratio: final learning rate as a fraction of ``lr`` (0: cosine to zero; 1: constant, as TS2Vec).
+        checkpoint_every: save the run's checkpoint every this many epochs (and after the last one); for
+            budgets of many one-step epochs (GRACE: one full graph per epoch).
         collate: ``(list of samples) -> batch`` for list-held data (``None``: stack tensors).
         preview: ``(bundle, view, n, n_views, path, seed) -> None`` drawing samples and their views.
     """
@@ -48,6 +50,7 @@ class Recipe:
     optimizer: str = "adamw"
     warmup_epochs: float = 1.0
     min_lr_ratio: float = 0.0
+    checkpoint_every: int = 1
     collate: Callable[[list], Any] | None = None
     preview: Callable[..., None] | None = None
 

@@ -438,6 +438,7 @@ def _node_level_recipe(bundle: DataBundle) -> Recipe:
         method="grace",
         method_kwargs={"temperature": 0.4, "projection_hidden_dim": 128},
         epochs=200,
+        checkpoint_every=20,  # 200 one-step epochs: a checkpoint every 20
         batch_size=1,
         lr=5e-4,
         weight_decay=1e-5,

@@ -3,8 +3,9 @@
 Loop: for each epoch, ``loader.set_epoch(e)``; for each batch, ``method(batch)`` gives the loss; backward
 (under AMP where the device supports it), gradient accumulation, clipping, optimizer step, per-step
 warm-up + cosine learning rate, ``method.on_after_optimizer_step(progress)`` (momentum targets).
-After every epoch a checkpoint is written atomically; ``resume=True`` continues from it exactly (the views
-and shuffles depend on ``(seed, epoch, step)`` only, and the global torch RNG is re-seeded per epoch).
+After every epoch (or every ``checkpoint_every`` epochs) a checkpoint is written atomically; ``resume=True``
+continues from it exactly (the views and shuffles depend on ``(seed, epoch, step)`` only, and the global
+torch RNG is re-seeded per epoch).
 A non-finite loss stops the run with a clear error and leaves the last good checkpoint in place. A collapse
 monitor logs the embedding std and effective rank and warns when they collapse. Metrics go to
 ``metrics.jsonl`` in the run directory. Under ``torchrun`` the method is wrapped in DDP.
@@ -78,6 +79,8 @@ class TrainConfig:
         progress: show a tqdm progress bar.
         log_every: write a step line to ``metrics.jsonl`` every this many optimizer steps.
         monitor_every: run the collapse monitor every this many optimizer steps (and at every epoch end).
+        checkpoint_every: write the checkpoint every this many epochs and after the last epoch (``--resume``
+            continues from the last one written).
     """
 
     epochs: int = 100
@@ -98,6 +101,7 @@ class TrainConfig:
     progress: bool = True
     log_every: int = 10
     monitor_every: int = 50
+    checkpoint_every: int = 1
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field."""
@@ -113,6 +117,12 @@ class TrainConfig:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if self.amp not in ("auto", "bf16", "off"):
             raise ValueError(f"amp must be one of auto, bf16, off; got {self.amp!r}")
+        if (
+            isinstance(self.checkpoint_every, bool)
+            or not isinstance(self.checkpoint_every, int)
+            or (self.checkpoint_every < 1)
+        ):
+            raise ValueError(f"checkpoint_every must be an int >= 1 (epochs), got {self.checkpoint_every!r}")
         if self.accumulate_steps < 1:
             raise ValueError(f"accumulate_steps must be >= 1, got {self.accumulate_steps}")
         if self.resume and self.overwrite:
@@ -393,7 +403,8 @@ class Trainer:
             epoch_loss = all_reduce_mean(running / max(1, n_running), self.device)
             epoch_losses.append(epoch_loss)
             self.epoch = epoch + 1
-            checkpoint = self._save(optimizer, scheduler, scaler)
+            if self.epoch % c.checkpoint_every == 0 or self.epoch == c.epochs:
+                self._save(optimizer, scheduler, scaler)
             epoch_record = {
                 "event": "epoch",
                 "epoch": epoch + 1,
@@ -404,7 +415,6 @@ class Trainer:
             self._log(epoch_record)
             for callback in self.callbacks:
                 callback(self, epoch_record)
-            del checkpoint
         seconds = time.perf_counter() - t_start
         self._log(
             {"event": "end", "epoch": self.epoch, "step": self.global_step, "seconds": round(seconds, 3)}

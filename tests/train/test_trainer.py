@@ -39,6 +39,23 @@ def config(tmp_path, **kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
+def test_checkpoint_every_n_epochs_and_after_the_last(tmp_path):
+    from pairs.train.checkpoint import load_checkpoint
+
+    saved = []
+
+    def record(trainer, epoch_record):
+        path = tmp_path / "run" / "checkpoint.pt"
+        saved.append(load_checkpoint(path)["epoch"] if path.exists() else None)
+
+    Trainer(make_method(), config(tmp_path, epochs=5, checkpoint_every=2), callbacks=[record]).fit(
+        make_loader()
+    )
+    assert saved == [None, 2, 2, 4, 5]
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        config(tmp_path, checkpoint_every=0).validate()
+
+
 def test_loss_decreases_and_metrics_are_logged(tmp_path):
     method = make_method()
     result = Trainer(method, config(tmp_path, epochs=6)).fit(make_loader())
