@@ -159,7 +159,8 @@ def test_metric_ranges_on_arbitrary_features(z):
     u = uniformity(z)
     assert -8.0 - 1e-9 <= u <= 1e-9  # squared distances on the unit sphere lie in [0, 4]
     assert 0.0 <= alignment(z, z[::-1].copy()) <= 4.0 + 1e-9
-    assert 0.0 <= embedding_std(z) <= 1.0
+    # unit-vector coordinates lie in [-1, 1]; their unbiased std is at most sqrt(n / (n - 1)) (n = 2: +-1)
+    assert 0.0 <= embedding_std(z) <= math.sqrt(n / (n - 1)) + 1e-9
 
 
 # --------------------------------------------------------------------------------------------------
