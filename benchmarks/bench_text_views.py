@@ -29,27 +29,19 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import statistics
 import time
 
 from benchmarks._common import report
-from pairs.data.text import gensim_data_path, load_polarity, read_lines
+from pairs.data.text import lee_sentences as lee_document_sentences
+from pairs.data.text import load_polarity
 from pairs.views import text_lexicon as lex
 from pairs.views.text import SynonymSwap
 
 
 def lee_sentences(n: int) -> list[str]:
     """The first ``n`` sentences (of 5 words or more) of the Lee background corpus."""
-    docs, _ = read_lines(gensim_data_path("lee_background.cor"))
-    out: list[str] = []
-    for doc in docs:
-        for sent in re.split(r"(?<=[.!?])\s+", doc):
-            if len(sent.split()) >= 5:
-                out.append(sent)
-                if len(out) == n:
-                    return out
-    return out
+    return [s for doc in lee_document_sentences(min_words=5) for s in doc][:n]
 
 
 def eda_synonym_replacement(wordnet, stop_words: frozenset[str], p: float, seed: int):

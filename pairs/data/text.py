@@ -209,9 +209,8 @@ def _clean_sentence(s: str) -> bool:
 def _wiki_articles() -> list[list[str]]:
     """The clean sentences of each article of the Wikipedia extract (cached; see :func:`wiki_sentences`)."""
     import bz2
-    import os
 
-    from pairs.views.text_lexicon import cache_dir
+    from pairs.views.text_lexicon import cache_dir, write_cache_file
 
     dump = gensim_data_path(WIKI_DUMP)
     cache = cache_dir() / "text" / f"enwiki-sentences-v{_WIKI_CACHE_VERSION}-{dump.stat().st_size}.txt"
@@ -234,10 +233,7 @@ def _wiki_articles() -> list[list[str]]:
             ]
             if kept:
                 out.append(kept)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text("\n\n".join("\n".join(a) for a in out) + "\n", encoding="utf-8")
-    tmp.replace(cache)
+    write_cache_file(cache, "\n\n".join("\n".join(a) for a in out) + "\n")
     return out
 
 
@@ -247,7 +243,8 @@ def wiki_sentences() -> list[str]:
     Markup is removed with gensim's ``filter_wiki``; redirects are skipped; a sentence is kept when it has
     6-60 words, starts upper-case, ends with ``.``, ``!`` or ``?``, is mostly letters and holds no table
     bar. The result is cached as UTF-8 text (one sentence per line, a blank line between articles) in
-    ``$PAIRS_CACHE/text``, keyed by the dump's size and a format version.
+    ``$PAIRS_CACHE/text``, keyed by the dump's size and a format version (kept in memory only when that
+    folder is read-only).
 
     Raises:
         ValueError: when gensim is not installed.

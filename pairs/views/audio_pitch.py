@@ -219,8 +219,7 @@ def _overlap_add(spec: Tensor, window: Tensor, hop: int, length: int) -> Tensor:
     n, n_frames, _ = spec.shape
     n_fft = window.shape[0]
     if n_fft % hop:
-        frames = torch.istft(spec.transpose(1, 2), n_fft, hop, window=window, center=True, length=length)
-        return frames
+        return torch.istft(spec.transpose(1, 2), n_fft, hop, window=window, center=True, length=length)
     frames = torch.fft.irfft(spec, n=n_fft, dim=-1).mul_(window)  # (N, M, n_fft)
     q = n_fft // hop
     blocks = frames.view(n, n_frames, q, hop)

@@ -476,7 +476,7 @@ class SynonymFinder:
         """
         found = self._slots.get(text)
         if found is None:
-            spans, eligible = self.candidates(text)
+            spans, eligible = self._candidates(text)  # not via candidates(): one cached form per text
             slots = []
             for i, reps, pattern in eligible:
                 start, end = spans[i]

@@ -246,17 +246,31 @@ def read_json_cache(path: Path, header: dict[str, Any], key: str) -> Any:
     return None
 
 
-def write_json_cache(path: Path, header: dict[str, Any], key: str, body: Any) -> None:
-    """Write ``{**header, key: body}`` as JSON atomically (temporary file, then rename); skip if read-only."""
+def write_cache_file(path: Path, text: str) -> bool:
+    """Write a derived file atomically (temporary file in the same folder, then rename).
+
+    Returns:
+        Whether it was written: a read-only or full cache folder is not an error (the caller keeps what it
+        built in memory), and no partial file is left behind.
+    """
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".json", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({**header, key: body}, f, separators=(",", ":"))
+            f.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+        return True
     except OSError:
-        pass  # read-only cache: keep the table in memory only
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        return False
+
+
+def write_json_cache(path: Path, header: dict[str, Any], key: str, body: Any) -> None:
+    """Write ``{**header, key: body}`` as JSON with :func:`write_cache_file` (skipped if read-only)."""
+    write_cache_file(path, json.dumps({**header, key: body}, separators=(",", ":")))
 
 
 class SynonymTable:

@@ -119,6 +119,18 @@ def test_table_is_cached_as_json_keyed_by_version(tmp_path, monkeypatch):
     assert second.count("cat", "n") == 5
 
 
+def test_cache_files_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = tmp_path / "sub" / "table.json"
+    assert lex.write_cache_file(path, "abc") and path.read_text() == "abc"
+
+    def fail(*args):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(lex.os, "replace", fail)
+    assert not lex.write_cache_file(path, "new")  # not an error: the caller keeps its table in memory
+    assert path.read_text() == "abc" and sorted(p.name for p in path.parent.iterdir()) == ["table.json"]
+
+
 def test_form_table_gives_the_same_answers_as_the_analysis():
     fast, slow = SynonymFinder(), SynonymFinder(use_form_table=False)
     table = fast.form_table()
