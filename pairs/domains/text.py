@@ -114,11 +114,7 @@ def probe_cv(
     if smallest < 2:
         raise ValueError("probe_cv: every class needs at least 2 labelled texts for cross-validation")
     folds = min(folds, smallest)
-    was_training = encoder.training
-    encoder.eval()
-    with torch.no_grad():
-        feats = extract_features(encoder, texts, device=device).cpu()
-    encoder.train(was_training)
+    feats = extract_features(encoder, texts, device=device)  # eval mode, no grad, mode restored; on CPU
     labels = labels.cpu()
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
     accs = [
