@@ -137,6 +137,7 @@ def train(
         method = method or saved.get("method")
         encoder = encoder or saved.get("encoder")
         views = views or saved.get("views")
+        max_steps = saved_train.get("max_steps") if epochs is None else None  # new epochs: no old cap
         epochs = epochs or saved_train.get("epochs")
         lr = lr or saved_train.get("lr")
         batch_size = batch_size or saved.get("batch_size")
@@ -156,6 +157,8 @@ def train(
     view_name = views or (preferred if preferred in recipe.views else recipe.default_view)
     view = recipe.make_view(view_name, bundle)
     dev = resolve_device(device)
+    if not resume:  # the recipe's step budget holds unless the user names the epochs
+        max_steps = recipe.max_steps if epochs is None else None
     epochs = int(epochs or recipe.epochs)
     batch_size = int(batch_size or recipe.batch_size)
     # pretrained encoders name their own fine-tuning rate (the recipe's is for training from scratch)
@@ -183,6 +186,8 @@ def train(
         lr=lr,
         optimizer=recipe.optimizer,
         weight_decay=recipe.weight_decay,
+        decay_all_parameters=recipe.decay_all_parameters,
+        max_steps=max_steps,
         warmup_epochs=min(recipe.warmup_epochs, epochs / 4),
         min_lr_ratio=recipe.min_lr_ratio,
         checkpoint_every=recipe.checkpoint_every,
@@ -205,9 +210,10 @@ def train(
         device=trainer.device,
         collate=recipe.collate,
     )
+    budget = f"{epochs} epochs" if max_steps is None else f"{max_steps} steps (at most {epochs} epochs)"
     say(
         f"training {spec['method']} with {spec['encoder']} on {bundle.spec} ({n_train} samples, views "
-        f"{view_name!r}) for {epochs} epochs on {trainer.device}; run directory {run_dir}"
+        f"{view_name!r}) for {budget} on {trainer.device}; run directory {run_dir}"
     )
     result = trainer.fit(loader)
     if hasattr(model, "step_accuracies"):  # CPC: mean per-step accuracy over the last batches

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -34,6 +36,25 @@ def test_ucr_defaults_report_svm_probe_and_knn_and_eval_agrees(tmp_path, capsys)
     again = last_json(capsys.readouterr().out)
     assert again["svm_acc"] == pytest.approx(report["svm_acc"])
     assert again["linear_probe_acc"] == pytest.approx(report["linear_probe_acc"])
+
+
+def test_default_budget_is_exactly_ts2vecs_200_steps(tmp_path, capsys):
+    """Whole epochs would overshoot 200 steps (3 per epoch here: 67 epochs are 201); TS2Vec stops at 200."""
+    from pairs.data import load_data
+
+    rng = np.random.default_rng(0)
+    y = np.arange(36) % 3
+    x = np.sin(np.linspace(0, 6, 16))[None, None] * (1 + y[:, None, None]) + 0.1 * rng.normal(
+        size=(36, 1, 16)
+    )
+    data = _save(tmp_path / "s.npz", x.astype(np.float32), y)
+    out = tmp_path / "run"
+    assert main(["train", "--data", f"series:{data}", "--out", str(out), "--no-progress", "--json"]) == 0
+    report = last_json(capsys.readouterr().out)
+    assert len(load_data(f"series:{data}").train) // 8 == 3 and report["epochs"] == 67
+    assert report["steps"] == 200
+    saved = json.loads((out / "config.json").read_text())["train"]
+    assert saved["max_steps"] == 200 and saved["decay_all_parameters"] is True
 
 
 def test_unknown_ucr_name_lists_the_installed_sets(capsys):

@@ -292,6 +292,7 @@ def test_recipe_sizes_epochs_to_ts2vec_iterations(n, t, c, epochs):
     assert recipe.epochs == epochs == math.ceil(200 / steps)
     assert recipe.batch_size == 8 and recipe.method == "ts2vec" and recipe.encoder == "dilated_conv"
     assert recipe.epochs * steps >= 200 > (recipe.epochs - 1) * steps
+    assert recipe.max_steps == 200 and recipe.decay_all_parameters  # TS2Vec's n_iters, plain AdamW
     assert recipe.encoder_kwargs(bundle_of(torch.randn(n, c, t)))["in_channels"] == c
 
 

@@ -30,6 +30,9 @@ class Recipe:
         method: default method name.
         method_kwargs: default method arguments (e.g. temperature).
         epochs, batch_size, lr, weight_decay, optimizer, warmup_epochs: the default training budget.
+        max_steps: stop after this many optimizer steps even inside an epoch (``None``: whole epochs); used
+            when the user does not give ``--epochs``.
+        decay_all_parameters: weight decay on biases and norm scales too (:class:`pairs.train.TrainConfig`).
         min_lr_ratio: final learning rate as a fraction of ``lr`` (0: cosine to zero; 1: constant, as TS2Vec).
         checkpoint_every: save the run's checkpoint every this many epochs (and after the last one); for
             budgets of many one-step epochs (GRACE: one full graph per epoch).
@@ -44,9 +47,11 @@ class Recipe:
     method: str = "simclr"
     method_kwargs: dict[str, Any] = field(default_factory=dict)
     epochs: int = 100
+    max_steps: int | None = None
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    decay_all_parameters: bool = False
     optimizer: str = "adamw"
     warmup_epochs: float = 1.0
     min_lr_ratio: float = 0.0

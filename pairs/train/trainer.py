@@ -60,9 +60,13 @@ class TrainConfig:
 
     Attributes:
         epochs: number of passes over the data.
+        max_steps: stop after this many optimizer steps, inside an epoch if need be (``None``: ``epochs``
+            whole epochs; otherwise the run ends at whichever limit comes first).
         lr: peak learning rate (after warm-up).
         optimizer: ``"adamw"``, ``"adam"`` or ``"sgd"`` (momentum 0.9, Nesterov off).
         weight_decay: decoupled (AdamW) or L2 (SGD) weight decay.
+        decay_all_parameters: apply the weight decay to biases and normalisation scales as well (TS2Vec's
+            plain AdamW does); by default parameters with at most one dimension are not decayed.
         momentum: SGD momentum.
         warmup_epochs: linear warm-up length in epochs (fractions allowed).
         min_lr_ratio: final learning rate as a fraction of ``lr`` (cosine floor).
@@ -84,9 +88,11 @@ class TrainConfig:
     """
 
     epochs: int = 100
+    max_steps: int | None = None
     lr: float = 1e-3
     optimizer: str = "adamw"
     weight_decay: float = 1e-4
+    decay_all_parameters: bool = False
     momentum: float = 0.9
     warmup_epochs: float = 1.0
     min_lr_ratio: float = 0.0
@@ -107,6 +113,12 @@ class TrainConfig:
         """Raise ``ValueError`` naming the first bad field."""
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.max_steps is not None and (
+            isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1
+        ):
+            raise ValueError(
+                f"max_steps must be None or an int >= 1 (optimizer steps), got {self.max_steps!r}"
+            )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if self.optimizer not in ("adamw", "adam", "sgd"):
@@ -263,10 +275,9 @@ class Trainer:
     # -- optimisation -----------------------------------------------------------------------------------
     def _build_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         c = self.config
-        decay = [p for p in params if p.ndim > 1]
-        no_decay = [
-            p for p in params if p.ndim <= 1
-        ]  # biases and norm scales: no weight decay (common practice)
+        # biases and norm scales: no weight decay (common practice), unless asked for
+        decay = [p for p in params if p.ndim > 1 or c.decay_all_parameters]
+        no_decay = [p for p in params if p.ndim <= 1 and not c.decay_all_parameters]
         groups = [
             {"params": decay, "weight_decay": c.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
@@ -287,7 +298,8 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------------
     def fit(self, loader: Any) -> TrainResult:
-        """Train for ``config.epochs`` epochs (or the rest of them, when resuming).
+        """Train for ``config.epochs`` epochs or ``config.max_steps`` optimizer steps, whichever ends first
+        (or the rest of them, when resuming).
 
         Args:
             loader: an iterable of :class:`~pairs.pairing.ViewBatch` with ``__len__`` (``ViewLoader`` or a
@@ -307,6 +319,9 @@ class Trainer:
                 f"{c.accumulate_steps}; use a smaller batch size or fewer accumulation steps"
             )
         total_steps = steps_per_epoch * c.epochs
+        if c.max_steps is not None:
+            total_steps = min(total_steps, c.max_steps)
+        last_epoch = math.ceil(total_steps / steps_per_epoch)  # the last one may stop early (max_steps)
         warmup_steps = int(round(c.warmup_epochs * steps_per_epoch))
         self.method.to(self.device)
         params = [p for p in self.method.parameters() if p.requires_grad]
@@ -331,20 +346,20 @@ class Trainer:
                 json.dumps({"train": asdict(c), **self.extra_state}, indent=2, default=str)
             )
         self._log(
-            {"event": "start", "epoch": start_epoch, "total_epochs": c.epochs, "device": str(self.device)}
+            {"event": "start", "epoch": start_epoch, "total_epochs": last_epoch, "device": str(self.device)}
         )
         epoch_losses: list[float] = []
         t_start = time.perf_counter()
         loss_value = float("nan")
-        for epoch in range(start_epoch, c.epochs):
+        for epoch in range(start_epoch, last_epoch):
             self.epoch = epoch
             torch.manual_seed(derive_seed(c.seed, 0x51, epoch))  # dropout, masks: reproducible per epoch
             if hasattr(loader, "set_epoch"):
                 loader.set_epoch(epoch)
             model.train()
             bar = tqdm(
-                total=steps_per_epoch,
-                desc=f"epoch {epoch + 1}/{c.epochs}",
+                total=min(steps_per_epoch, total_steps - epoch * steps_per_epoch),
+                desc=f"epoch {epoch + 1}/{last_epoch}",
                 disable=not (c.progress and is_main_process()),
                 leave=False,
                 dynamic_ncols=True,
@@ -393,17 +408,18 @@ class Trainer:
                         if k not in ("loss", "embeddings") and _scalar(v) is not None
                     }
                 )
-                if self.global_step % c.monitor_every == 0 or micro // c.accumulate_steps == steps_per_epoch:
+                epoch_done = micro // c.accumulate_steps >= steps_per_epoch or self.global_step >= total_steps
+                if self.global_step % c.monitor_every == 0 or epoch_done:
                     record.update(self._monitor(out, epoch))
                 if self.global_step % c.log_every == 0 or "effective_rank" in record:
                     self._log(record)
-                if micro // c.accumulate_steps >= steps_per_epoch:
+                if epoch_done:
                     break
             bar.close()
             epoch_loss = all_reduce_mean(running / max(1, n_running), self.device)
             epoch_losses.append(epoch_loss)
             self.epoch = epoch + 1
-            if self.epoch % c.checkpoint_every == 0 or self.epoch == c.epochs:
+            if self.epoch % c.checkpoint_every == 0 or self.epoch == last_epoch:
                 self._save(optimizer, scheduler, scaler)
             epoch_record = {
                 "event": "epoch",
@@ -422,7 +438,7 @@ class Trainer:
         ckpt = str(self.run_dir / CHECKPOINT_NAME) if self.run_dir is not None else None
         final = epoch_losses[-1] if epoch_losses else loss_value
         return TrainResult(
-            c.epochs,
+            last_epoch,
             self.global_step,
             seconds,
             final,

@@ -70,6 +70,49 @@ def test_loss_decreases_and_metrics_are_logged(tmp_path):
     assert monitored and all(r["effective_rank"] > 1.5 for r in monitored)
 
 
+def test_max_steps_stops_inside_an_epoch_and_saves_it(tmp_path):
+    method = make_method()
+    progress = []
+    method.on_after_optimizer_step = progress.append  # what schedules (momentum, weight averages) see
+    result = Trainer(method, config(tmp_path, epochs=10, max_steps=7)).fit(make_loader())  # 3 steps/epoch
+    assert result.global_step == 7 and result.epochs == 3
+    assert progress[-1] == pytest.approx(1.0) and len(progress) == 7
+    assert load_checkpoint(tmp_path / "run")["epoch"] == 3
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert lines[0]["total_epochs"] == 3
+    assert [r["step"] for r in lines if r["event"] == "epoch"] == [3, 6, 7]
+    assert any("effective_rank" in r and r["step"] == 7 for r in lines)  # monitored at the early stop
+    # a cap above epochs x batches changes nothing
+    again = Trainer(make_method(), config(tmp_path / "b", epochs=2, max_steps=100)).fit(make_loader())
+    assert again.global_step == 6 and again.epochs == 2
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_steps"):
+            config(tmp_path, max_steps=bad).validate()
+
+
+def test_max_steps_equals_the_same_steps_of_a_longer_run(tmp_path):
+    """A run capped at 6 steps is the first 6 steps of an uncapped constant-LR run: the cap only stops."""
+    kw = dict(warmup_epochs=0, min_lr_ratio=1.0)
+    capped, full = make_method(), make_method()
+    Trainer(capped, config(tmp_path / "a", epochs=4, max_steps=6, **kw)).fit(make_loader())
+    Trainer(full, config(tmp_path / "b", epochs=2, **kw)).fit(make_loader())
+    for (name, a), (_, b) in zip(capped.state_dict().items(), full.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("decay_all", [False, True])
+def test_weight_decay_on_biases_only_when_asked(tmp_path, decay_all):
+    method = make_method()
+    trainer = Trainer(method, config(tmp_path, weight_decay=0.1, decay_all_parameters=decay_all))
+    optimizer = trainer._build_optimizer([p for p in method.parameters() if p.requires_grad])
+    decayed = {id(p) for g in optimizer.param_groups if g["weight_decay"] == 0.1 for p in g["params"]}
+    matrices = {id(p) for p in method.parameters() if p.ndim > 1}
+    vectors = {id(p) for p in method.parameters() if p.ndim <= 1}  # biases, norm scales
+    assert matrices and vectors
+    assert decayed == (matrices | vectors if decay_all else matrices)
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(matrices | vectors)
+
+
 class _StopAfter:
     """Simulates a kill: raises after the checkpoint of epoch ``n`` is written."""
 
