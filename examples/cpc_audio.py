@@ -15,6 +15,27 @@ Usage::
     apt-get install -y espeak-ng
     python examples/cpc_audio.py --data data/espeak --seeds 0 1 2
 
+What it shows (2 CPU cores, batch 8; 96 held-out clips, so one clip is one point): CPC does **not** beat
+the MFCC baseline on this task at this budget.
+
+==============================================  =============  =============  =====
+set, CPC run                                     CPC            untrained      MFCC
+==============================================  =============  =============  =====
+default set, 240 steps (seeds 0 / 1)             0.208 / 0.240  0.156 / 0.208  0.708
+clean set (``--clean``), 200 steps, seed 0       0.438          0.302          0.979
+clean set (``--clean``), 1000 steps, seed 0      0.562          0.302          0.979
+==============================================  =============  =============  =====
+
+(clean-set runs: ``--no-augment``, as there is no channel to hide).
+
+On clean speech the voice probe rises with training (the per-step accuracies too: 0.95 / 0.76 / 0.56 /
+0.44 at k = 1 / 4 / 8 / 12 after 1000 steps) but stays far below mean+std MFCCs. With a random channel
+per utterance it falls as training goes on, whatever the front end (waveform conv, per-frame log
+spectrum, log-mel), the negatives (same clip, batch, both) or a two-view channel augmentation: decoding
+the pooled features shows they keep the recording channel (noise level R^2 0.9) and lose the voice. The
+CPC paper's speaker result (97.4% on LibriSpeech) rests on ~100 hours of speech, long GPU training and
+channels that belong to the speaker.
+
 Reference:
     van den Oord, Li & Vinyals 2018, "Representation Learning with Contrastive Predictive Coding",
     section 3.1 (speaker classification from mean-pooled c_t with a linear classifier).
