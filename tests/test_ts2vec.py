@@ -452,6 +452,31 @@ def test_unshuffled_folds_do_not_depend_on_the_seed():
     assert chosen == {ref_fit_svm(x[:67], y[:67])[1]}  # no seed in the unshuffled protocol
 
 
+def test_every_installed_univariate_set_that_is_not_z_normalised_gets_standardised():
+    """TS2Vec uses a univariate UCR set as is only when the archive z-normalised every series."""
+    from pairs.data import load_data
+    from pairs.data.series import available_ucr, ucr_task
+
+    checked = 0
+    for name in available_ucr():
+        if ucr_task(name) != "classification":
+            continue
+        bundle = load_data(f"ucr:{name}")
+        if bundle.train.shape[1] != 1:
+            continue  # multivariate (UEA): always standardised per channel
+        x = bundle.train[:, 0].double()  # (N, T), NaN-padded when lengths vary (PLAID)
+        n = (~x.isnan()).sum(dim=1)
+        mean = x.nanmean(dim=1)
+        std = (x - mean[:, None]).pow(2).nansum(dim=1).div(n).sqrt()
+        unbiased = std * (n / (n - 1)).sqrt()  # the archive uses either
+        z_normalised = bool(
+            mean.abs().max() < 1e-3 and torch.minimum((std - 1).abs(), (unbiased - 1).abs()).max() < 0.01
+        )
+        assert (ts2vec_standardizer(bundle) is None) == z_normalised, name
+        checked += 1
+    assert checked >= 4  # ArrowHead, GunPoint, ItalyPowerDemand, OSULeaf, ... in sktime's wheel
+
+
 def test_ts2vec_standardizer_follows_load_ucr_and_load_uea():
     g = torch.Generator().manual_seed(5)
     uni = torch.randn(20, 1, 30, generator=g) * 3 + 2

@@ -98,10 +98,12 @@ TS2VEC_RENORMALISED_UCR = frozenset(
         "ShakeGestureWiimoteZ",
         "SmoothSubspace",
         "UMD",
+        "UnitTest",  # sktime's bundled test set: a part of Chinatown (raw pedestrian counts, mean ~640)
     }
 )
 """The univariate UCR sets that TS2Vec's ``load_UCR`` standardises (with the train split's mean and std):
-the sets of the 2018 archive that are not z-normalised per series. Every other UCR set is used as is."""
+the sets of the 2018 archive that are not z-normalised per series (plus sktime's ``UnitTest``, cut from
+Chinatown). Every other UCR set is used as is."""
 
 
 class ChannelStandardizer(SeriesView):
