@@ -39,6 +39,20 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> ``(KEY, VALUE)``; VALUE is read as JSON (numbers, true/false, null, lists) and kept
+    as a string when it is not JSON (``negatives_from=same``). Nothing is evaluated as code."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with a Python name as KEY, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pairs", description="Contrastive self-supervised learning across domains.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -48,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--method", help="training method (default: the data's domain default)")
     t.add_argument("--encoder", help="encoder name (default: the domain default)")
     t.add_argument("--views", help="view recipe name (default: the domain default)")
+    t.add_argument(
+        "--method-arg", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+        help="a method setting over the default, repeatable (e.g. --method-arg temperature=0.2)",
+    )  # fmt: skip
+    t.add_argument(
+        "--encoder-arg", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+        help="an encoder setting over the default, repeatable (e.g. --encoder-arg out_dim=64)",
+    )  # fmt: skip
     t.add_argument("--epochs", type=_positive_int)
     t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--lr", type=_positive_float)
@@ -126,6 +148,8 @@ def run(argv: list[str] | None = None) -> int:
             method=args.method,
             encoder=args.encoder,
             views=args.views,
+            method_kwargs=dict(args.method_arg) or None,
+            encoder_kwargs=dict(args.encoder_arg) or None,
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,

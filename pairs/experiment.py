@@ -93,6 +93,8 @@ def train(
     method: str | None = None,
     encoder: str | None = None,
     views: str | None = None,
+    method_kwargs: dict[str, Any] | None = None,
+    encoder_kwargs: dict[str, Any] | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
@@ -110,6 +112,8 @@ def train(
     Args:
         data: data spec (``pairs data`` lists them).
         method, encoder, views: names overriding the domain defaults.
+        method_kwargs, encoder_kwargs: settings of the method / encoder over the domain defaults (e.g.
+            ``{"temperature": 0.2}``); a resumed run keeps its own.
         epochs, batch_size, lr: training budget overriding the domain defaults.
         seed: seed of initialisation, shuffles and views.
         device: ``auto``, ``cpu``, ``cuda``.
@@ -130,6 +134,11 @@ def train(
     if resume:
         if out is None:
             raise ValueError("--resume needs --out DIR, the run directory to continue")
+        if method_kwargs or encoder_kwargs:
+            raise ValueError(
+                "a resumed run keeps the method and encoder settings it was started with; "
+                "drop --method-arg/--encoder-arg, or start a new run"
+            )
         state = load_checkpoint(Path(out))
         saved = dict(state.get("extra", {}))
         saved_train = state.get("train_config", {})
@@ -148,9 +157,9 @@ def train(
         bundle,
         recipe,
         encoder=encoder,
-        encoder_kwargs=saved.get("encoder_kwargs") if resume else None,
+        encoder_kwargs=saved.get("encoder_kwargs") if resume else encoder_kwargs,
         method=method,
-        method_kwargs=saved.get("method_kwargs") if resume else None,
+        method_kwargs=saved.get("method_kwargs") if resume else method_kwargs,
         seed=seed,
     )
     preferred = getattr(type(model), "default_views", None)

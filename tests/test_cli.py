@@ -40,6 +40,12 @@ def last_json(stdout: str) -> dict:
         (["eval", "--checkpoint", "/no/such/checkpoint.pt"], "not found"),
         (["preview", "--out", "x.jpg"], ".png"),
         (["bogus"], "invalid choice"),
+        (
+            ["train", "--method-arg", "foo=1"],
+            "method 'simclr' has no setting 'foo'; its settings: projection_dim",
+        ),
+        (["train", "--method-arg", "temperature"], "expected KEY=VALUE"),
+        (["train", "--encoder-arg", "bogus=3"], "unexpected keyword argument 'bogus'"),
     ],
 )
 def test_bad_usage_exits_2_with_one_line(args, expected):
@@ -97,6 +103,35 @@ def test_train_json_eval_and_run_directory_safety(tmp_path, capsys):
 
     assert main([*args, "--overwrite"]) == 0
     assert last_json(capsys.readouterr().out)["epochs"] == 2
+
+
+def test_setting_values_are_json_or_plain_strings():
+    from pairs.cli import _setting
+
+    assert _setting("temperature=0.2") == ("temperature", 0.2)
+    assert _setting("steps=8") == ("steps", 8) and isinstance(_setting("steps=8")[1], int)
+    assert _setting("negatives-from=same") == ("negatives_from", "same")
+    assert _setting("flag=true") == ("flag", True) and _setting("x=null") == ("x", None)
+    assert _setting("dims=[64, 32]") == ("dims", [64, 32])
+    assert _setting("name=__import__('os')") == ("name", "__import__('os')")  # a string, never evaluated
+    for bad in ("noequals", "1x=2", "=3"):
+        with pytest.raises(Exception, match="KEY=VALUE"):
+            _setting(bad)
+
+
+def test_method_and_encoder_settings_reach_the_model_and_the_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--epochs", "1", "--out", str(out), "--no-progress", "--json"]
+    settings = ["--method-arg", "temperature=0.2", "--encoder-arg", "out_dim=16"]
+    assert main([*args, *settings]) == 0
+    report = last_json(capsys.readouterr().out)
+    state = torch.load(report["checkpoint"], weights_only=True)
+    assert state["extra"]["method_kwargs"]["temperature"] == 0.2
+    assert state["extra"]["encoder_kwargs"]["out_dim"] == 16
+    encoder_weights = {k: v for k, v in state["method"].items() if k.startswith("encoder.")}
+    assert list(encoder_weights.values())[-1].shape[0] == 16  # the last layer's 16 outputs
+    assert main([*args, "--resume", *settings[:2]]) == 2  # a resumed run keeps its settings
+    assert "keeps the method and encoder settings" in capsys.readouterr().err
 
 
 def test_preview_writes_a_png(tmp_path, capsys):

@@ -8,6 +8,7 @@ that the one :class:`pairs.train.Trainer` runs. Method modules in this package r
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import warnings
 from collections.abc import Callable
@@ -76,10 +77,26 @@ def build_method(name: str, encoder: nn.Module, **kwargs: Any) -> Method:
         TypeError: an argument the method does not take (the message names the method).
     """
     factory = get_method_class(name)
+    accepted = _accepted_arguments(factory)
+    unknown = [] if accepted is None else sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"method {name!r} has no setting {', '.join(map(repr, unknown))}; "
+            f"its settings: {', '.join(accepted)}"
+        )
     try:
         return factory(encoder, **kwargs)
     except TypeError as err:
         raise TypeError(f"method {name!r}: {err}") from err
+
+
+def _accepted_arguments(factory: Callable[..., Method]) -> list[str] | None:
+    """Keyword arguments of a method factory after the encoder (``None`` when it takes ``**kwargs``)."""
+    params = list(inspect.signature(factory).parameters.values())
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return [n for n in named if n not in ("self", "encoder")]
 
 
 __all__ = [
