@@ -127,6 +127,7 @@ def train(
     Returns:
         The report: ``data``, ``method``, ``encoder``, ``views``, ``epochs``, ``train_seconds``, the domain's
         evaluation figures (``linear_probe_acc``, ``knn_acc``, ...), the same with suffix ``_untrained``,
+        the domain's hand-crafted baseline figures if it has any (audio: ``mfcc_probe_acc``),
         ``checkpoint`` and ``run_dir``.
     """
     say = log or (lambda *a, **k: None)
@@ -234,19 +235,22 @@ def train(
             "steps": result.global_step,
         }
     )
+    baseline: dict[str, Any] = {}
     if is_main_process():
         figures = recipe.evaluate(model.encoder, bundle, trainer.device)
         report.update(figures)
+        if recipe.baseline is not None:  # a hand-crafted feature, no encoder: once per run
+            baseline = recipe.baseline(bundle)
+            report.update(baseline)
     report.update({"checkpoint": result.checkpoint, "run_dir": result.run_dir})
     for key in sorted(k for k in report if _is_figure(k)):
-        say(
-            f"{key}: {report[key]:.4f}"
-            + (
-                f" (untrained encoder: {report[key + '_untrained']:.4f})"
-                if f"{key}_untrained" in report
-                else ""
-            )
-        )
+        if key in baseline:
+            note = " (hand-crafted baseline, no training)"
+        elif f"{key}_untrained" in report:
+            note = f" (untrained encoder: {report[key + '_untrained']:.4f})"
+        else:
+            note = ""
+        say(f"{key}: {report[key]:.4f}{note}")
     return report
 
 

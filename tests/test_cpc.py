@@ -443,6 +443,9 @@ def test_pairs_train_cpc_on_audio(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["method"] == "cpc" and "linear_probe_acc" in report
+    # the hand-crafted baseline, once per run: 150 Hz vs 400 Hz tones are easy for mean+std MFCCs
+    assert report["mfcc_probe_acc"] >= 0.9 and "mfcc_probe_acc_untrained" not in report
+    assert "mfcc_probe_acc: " in proc.stdout and "hand-crafted baseline" in proc.stdout
 
 
 @pytest.mark.skipif(

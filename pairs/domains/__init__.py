@@ -37,6 +37,8 @@ class Recipe:
         checkpoint_every: save the run's checkpoint every this many epochs (and after the last one); for
             budgets of many one-step epochs (GRACE: one full graph per epoch).
         collate: ``(list of samples) -> batch`` for list-held data (``None``: stack tensors).
+        baseline: ``(bundle) -> dict`` of figures of a hand-crafted feature that needs no training (audio:
+            ``mfcc_probe_acc``), reported next to the learned features' figures (``None``: none).
         preview: ``(bundle, view, n, n_views, path, seed) -> None`` drawing samples and their views.
     """
 
@@ -57,6 +59,7 @@ class Recipe:
     min_lr_ratio: float = 0.0
     checkpoint_every: int = 1
     collate: Callable[[list], Any] | None = None
+    baseline: Callable[[DataBundle], dict[str, Any]] | None = None
     preview: Callable[..., None] | None = None
 
     @property

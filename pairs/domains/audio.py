@@ -43,6 +43,7 @@ def audio_recipe(bundle: DataBundle) -> Recipe:
         encoder="logmel_cnn",
         encoder_kwargs=lambda b: {"sample_rate": sr, "width": 16, "blocks": 4, "out_dim": 128},
         evaluate=probe_and_knn,
+        baseline=mfcc_baseline,
         method="simclr",
         method_kwargs={"temperature": 0.2},
         epochs=30,
@@ -53,6 +54,24 @@ def audio_recipe(bundle: DataBundle) -> Recipe:
         warmup_epochs=2.0,
         preview=preview_audio,
     )
+
+
+def mfcc_baseline(bundle: DataBundle) -> dict[str, Any]:
+    """Linear-probe accuracy of mean+std MFCC statistics (:func:`pairs.eval.baselines.mfcc_statistics`) on
+    the held-out split, the hand-crafted feature learned audio features should beat.
+
+    Returns:
+        ``{"mfcc_probe_acc"}``, or ``{}`` when the data has no labels or no held-out split.
+    """
+    from pairs.eval import linear_probe
+    from pairs.eval.baselines import mfcc_statistics
+
+    if bundle.train_labels is None or bundle.test is None or bundle.test_labels is None:
+        return {}
+    sr = _rate(bundle)
+    train, test = mfcc_statistics(bundle.train, sr), mfcc_statistics(bundle.test, sr)
+    probe = linear_probe(train, bundle.train_labels, test, bundle.test_labels)
+    return {"mfcc_probe_acc": float(probe["acc"])}
 
 
 def preview_audio(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
