@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -61,3 +66,34 @@ def error_line(capsys) -> str:
     assert len(err) == 1, err
     assert "Traceback" not in err[0]
     return err[0]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a gloo rendezvous)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn_workers(
+    fn: Callable[..., None], args: tuple[Any, ...], nprocs: int, deadline: float = 600.0
+) -> None:
+    """``torch.multiprocessing.spawn`` that cannot stall the test run: a worker still alive after
+    ``deadline`` seconds (a gloo process that never exits) is terminated and the test fails, naming it.
+
+    A worker's exception is re-raised as ``mp.spawn`` does. The deadline is a hang guard, far above the
+    seconds these workers need, not a speed check.
+    """
+    import pytest
+    import torch.multiprocessing as mp
+
+    context = mp.start_processes(fn, args=args, nprocs=nprocs, join=False, start_method="spawn")
+    end = time.monotonic() + deadline
+    while not context.join(timeout=5.0):
+        if time.monotonic() > end:
+            alive = [rank for rank, p in enumerate(context.processes) if p.is_alive()]
+            for p in context.processes:
+                p.terminate()
+            pytest.fail(
+                f"distributed workers {alive} did not exit within {deadline:.0f} s (hung); terminated"
+            )

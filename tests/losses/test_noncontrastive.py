@@ -596,18 +596,15 @@ def _dist_worker(rank: int, port: int, out_dir: str) -> None:
 
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
-    import socket
 
     import torch.distributed as dist
-    import torch.multiprocessing as mp
 
     if not dist.is_available():
         pytest.skip("torch.distributed is not available in this build")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from tests.helpers import free_port, spawn_workers
+
     out = tmp_path_factory.mktemp("dist_noncontrastive")
-    mp.spawn(_dist_worker, args=(port, str(out)), nprocs=WORLD, join=True)
+    spawn_workers(_dist_worker, (free_port(), str(out)), WORLD)
     return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
 
 

@@ -8,25 +8,18 @@ end with identical weights.
 from __future__ import annotations
 
 import os
-import socket
 
+import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from pairs.methods import SimCLR
 from pairs.pairing import ViewBatch, ViewLoader
 from pairs.train import TrainConfig, Trainer, load_checkpoint
 from pairs.train.distributed import convert_batchnorm
-from tests.helpers import AddNoise, FlatEncoder, blobs
+from tests.helpers import AddNoise, FlatEncoder, blobs, free_port, spawn_workers
 
 GLOBAL_BATCH = 16
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _method() -> SimCLR:
@@ -74,7 +67,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
 def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
     world = 2
-    mp.spawn(_worker, args=(world, _free_port(), str(tmp_path)), nprocs=world, join=True)
+    spawn_workers(_worker, (world, free_port(), str(tmp_path)), world)
 
     method = _method()
     out = method(ViewBatch(_global_views(), None, torch.arange(GLOBAL_BATCH)))
@@ -95,3 +88,14 @@ def test_two_gloo_processes_match_one_process_on_the_global_batch(tmp_path):
     for name, value in finals[0].items():
         assert torch.equal(state["method"][name], value), name
     assert not list((tmp_path / "run").glob("*.tmp"))
+
+
+def _never_exits(rank: int) -> None:
+    import time
+
+    time.sleep(3600)
+
+
+def test_a_hung_worker_fails_the_test_instead_of_stalling_the_run():
+    with pytest.raises(pytest.fail.Exception, match=r"workers \[0\] did not exit"):
+        spawn_workers(_never_exits, (), 1, deadline=1.0)
