@@ -91,12 +91,12 @@ def build_method(name: str, encoder: nn.Module, **kwargs: Any) -> Method:
 
 
 def _accepted_arguments(factory: Callable[..., Method]) -> list[str] | None:
-    """Keyword arguments of a method factory after the encoder (``None`` when it takes ``**kwargs``)."""
-    params = list(inspect.signature(factory).parameters.values())
+    """Keyword arguments a method factory takes after its first (the encoder), or ``None`` when it takes
+    ``**kwargs`` (anything goes)."""
+    params = list(inspect.signature(factory).parameters.values())[1:]  # a class's signature has no self
     if any(p.kind == p.VAR_KEYWORD for p in params):
         return None
-    named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return [n for n in named if n not in ("self", "encoder")]
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 __all__ = [
