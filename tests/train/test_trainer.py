@@ -140,6 +140,20 @@ def test_resume_after_epoch_two_matches_unbroken_run(tmp_path):
         assert torch.equal(a, b), name
 
 
+def test_resume_of_a_max_steps_run_ends_on_the_same_step_and_weights(tmp_path):
+    kw = dict(epochs=10, max_steps=7)  # 3 steps per epoch: epochs 1-2 whole, epoch 3 stops after 1 step
+    unbroken = make_method()
+    Trainer(unbroken, config(tmp_path / "a", **kw)).fit(make_loader())
+    broken = make_method()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(broken, config(tmp_path / "b", **kw), callbacks=[_StopAfter(2)]).fit(make_loader())
+    resumed = make_method(seed=123)
+    result = Trainer(resumed, config(tmp_path / "b", resume=True, **kw)).fit(make_loader())
+    assert result.resumed_from_epoch == 2 and result.global_step == 7
+    for (name, a), (_, b) in zip(unbroken.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
 def test_resume_rejects_changed_settings(tmp_path):
     Trainer(make_method(), config(tmp_path, epochs=2)).fit(make_loader())
     with pytest.raises(ValueError, match="seed"):
