@@ -263,7 +263,8 @@ def evaluate_checkpoint(checkpoint: str, data: str | None = None, device: str = 
         device: ``auto``, ``cpu``, ``cuda``.
 
     Returns:
-        The domain's figures plus ``data``, ``method``, ``encoder``, ``epochs``, ``checkpoint``.
+        The domain's figures (and its hand-crafted baseline's, as in :func:`train`) plus ``data``,
+        ``method``, ``encoder``, ``epochs``, ``checkpoint``.
     """
     state = load_checkpoint(checkpoint)
     extra = state.get("extra", {})
@@ -293,12 +294,14 @@ def evaluate_checkpoint(checkpoint: str, data: str | None = None, device: str = 
     dev = resolve_device(device)
     model.to(dev)
     figures = recipe.evaluate(model.encoder, bundle, dev)
+    baseline = recipe.baseline(bundle) if recipe.baseline is not None else {}
     return {
         "data": bundle.spec,
         "method": extra["method"],
         "encoder": extra["encoder"],
         "epochs": int(state.get("epoch", 0)),
         **figures,
+        **baseline,
         "checkpoint": str(checkpoint),
     }
 

@@ -446,6 +446,11 @@ def test_pairs_train_cpc_on_audio(tmp_path):
     # the hand-crafted baseline, once per run: 150 Hz vs 400 Hz tones are easy for mean+std MFCCs
     assert report["mfcc_probe_acc"] >= 0.9 and "mfcc_probe_acc_untrained" not in report
     assert "mfcc_probe_acc: " in proc.stdout and "hand-crafted baseline" in proc.stdout
+    proc = _cli(["eval", "--checkpoint", str(tmp_path / "run"), "--threads", "1", "--json"], ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert again["mfcc_probe_acc"] == report["mfcc_probe_acc"]
+    assert again["linear_probe_acc"] == pytest.approx(report["linear_probe_acc"])
 
 
 @pytest.mark.skipif(
