@@ -29,6 +29,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
+from pairs.eval.metrics import check_positive_int
 from pairs.methods.base import Method
 from pairs.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from pairs.train.distributed import (
@@ -113,12 +114,8 @@ class TrainConfig:
         """Raise ``ValueError`` naming the first bad field."""
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.max_steps is not None and (
-            isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1
-        ):
-            raise ValueError(
-                f"max_steps must be None or an int >= 1 (optimizer steps), got {self.max_steps!r}"
-            )
+        if self.max_steps is not None:
+            check_positive_int(self.max_steps, "max_steps (optimizer steps, or None)")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if self.optimizer not in ("adamw", "adam", "sgd"):
@@ -129,12 +126,7 @@ class TrainConfig:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if self.amp not in ("auto", "bf16", "off"):
             raise ValueError(f"amp must be one of auto, bf16, off; got {self.amp!r}")
-        if (
-            isinstance(self.checkpoint_every, bool)
-            or not isinstance(self.checkpoint_every, int)
-            or (self.checkpoint_every < 1)
-        ):
-            raise ValueError(f"checkpoint_every must be an int >= 1 (epochs), got {self.checkpoint_every!r}")
+        check_positive_int(self.checkpoint_every, "checkpoint_every (epochs)")
         if self.accumulate_steps < 1:
             raise ValueError(f"accumulate_steps must be >= 1, got {self.accumulate_steps}")
         if self.resume and self.overwrite:
