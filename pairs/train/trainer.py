@@ -29,6 +29,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
+from pairs.errors import ConfigError, TrainingDiverged
 from pairs.eval.metrics import check_positive_int
 from pairs.methods.base import Method
 from pairs.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -47,11 +48,7 @@ RUN_FILES = (CHECKPOINT_NAME, "metrics.jsonl", "config.json", "result.json")
 """Files a run writes into its directory (``overwrite=True`` removes exactly these)."""
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint was kept."""
-
-
-class RunDirectoryExists(ValueError):
+class RunDirectoryExists(ConfigError):
     """The run directory already holds a run and neither ``resume`` nor ``overwrite`` was given."""
 
 
