@@ -181,14 +181,14 @@ def run(argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pairs`` console script."""
-    from pairs.train import TrainingDiverged
+    from pairs.errors import PairsError
 
     try:
         return run(argv)
     except UsageError as err:
         print(str(err), file=sys.stderr)
         return 2
-    except (*USAGE_ERRORS, TrainingDiverged) as err:
+    except (*USAGE_ERRORS, PairsError) as err:
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"pairs: error: {message}", file=sys.stderr)
         return 2
@@ -196,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         print("pairs: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # internal error: one line unless debugging
+        from pairs.installation import dependency_error
+
+        broken = dependency_error(err)  # an installed dependency that does not load: the install's fault
+        if broken is not None:
+            print(f"pairs: error: {broken}", file=sys.stderr)
+            return 2
         if os.environ.get("PAIRS_DEBUG"):
             raise
         message = " ".join(str(err).split())

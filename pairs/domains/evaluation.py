@@ -13,7 +13,8 @@ from pairs.data.registry import DataBundle
 def probe_and_knn(
     encoder: nn.Module, bundle: DataBundle, device: torch.device | str = "cpu", collate: Any = None
 ) -> dict[str, Any]:
-    """Linear probe accuracy and cosine kNN accuracy (k=20) of frozen features on the held-out split.
+    """Linear probe accuracy and cosine kNN accuracy (k=20, or every training sample when there are fewer) of
+    frozen features on the held-out split.
 
     The probe's regularisation is chosen by cross-validation on the training split only.
 
@@ -28,5 +29,7 @@ def probe_and_knn(
     train = extract_features(encoder, bundle.train, device=device, transform=collate)
     test = extract_features(encoder, bundle.test, device=device, transform=collate)
     probe = linear_probe(train, bundle.train_labels, test, bundle.test_labels)
-    knn = knn_accuracy(train, bundle.train_labels, test, bundle.test_labels, k=20)
+    knn = knn_accuracy(
+        train, bundle.train_labels, test, bundle.test_labels, k=min(20, len(bundle.train_labels))
+    )
     return {"linear_probe_acc": float(probe["acc"]), "knn_acc": float(knn), "probe_C": probe.get("C")}

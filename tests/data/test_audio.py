@@ -16,7 +16,9 @@ from pairs.data.audio import SPEECH_ROOT, load_audio
 HAS_SPEECH = (SPEECH_ROOT / "librivox").is_dir()
 
 
-@pytest.mark.skipif(not HAS_SPEECH, reason="needs Debian's pocketsphinx-testdata (apt-get install)")
+@pytest.mark.skipif(
+    not HAS_SPEECH, reason="needs Debian's pocketsphinx-testdata: apt-get install -y pocketsphinx-testdata"
+)
 def test_speech_windows_and_labels() -> None:
     b = load_data("speech")
     assert b.domain == "audio" and b.info["sample_rate"] == 16000

@@ -15,10 +15,6 @@ from torch_geometric.utils import is_undirected
 from pairs.data import graphs as G
 from pairs.data import load_data
 
-needs_grakel = pytest.mark.skipif(
-    not G.available_tu(), reason="grakel (which ships the TU files) is not installed"
-)
-
 
 @pytest.fixture(scope="module")
 def mutag_root(tmp_path_factory) -> Path:
@@ -38,7 +34,6 @@ def _read_tu_counts(raw: Path, name: str) -> tuple[Counter, Counter, list[int]]:
     return nodes, edges, labels
 
 
-@needs_grakel
 def test_mutag_loads_offline_and_matches_the_raw_files(mutag_root, monkeypatch):
     def no_download(self):
         raise AssertionError("TUDataset tried to download")
@@ -57,14 +52,12 @@ def test_mutag_loads_offline_and_matches_the_raw_files(mutag_root, monkeypatch):
     assert torch.equal(again[5].edge_index, dataset[5].edge_index)
 
 
-@needs_grakel
 def test_unknown_tu_name_lists_what_is_available(tmp_path):
     with pytest.raises(ValueError, match="available: .*MUTAG"):
         G.load_tu("PROTEINS", root=tmp_path)
     assert {"MUTAG", "Cuneiform"} <= set(G.available_tu())
 
 
-@needs_grakel
 def test_tu_spec_gives_a_stratified_split(mutag_root, monkeypatch):
     monkeypatch.setattr(G, "default_root", lambda: mutag_root)
     bundle = load_data("tu:MUTAG")

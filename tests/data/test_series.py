@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("sktime")
-
 from pairs.data import load_data  # noqa: E402
 from pairs.data import series as S  # noqa: E402
 
@@ -78,8 +76,6 @@ class TestUCR:
         assert b.any()  # the cache is not modified through a returned array
 
     def test_regression_set(self):
-        if "Tecator" not in S.available_ucr():
-            pytest.skip("Tecator not bundled with this sktime")
         assert S.ucr_task("Tecator") == "regression" and S.ucr_task("GunPoint") == "classification"
         x, y = S.load_ucr("Tecator", "train")
         assert y.dtype == np.float32 and len(y) == len(x)

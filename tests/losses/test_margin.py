@@ -5,6 +5,10 @@ quantity."""
 from __future__ import annotations
 
 import pytest
+import pytorch_metric_learning.distances as pml_distances
+import pytorch_metric_learning.losses as pml_losses
+import pytorch_metric_learning.miners as pml_miners
+import pytorch_metric_learning.reducers as pml_reducers
 import torch
 
 from pairs.losses._checks import loss_dtype
@@ -366,10 +370,6 @@ def test_npair_labels_none_equals_distinct_labels():
 # --------------------------------------------------------------------------------------------------
 # agreement with pytorch-metric-learning
 # --------------------------------------------------------------------------------------------------
-pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
-pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
-pml_distances = pytest.importorskip("pytorch_metric_learning.distances")
-pml_reducers = pytest.importorskip("pytorch_metric_learning.reducers")
 
 
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])

@@ -74,9 +74,12 @@ def test_pitch_shift_single_waveform_and_short_clip() -> None:
     assert y.shape == (1, 300) and torch.isfinite(y).all()
 
 
-@pytest.mark.skipif(not SPEECH.is_dir(), reason="needs Debian's pocketsphinx-testdata (apt-get install)")
+@pytest.mark.skipif(
+    not SPEECH.is_dir(),
+    reason="needs Debian's pocketsphinx-testdata: apt-get install -y pocketsphinx-testdata",
+)
 def test_pitch_shift_on_real_speech_with_pyin() -> None:
-    librosa = pytest.importorskip("librosa")
+    import librosa
     import soundfile as sf
 
     path = sorted(SPEECH.glob("*.wav"))[1]
