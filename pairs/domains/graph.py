@@ -128,7 +128,14 @@ def all_graphs(bundle: DataBundle) -> tuple[list[Any], Tensor | None]:
     return graphs, labels.long()
 
 
+def _is_source(samples: Any) -> bool:
+    """A lazy graph source (:mod:`pairs.data.graph_formats`): items are built on demand."""
+    return hasattr(samples, "item_id") and hasattr(samples, "has_node_features")
+
+
 def _collate_for(bundle: DataBundle) -> GraphCollate:
+    if _is_source(bundle.train) and bundle.train.has_node_features:
+        return GraphCollate("degree", 0)  # no pass over a lazy source when every graph has features
     graphs, _ = all_graphs(bundle)
     if all(_has_x(d) for d in graphs):
         return GraphCollate("degree", 0)
@@ -136,14 +143,19 @@ def _collate_for(bundle: DataBundle) -> GraphCollate:
 
 
 def _in_dim(bundle: DataBundle, collate: GraphCollate) -> int:
-    graphs, _ = all_graphs(bundle)
-    first = collate(graphs[:1])
+    first = collate(list(bundle.train[:1]))
     return int(first.x.shape[1])
 
 
 def _check_graph_bundle(bundle: DataBundle) -> None:
     from torch_geometric.data import Data
 
+    lazy = [s for s in (bundle.train, bundle.test) if _is_source(s)]
+    if lazy:  # a lazy source checks its own items when it reads them; look at the first one only
+        for samples in lazy:
+            if len(samples) == 0 or not isinstance(samples[0], Data):
+                raise TypeError(f"{bundle.spec}: the graph source is empty or does not yield Data objects")
+        return
     for split, samples in (("train", bundle.train), ("test", bundle.test)):
         if samples is None:
             continue
