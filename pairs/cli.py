@@ -32,6 +32,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not (value > 0 and math.isfinite(value)):
@@ -81,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="hide progress bars")
     t.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's choice)")
     t.add_argument("--json", action="store_true", help="end with one JSON line of the run's figures")
+    t.add_argument(
+        "--workers",
+        type=_nonnegative_int,
+        help="DataLoader workers decoding your files (default: cores - 1, at most 8; 0: no workers)",
+    )
+    t.add_argument("--max-steps", type=_positive_int, help="stop after this many optimizer steps")
+    t.add_argument(
+        "--checkpoint-steps",
+        type=_positive_int,
+        help="also checkpoint every N steps inside an epoch (default: 500 for streamed data)",
+    )
 
     e = sub.add_parser("eval", help="evaluate a saved run's encoder")
     e.add_argument("--checkpoint", required=True, help="checkpoint.pt or its run directory")
@@ -88,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's choice)")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--workers", type=_nonnegative_int, help="DataLoader workers (default: cores - 1)")
 
     p = sub.add_parser("preview", help="draw samples and their views into a PNG")
     p.add_argument("--data", default="digits")
@@ -159,12 +178,17 @@ def run(argv: list[str] | None = None) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             progress=not args.no_progress,
+            workers=args.workers,
+            max_steps=args.max_steps,
+            checkpoint_steps=args.checkpoint_steps,
         )
         if args.json:
             _print_json(report)
         return 0
     if args.command == "eval":
-        report = experiment.evaluate_checkpoint(args.checkpoint, data=args.data, device=args.device)
+        report = experiment.evaluate_checkpoint(
+            args.checkpoint, data=args.data, device=args.device, workers=args.workers
+        )
         for key in sorted(k for k in report if k.endswith(experiment.FIGURE_SUFFIXES)):
             print(f"{key}: {report[key]:.4f}")
         if args.json:

@@ -9,8 +9,10 @@ Everything the command line does is a function here, so a Python user can do the
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import torch
 import encoders
 from pairs.data import load_data
 from pairs.data.registry import DataBundle
+from pairs.data.source import default_workers, using_workers
 from pairs.domains import Recipe, recipe_for
 from pairs.methods import build_method, get_method_class
 from pairs.methods.base import Method
@@ -87,6 +90,18 @@ def build_model(
     return model, spec
 
 
+def _with_workers(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``fn`` inside :func:`~pairs.data.source.using_workers` of its ``workers`` argument."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, workers: int | None = None, **kwargs: Any) -> Any:
+        with using_workers(workers):
+            return fn(*args, workers=workers, **kwargs)
+
+    return wrapper
+
+
+@_with_workers
 def train(
     data: str = "digits",
     *,
@@ -106,6 +121,9 @@ def train(
     progress: bool = True,
     evaluate_untrained: bool = True,
     log: Any = print,
+    workers: int | None = None,
+    max_steps: int | None = None,
+    checkpoint_steps: int | None = None,
 ) -> dict[str, Any]:
     """Train on a data spec with its domain's defaults (any argument given overrides them), then evaluate.
 
@@ -123,6 +141,13 @@ def train(
         progress: show progress bars.
         evaluate_untrained: also evaluate the randomly initialised encoder (same architecture and seed).
         log: where human-readable lines go (``print`` by default; ``None`` for silence).
+        workers: ``DataLoader`` workers decoding a streamed source, for training and evaluation (default
+            :func:`pairs.data.source.default_workers`, from the core count).
+        max_steps: stop after this many optimizer steps (overrides the recipe's step budget; with
+            ``epochs``, whichever ends first).
+        checkpoint_steps: also save the checkpoint every this many optimizer steps inside an epoch, so
+            ``resume`` continues a long epoch where it stopped (default: every 500 steps for streamed data,
+            only at epoch ends for data in memory).
 
     Returns:
         The report: ``data``, ``method``, ``encoder``, ``views``, ``epochs``, ``train_seconds``, the domain's
@@ -147,7 +172,8 @@ def train(
         method = method or saved.get("method")
         encoder = encoder or saved.get("encoder")
         views = views or saved.get("views")
-        max_steps = saved_train.get("max_steps") if epochs is None else None  # new epochs: no old cap
+        if max_steps is None:
+            max_steps = saved_train.get("max_steps") if epochs is None else None  # new epochs: no old cap
         epochs = epochs or saved_train.get("epochs")
         lr = lr or saved_train.get("lr")
         batch_size = batch_size or saved.get("batch_size")
@@ -167,7 +193,7 @@ def train(
     view_name = views or (preferred if preferred in recipe.views else recipe.default_view)
     view = recipe.make_view(view_name, bundle)
     dev = resolve_device(device)
-    if not resume:  # the recipe's step budget holds unless the user names the epochs
+    if max_steps is None and not resume:  # the recipe's step budget holds unless the user names the epochs
         max_steps = recipe.max_steps if epochs is None else None
     epochs = int(epochs or recipe.epochs)
     batch_size = int(batch_size or recipe.batch_size)
@@ -201,6 +227,7 @@ def train(
         warmup_epochs=min(recipe.warmup_epochs, epochs / 4),
         min_lr_ratio=recipe.min_lr_ratio,
         checkpoint_every=recipe.checkpoint_every,
+        checkpoint_steps=checkpoint_steps or (500 if bundle.streamed else None),
         seed=seed,
         device=str(dev),
         out_dir=str(run_dir),
@@ -210,6 +237,8 @@ def train(
     )
     trainer = Trainer(model, config, extra_state=spec)
     n_train = len(bundle.train)
+    if bundle.streamed:
+        say(f"{bundle.spec}: {n_train} items indexed; decoding them in {default_workers()} worker(s)")
     loader = ViewLoader(
         bundle.train,
         view,
@@ -219,6 +248,7 @@ def train(
         seed=seed,
         device=trainer.device,
         collate=recipe.collate,
+        workers=workers,
     )
     budget = f"{epochs} epochs" if max_steps is None else f"{max_steps} steps (at most {epochs} epochs)"
     say(
@@ -254,10 +284,14 @@ def train(
     return report
 
 
-def evaluate_checkpoint(checkpoint: str, data: str | None = None, device: str = "auto") -> dict[str, Any]:
+@_with_workers
+def evaluate_checkpoint(
+    checkpoint: str, data: str | None = None, device: str = "auto", workers: int | None = None
+) -> dict[str, Any]:
     """Evaluate a saved run's encoder with its domain's protocol.
 
     Args:
+        workers: ``DataLoader`` workers reading a streamed source (default: from the core count).
         checkpoint: a ``checkpoint.pt`` or the run directory holding it.
         data: evaluate on another data spec of the same domain (default: the training data).
         device: ``auto``, ``cpu``, ``cuda``.

@@ -26,6 +26,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from pairs.data.registry import n_samples, take_samples
+from pairs.data.source import InMemorySource, Source, default_workers, is_streamed
 from pairs.views.base import View, derive_seed
 
 __all__ = [
@@ -342,11 +343,58 @@ def collate_triplets(items: Sequence[tuple[Any, Any, Any]]) -> tuple[Any, Any, A
     return tuple(collate_samples([it[k] for it in items]) for k in range(3))  # type: ignore[return-value]
 
 
+class _TrainItems(Dataset):
+    """What ``DataLoader`` workers read for :class:`ViewLoader`: key ``(epoch, i)`` -> training item ``i``.
+
+    The decode-time randomness of item ``i`` in epoch ``e`` comes from ``derive_seed(seed, DECODE, e, i)``,
+    so it does not depend on which worker reads the item or in which order.
+    """
+
+    DECODE = 0xDEC0
+
+    def __init__(self, source: Source, seed: int) -> None:
+        self.source = source
+        self.seed = int(seed)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        epoch, i = key
+        return self.source.train_item(i, _generator(self.seed, self.DECODE, epoch, i))
+
+
+class _BatchKeys:
+    """Batch sampler of one epoch from step ``start``: lists of ``(epoch, i)`` keys, in the loader's order."""
+
+    def __init__(self, loader: ViewLoader, epoch: int, start: int) -> None:
+        self.loader, self.epoch, self.start = loader, epoch, start
+
+    def __len__(self) -> int:
+        return max(0, len(self.loader) - self.start)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for step in range(self.start, len(self.loader)):
+            yield [(self.epoch, int(i)) for i in self.loader.batch_indices(step)]
+
+
+def _worker_init(worker_id: int) -> None:
+    torch.set_num_threads(1)  # the workers decode; the training process owns the cores' math threads
+
+
 class ViewLoader:
     """Batches of views made on the whole batch at once: the trainer's fast, seeded, resumable path.
 
+    The data is a tensor, a list, or a :class:`~pairs.data.source.Source`. In-memory data is indexed
+    directly in this process. A streamed source is read by ``torch.utils.data.DataLoader`` workers
+    (``workers``), each item decoded with ``source.train_item(i, generator)`` (randomness from
+    ``(seed, epoch, i)``), collated into a fixed-shape batch; the batch then moves to ``device`` and the
+    view runs there once per batch. The order of epoch ``e`` is a permutation seeded by ``(seed, e)``; the
+    views of step ``s`` draw from ``(seed, e, s, rank)``. So the same seed gives the same batches and views,
+    and ``set_epoch(e, start_step=s)`` (a resumed run) continues an epoch exactly where it stopped.
+
     Args:
-        samples: a tensor (samples along dim 0) or a list of samples.
+        samples: a tensor (samples along dim 0), a list of samples, or a source.
         view: a view, ``n_views`` views, or a multi-view producer (see :func:`make_views`).
         n_views: views per sample.
         labels: optional ``(N,)`` labels, passed through in each :class:`ViewBatch`.
@@ -356,7 +404,11 @@ class ViewLoader:
         drop_last: drop the last incomplete batch (default ``True``: contrastive losses want full batches).
         device: where views are made (the batch is moved there before the view runs).
         collate: turns a list of samples into a batch (default :func:`collate_samples`); unused for tensors.
+            Runs in the workers for a streamed source, so it must be picklable under a ``spawn`` start.
         rank, world_size: this process's slice of every global batch (default: from torch.distributed).
+        workers: ``DataLoader`` worker processes for a streamed source (default
+            :func:`~pairs.data.source.default_workers`; 0 decodes in this process). Ignored in memory.
+        prefetch: batches each worker reads ahead.
 
     Yields:
         :class:`ViewBatch` objects.
@@ -376,7 +428,11 @@ class ViewLoader:
         collate: Callable[[list], Any] | None = None,
         rank: int | None = None,
         world_size: int | None = None,
+        workers: int | None = None,
+        prefetch: int = 2,
     ) -> None:
+        if isinstance(samples, InMemorySource):
+            samples = samples.data
         n = n_samples(samples)
         if n == 0:
             raise ValueError("ViewLoader got no samples")
@@ -406,13 +462,32 @@ class ViewLoader:
         self.drop_last = drop_last
         self.device = torch.device(device)
         self.collate = collate or collate_samples
+        self.workers = default_workers() if workers is None else int(workers)
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {workers}")
+        self.prefetch = int(prefetch)
         self.epoch = 0
+        self.start_step = 0
         self._order: Tensor | None = None
         self._order_epoch: int | None = None
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose permutation and views the next iteration draws."""
+    @property
+    def streamed(self) -> bool:
+        """Whether the samples are read from a source by workers (not indexed in memory)."""
+        return is_streamed(self.samples)
+
+    def set_epoch(self, epoch: int, start_step: int = 0) -> None:
+        """Select the epoch whose permutation and views the next iteration draws.
+
+        Args:
+            epoch: the epoch.
+            start_step: the first batch the next iteration yields (the batches before it were done before a
+                resume); reset to 0 after that iteration.
+        """
+        if not 0 <= start_step <= len(self):
+            raise ValueError(f"start_step must be in [0, {len(self)}], got {start_step}")
         self.epoch = int(epoch)
+        self.start_step = int(start_step)
 
     def __len__(self) -> int:
         n = n_samples(self.samples)
@@ -436,16 +511,42 @@ class ViewLoader:
         return batch[self.rank * per_rank : (self.rank + 1) * per_rank]
 
     def __iter__(self) -> Iterator[ViewBatch]:
-        for step in range(len(self)):
-            yield self.get_batch(step)
+        start, self.start_step = self.start_step, 0
+        if not self.streamed:
+            for step in range(start, len(self)):
+                yield self.get_batch(step)
+            return
+        from torch.utils.data import DataLoader
+
+        self._epoch_order()
+        loader = DataLoader(
+            _TrainItems(self.samples, self.seed),
+            batch_sampler=_BatchKeys(self, self.epoch, start),
+            num_workers=self.workers,
+            collate_fn=self.collate,
+            pin_memory=self.device.type == "cuda",
+            worker_init_fn=_worker_init if self.workers > 0 else None,
+            prefetch_factor=self.prefetch if self.workers > 0 else None,
+        )
+        for step, raw in zip(range(start, len(self)), loader):
+            yield self._make(step, self.batch_indices(step), raw)
 
     def get_batch(self, step: int) -> ViewBatch:
-        """Global batch ``step`` of the current epoch (this rank's slice), with its views."""
+        """Global batch ``step`` of the current epoch (this rank's slice), with its views.
+
+        For a streamed source the items are decoded here, in this process (the iteration uses workers).
+        """
         index = self.batch_indices(step)
         if isinstance(self.samples, Tensor):
             raw = self.samples.index_select(0, index)
+        elif self.streamed:
+            items = _TrainItems(self.samples, self.seed)
+            raw = self.collate([items[(self.epoch, int(i))] for i in index])
         else:
             raw = self.collate(take_samples(self.samples, index))
+        return self._make(step, index, raw)
+
+    def _make(self, step: int, index: Tensor, raw: Any) -> ViewBatch:
         raw = move_to(raw, self.device)
         views = make_views(self.view, raw, self.n_views, _generator(self.seed, self.epoch, step, self.rank))
         labels = None if self.labels is None else self.labels[index].to(self.device)

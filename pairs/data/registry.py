@@ -15,6 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pairs.data.source import Source, is_streamed, n_items
+from pairs.data.source import take as take_items
+
 
 @dataclass
 class DataBundle:
@@ -23,10 +26,13 @@ class DataBundle:
     Attributes:
         spec: the data spec it was loaded from.
         domain: ``"image"``, ``"text"``, ``"audio"``, ``"graph"`` or ``"series"``.
-        train: training samples: a tensor with samples along dim 0, or a list of samples.
-        train_labels: ``(N_train,)`` int64 labels, or ``None`` for unlabeled data.
+        train: training samples: a :class:`~pairs.data.source.Source` read on demand (a user's files), or,
+            for data that ships in packages, a tensor with samples along dim 0 or a list of samples.
+            :func:`pairs.data.source.as_source` turns either into a source.
+        train_labels: ``(N_train,)`` int64 labels, or ``None`` for unlabeled data (taken from
+            ``train.labels`` when ``train`` is a source and none are given).
         test: held-out samples (same kind as ``train``), or ``None``.
-        test_labels: ``(N_test,)`` labels, or ``None``.
+        test_labels: ``(N_test,)`` labels, or ``None`` (from ``test.labels`` likewise).
         info: free-form facts (shape, number of classes, sample rate, where the split comes from ...).
     """
 
@@ -37,6 +43,17 @@ class DataBundle:
     test: Any = None
     test_labels: Tensor | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.train_labels is None and isinstance(self.train, Source):
+            self.train_labels = self.train.labels
+        if self.test_labels is None and isinstance(self.test, Source):
+            self.test_labels = self.test.labels
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the training data is a source read item by item (not in memory)."""
+        return is_streamed(self.train)
 
     @property
     def n_classes(self) -> int | None:
@@ -142,13 +159,16 @@ def load_data(spec: str) -> DataBundle:
 
 
 def take_samples(data: Any, index: Sequence[int] | Tensor) -> Any:
-    """Select samples by position from a tensor or a list (keeps the container kind)."""
+    """Select samples by position from a tensor, a list or a source (a tensor gives a tensor, a list or a
+    source of non-tensor items a list, a source of tensor items a stacked tensor)."""
     if isinstance(data, Tensor):
         index = torch.as_tensor(index, dtype=torch.long)
         return data.index_select(0, index)
+    if isinstance(data, Source):
+        return take_items(data, index)
     return [data[int(i)] for i in index]
 
 
 def n_samples(data: Any) -> int:
-    """Number of samples in a tensor (dim 0) or a list."""
-    return int(data.shape[0]) if isinstance(data, Tensor) else len(data)
+    """Number of samples in a tensor (dim 0), a list or a source."""
+    return n_items(data)

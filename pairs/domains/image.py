@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from pairs.data.registry import DataBundle
+from pairs.data.source import sample_shape, take
 from pairs.domains import Recipe, register_recipe
 from pairs.domains.evaluation import probe_and_knn
 from pairs.views import image as iv
@@ -39,11 +40,15 @@ def small_image_multicrop(size: int, n_local: int = 4) -> iv.MultiCrop:
 
 
 def _size(bundle: DataBundle) -> int:
-    return int(bundle.train.shape[-1])
+    return int(sample_shape(bundle.train)[-1])
+
+
+def _channels(bundle: DataBundle) -> int:
+    return int(sample_shape(bundle.train)[0])
 
 
 def _is_small_grey(bundle: DataBundle) -> bool:
-    return bundle.train.shape[1] == 1 and _size(bundle) <= 32
+    return _channels(bundle) == 1 and _size(bundle) <= 32
 
 
 def image_recipe(bundle: DataBundle) -> Recipe:
@@ -66,7 +71,7 @@ def image_recipe(bundle: DataBundle) -> Recipe:
     return Recipe(
         views=views,
         encoder="small_cnn" if size <= 32 else "resnet18",
-        encoder_kwargs=lambda b: {"in_channels": int(b.train.shape[1]), **({"width": 32} if small else {})},
+        encoder_kwargs=lambda b: {"in_channels": _channels(b), **({"width": 32} if small else {})},
         evaluate=probe_and_knn,
         method="simclr",
         method_kwargs={"temperature": 0.2},
@@ -89,7 +94,7 @@ def preview_images(bundle: DataBundle, view: Any, n: int, n_views: int, path: st
 
     from pairs.pairing import make_views
 
-    x = bundle.train[:n]
+    x = take(bundle.train, range(n))
     g = torch.Generator().manual_seed(seed)
     views = make_views(view, x, n_views, g)
     cols = 1 + len(views)

@@ -19,7 +19,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
+from pairs.data.source import InMemorySource, default_workers, is_streamed
 from pairs.eval.anomaly import centroid_anomaly_score, knn_anomaly_score, mahalanobis_anomaly_score, roc_auc
 from pairs.eval.knn import knn_accuracy, knn_predict, nearest_neighbors
 from pairs.eval.metrics import alignment, as_features, as_labels, effective_rank, embedding_std, uniformity
@@ -62,7 +64,24 @@ def _collate(items: list) -> Any:
     return items
 
 
-def _batches(data: Any, batch_size: int) -> Iterable[Any]:
+def _batches(
+    data: Any, batch_size: int, workers: int | None = None, progress: bool | None = None
+) -> Iterable[Any]:
+    if isinstance(data, InMemorySource):
+        data = data.data
+    if is_streamed(data):  # read in order by DataLoader workers, with a progress bar
+        n_workers = default_workers() if workers is None else int(workers)
+        loader = DataLoader(
+            data,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=n_workers,
+            collate_fn=_collate,
+            worker_init_fn=_worker_init if n_workers > 0 else None,
+        )
+        show = (len(data) > batch_size) if progress is None else progress
+        yield from tqdm(loader, desc="features", disable=not show, leave=False, dynamic_ncols=True)
+        return
     if isinstance(data, Tensor):
         if data.dim() == 0 or data.shape[0] == 0:
             raise ValueError(f"data is an empty or 0-d tensor (shape {tuple(data.shape)}); expected (N, ...)")
@@ -85,6 +104,10 @@ def _batches(data: Any, batch_size: int) -> Iterable[Any]:
         yield _collate([_first(data[i]) for i in range(s, min(n, s + batch_size))])
 
 
+def _worker_init(worker_id: int) -> None:
+    torch.set_num_threads(1)
+
+
 def _to(batch: Any, device: torch.device) -> Any:
     to = getattr(batch, "to", None)
     return to(device) if callable(to) else batch
@@ -97,6 +120,8 @@ def extract_features(
     batch_size: int = 256,
     device: torch.device | str = "cpu",
     transform: Callable[[Any], Any] | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
 ) -> Tensor:
     """Run an encoder over a dataset in eval mode, without gradients, and collect its features.
 
@@ -105,15 +130,20 @@ def extract_features(
 
     Args:
         encoder: an ``nn.Module`` (or any callable) mapping a batch to ``(B, D)`` features.
-        data: a tensor ``(N, ...)`` (split along the first dimension), a ``DataLoader`` (its batches are
-            used as they are; a tuple/list batch ``[x, y, ...]`` contributes ``x``), or a dataset / list
-            of samples (a tuple item ``(x, y, ...)`` contributes ``x``). Samples that are tensors of one
-            shape are stacked; other samples (strings, graphs) are passed on as a list, for ``transform``
-            to collate or for the encoder to take.
+        data: a tensor ``(N, ...)`` (split along the first dimension), a :class:`~pairs.data.source.Source`
+            (a streamed one is read in order, ``source[i]``, by ``DataLoader`` workers), a ``DataLoader``
+            (its batches are used as they are; a tuple/list batch ``[x, y, ...]`` contributes ``x``), or a
+            dataset / list of samples (a tuple item ``(x, y, ...)`` contributes ``x``). Samples that are
+            tensors of one shape are stacked; other samples (strings, graphs) are passed on as a list,
+            for ``transform`` to collate or for the encoder to take.
         batch_size: samples per batch (ignored for a ``DataLoader``).
         device: where the encoder runs.
         transform: optional function applied to each batch before it is moved to ``device`` (e.g. a
             normalisation or a collate function such as ``torch_geometric.data.Batch.from_data_list``).
+        workers: ``DataLoader`` workers reading a streamed source (default
+            :func:`~pairs.data.source.default_workers`); unused for other data.
+        progress: show a progress bar over the batches of a streamed source (default: when it has more
+            than one batch).
 
     Returns:
         float32 CPU features ``(N, D)``.
@@ -145,7 +175,7 @@ def extract_features(
     outs: list[Tensor] = []
     try:
         with torch.no_grad():
-            for batch in _batches(data, int(batch_size)):
+            for batch in _batches(data, int(batch_size), workers, progress):
                 if transform is not None:
                     batch = transform(batch)
                 out = encoder(_to(batch, device))

@@ -14,6 +14,7 @@ monitor logs the embedding std and effective rank and warns when they collapse. 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import shutil
@@ -26,7 +27,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from pairs.errors import ConfigError, TrainingDiverged
@@ -83,6 +84,10 @@ class TrainConfig:
         monitor_every: run the collapse monitor every this many optimizer steps (and at every epoch end).
         checkpoint_every: write the checkpoint every this many epochs and after the last epoch (``--resume``
             continues from the last one written).
+        checkpoint_steps: also write it every this many optimizer steps inside an epoch (``None``: only at
+            epoch ends). A run resumed from such a checkpoint continues the epoch at the next batch, with
+            the same order and views as an unbroken run (the loader's ``set_epoch(epoch, start_step)``)
+            and the global RNG state it had; for long epochs over streamed data.
     """
 
     epochs: int = 100
@@ -106,6 +111,7 @@ class TrainConfig:
     log_every: int = 10
     monitor_every: int = 50
     checkpoint_every: int = 1
+    checkpoint_steps: int | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field."""
@@ -124,6 +130,8 @@ class TrainConfig:
         if self.amp not in ("auto", "bf16", "off"):
             raise ValueError(f"amp must be one of auto, bf16, off; got {self.amp!r}")
         check_positive_int(self.checkpoint_every, "checkpoint_every (epochs)")
+        if self.checkpoint_steps is not None:
+            check_positive_int(self.checkpoint_steps, "checkpoint_steps (optimizer steps, or None)")
         if self.accumulate_steps < 1:
             raise ValueError(f"accumulate_steps must be >= 1, got {self.accumulate_steps}")
         if self.resume and self.overwrite:
@@ -208,6 +216,7 @@ class Trainer:
         self._resume_state: dict[str, Any] | None = None
         self.epoch = 0
         self.global_step = 0
+        self._batches_done = 0  # micro-batches done in the current epoch (saved by mid-epoch checkpoints)
         self._prepare_run_dir()
 
     # -- run directory ----------------------------------------------------------------------------------
@@ -292,7 +301,9 @@ class Trainer:
 
         Args:
             loader: an iterable of :class:`~pairs.pairing.ViewBatch` with ``__len__`` (``ViewLoader`` or a
-                ``DataLoader`` with :func:`~pairs.pairing.collate_views`); ``set_epoch`` is called if present.
+                ``DataLoader`` with :func:`~pairs.pairing.collate_views`); ``set_epoch`` is called if present
+                (``set_epoch(epoch, start_step=k)`` when resuming inside an epoch; a loader without it is
+                iterated past its first ``k`` batches).
 
         Returns:
             A :class:`TrainResult`.
@@ -319,9 +330,10 @@ class Trainer:
             optimizer, lambda s: warmup_cosine(s, total_steps, warmup_steps, c.min_lr_ratio)
         )
         scaler = torch.amp.GradScaler("cuda", enabled=(c.amp == "auto" and self.device.type == "cuda"))
-        start_epoch = 0
+        start_epoch, start_batch = 0, 0
+        rng_state = None
         if c.resume:
-            start_epoch = self._restore(optimizer, scheduler, scaler)
+            start_epoch, start_batch, rng_state = self._restore(optimizer, scheduler, scaler)
         model: nn.Module = self.method
         distributed = dist.is_available() and dist.is_initialized()
         if distributed:
@@ -343,20 +355,31 @@ class Trainer:
         for epoch in range(start_epoch, last_epoch):
             self.epoch = epoch
             torch.manual_seed(derive_seed(c.seed, 0x51, epoch))  # dropout, masks: reproducible per epoch
+            skip = start_batch if epoch == start_epoch else 0
+            if skip and rng_state is not None:  # resumed inside the epoch: the RNG state it had there
+                torch.set_rng_state(rng_state.cpu())
+            batches: Iterable[Any] = loader
             if hasattr(loader, "set_epoch"):
-                loader.set_epoch(epoch)
+                if skip:
+                    loader.set_epoch(epoch, start_step=skip)
+                else:
+                    loader.set_epoch(epoch)
+            elif skip:
+                batches = itertools.islice(iter(loader), skip, None)
             model.train()
             bar = tqdm(
                 total=min(steps_per_epoch, total_steps - epoch * steps_per_epoch),
+                initial=skip // c.accumulate_steps,
                 desc=f"epoch {epoch + 1}/{last_epoch}",
                 disable=not (c.progress and is_main_process()),
                 leave=False,
                 dynamic_ncols=True,
             )
             running, n_running = 0.0, 0
-            micro = 0
+            micro = skip
+            self._batches_done = skip
             optimizer.zero_grad(set_to_none=True)
-            for batch in loader:
+            for batch in batches:
                 last_micro = (micro + 1) % c.accumulate_steps == 0
                 sync = contextlib.nullcontext() if (last_micro or not distributed) else model.no_sync()
                 with sync:
@@ -368,6 +391,7 @@ class Trainer:
                         self._diverged(epoch, loss_value, optimizer)
                     scaler.scale(loss / c.accumulate_steps).backward()
                 micro += 1
+                self._batches_done = micro
                 if not last_micro:
                     continue
                 if c.grad_clip is not None:
@@ -404,10 +428,13 @@ class Trainer:
                     self._log(record)
                 if epoch_done:
                     break
+                if c.checkpoint_steps is not None and self.global_step % c.checkpoint_steps == 0:
+                    self._save(optimizer, scheduler, scaler, mid_epoch=True)
             bar.close()
             epoch_loss = all_reduce_mean(running / max(1, n_running), self.device)
             epoch_losses.append(epoch_loss)
             self.epoch = epoch + 1
+            self._batches_done = 0
             if self.epoch % c.checkpoint_every == 0 or self.epoch == last_epoch:
                 self._save(optimizer, scheduler, scaler)
             epoch_record = {
@@ -479,14 +506,19 @@ class Trainer:
         )
 
     # -- checkpoints ------------------------------------------------------------------------------------
-    def _save(self, optimizer, scheduler, scaler) -> Path | None:
+    def _save(self, optimizer, scheduler, scaler, mid_epoch: bool = False) -> Path | None:
+        """Write the checkpoint (``mid_epoch``: inside ``self.epoch``, after ``_batches_done`` batches)."""
         if self.run_dir is None:
             return None
         path = self.run_dir / CHECKPOINT_NAME
         if is_main_process():
+            position = {}
+            if mid_epoch:
+                position = {"batches_done": self._batches_done, "rng_state": torch.get_rng_state()}
             save_checkpoint(
                 {
                     "epoch": self.epoch,
+                    **position,
                     "global_step": self.global_step,
                     "method": self.method.state_dict(),
                     "optimizer": optimizer.state_dict(),
@@ -500,7 +532,8 @@ class Trainer:
         barrier()
         return path
 
-    def _restore(self, optimizer, scheduler, scaler) -> int:
+    def _restore(self, optimizer, scheduler, scaler) -> tuple[int, int, Tensor | None]:
+        """Load the saved state; returns ``(epoch, batches done in it, global RNG state or None)``."""
         assert self.run_dir is not None
         state = self._resume_state
         self._resume_state = None
@@ -511,8 +544,11 @@ class Trainer:
             scaler.load_state_dict(state["scaler"])
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
-        self._log({"event": "resume", "epoch": self.epoch, "step": self.global_step})
-        return self.epoch
+        batches_done = int(state.get("batches_done", 0))
+        self._log(
+            {"event": "resume", "epoch": self.epoch, "step": self.global_step, "batches_done": batches_done}
+        )
+        return self.epoch, batches_done, state.get("rng_state")
 
 
 def _scalar(value: Any) -> float | None:
