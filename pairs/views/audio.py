@@ -49,15 +49,27 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pairs.errors import ConfigError, DataError
 from pairs.views.audio_pitch import (
     check_sample_rate,
     check_waveform,
     default_n_fft,
+    peak_normalise,
     pitch_shift,
     resample_at,
     time_stretch,
 )
-from pairs.views.base import Compose, GeneratorLike, OneOf, Params, RandomApply, View, uniform
+from pairs.views.base import (
+    Compose,
+    GeneratorLike,
+    OneOf,
+    Params,
+    RandomApply,
+    View,
+    check_output_finite,
+    uniform,
+    work_dtype,
+)
 
 __all__ = [
     "AudioView",
@@ -113,6 +125,21 @@ def _prob(p: Any, name: str) -> float:
     if not _is_number(p) or not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
     return float(p)
+
+
+def _batch_amounts(amount: Any, waveform: Tensor, name: str, what: str) -> Tensor:
+    """A ``(B,)`` tensor of finite per-example amounts (a number is used for every example)."""
+    t = torch.as_tensor(amount, device=waveform.device)
+    if t.dim() == 0:
+        t = t.expand(waveform.shape[0])
+    if t.dim() != 1 or t.shape[0] != waveform.shape[0]:
+        raise DataError(
+            f"{name}: {what} must be a number or a (B,) tensor with one amount per example "
+            f"(B={waveform.shape[0]}), got shape {tuple(t.shape)}"
+        )
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise DataError(f"{name}: {what} must be finite, got {t.tolist()[:10]}")
+    return t
 
 
 def _check_len(t: Tensor, n: int, name: str) -> None:
@@ -209,11 +236,20 @@ def time_shift(waveform: Tensor, shift: Tensor, *, rollover: bool = True, fade: 
     Returns:
         ``(B, C, T)`` shifted waveforms.
 
+    Raises:
+        TypeError: a non-float waveform.
+        DataError: a waveform that is not ``(B, C, T)``, empty, or holds NaN/inf; shifts not ``(B,)``.
+
     Shape:
         ``(B, C, T)``, ``(B,)`` -> ``(B, C, T)``.
     """
+    check_waveform(waveform, "time_shift", allow_single=False)
     b, c, t = waveform.shape
-    shift = torch.as_tensor(shift, device=waveform.device).long().reshape(b)
+    shift = _batch_amounts(shift, waveform, "time_shift", "shift")
+    if shift.is_floating_point():
+        shift = torch.round(shift.double())
+    # equivalent shifts in a range where index arithmetic cannot overflow
+    shift = (torch.remainder(shift, t) if rollover else shift.clamp(-t, t)).long()
     n = torch.arange(t, device=waveform.device)[None]
     src = n - shift[:, None]  # (B, T): output n reads input n - shift
     if rollover:
@@ -407,10 +443,30 @@ class TimeStretch(AudioView):
 # --------------------------------------------------------------------------------------------------
 # Level, polarity, noise
 # --------------------------------------------------------------------------------------------------
-def gain(waveform: Tensor, db: Tensor) -> Tensor:
-    """Multiply each example by ``10 ** (db / 20)``; ``db`` is ``(B,)``."""
-    factor = torch.pow(10.0, torch.as_tensor(db, device=waveform.device).to(waveform.dtype) / 20.0)
-    return waveform * factor.reshape(-1, 1, 1)
+def gain(waveform: Tensor, db: Tensor | float) -> Tensor:
+    """Multiply each example by ``10 ** (db / 20)``.
+
+    Args:
+        waveform: ``(B, C, T)`` floating-point batch.
+        db: a number or ``(B,)`` gains in dB.
+
+    Returns:
+        The scaled batch, in the dtype of ``waveform`` (half precision is computed in float32).
+
+    Raises:
+        TypeError: a non-float waveform.
+        DataError: a bad waveform (rank, empty, NaN/inf), or a gain that overflows the dtype.
+
+    Shape:
+        ``(B, C, T)``, ``(B,)`` -> ``(B, C, T)``.
+    """
+    check_waveform(waveform, "gain", allow_single=False)
+    wd = work_dtype(waveform.dtype)
+    db = _batch_amounts(db, waveform, "gain", "db").to(torch.float64)
+    factor = torch.pow(10.0, db / 20.0).to(wd)
+    out = (waveform.to(wd) * factor.reshape(-1, 1, 1)).to(waveform.dtype)
+    check_output_finite("gain", waveform, out)
+    return out
 
 
 class Gain(AudioView):
@@ -455,14 +511,35 @@ def add_noise(waveform: Tensor, noise: Tensor, snr_db: Tensor) -> Tensor:
 
     Signal and noise powers are means over channels and samples; silent examples stay silent.
 
+    Powers are computed on peak-normalised signals (no overflow of the squares at large amplitudes),
+    half precision in float32; the result has the dtype of ``waveform``.
+
+    Raises:
+        TypeError: non-float waveform or noise.
+        DataError: bad shapes, empty or NaN/inf input, or a result too large for the dtype.
+
     Shape:
         waveform and noise ``(B, C, T)``, snr_db ``(B,)`` -> ``(B, C, T)``.
     """
-    p_sig = waveform.pow(2).mean(dim=(1, 2))
-    p_noise = noise.pow(2).mean(dim=(1, 2)).clamp(min=1e-30)
-    snr = torch.as_tensor(snr_db, device=waveform.device).to(waveform.dtype)
-    scale = torch.sqrt(p_sig / (p_noise * torch.pow(10.0, snr / 10.0)))
-    return waveform + noise * scale.reshape(-1, 1, 1)
+    check_waveform(waveform, "add_noise", allow_single=False)
+    check_waveform(noise, "add_noise (noise)", allow_single=False)
+    if noise.shape != waveform.shape:
+        raise DataError(
+            f"add_noise: noise of shape {tuple(noise.shape)} does not match the waveform "
+            f"{tuple(waveform.shape)}"
+        )
+    wd = work_dtype(waveform.dtype)
+    b = waveform.shape[0]
+    sig, sig_peak = peak_normalise(waveform.to(wd).reshape(b, -1))
+    noi, noi_peak = peak_normalise(noise.to(wd).reshape(b, -1))
+    rms_sig = sig.pow(2).mean(dim=1).sqrt() * sig_peak[:, 0]  # silent examples: 0
+    rms_noise = noi.pow(2).mean(dim=1).sqrt()  # of the normalised noise
+    snr = _batch_amounts(snr_db, waveform, "add_noise", "snr_db").to(torch.float64)
+    ratio = torch.pow(10.0, -snr / 20.0).to(wd)  # noise rms / signal rms
+    scale = torch.where(rms_noise > 0, rms_sig * ratio / rms_noise.clamp(min=torch.finfo(wd).tiny), 0.0)
+    out = (waveform.to(wd) + (noi * scale[:, None]).view_as(waveform)).to(waveform.dtype)
+    check_output_finite("add_noise", waveform, out)
+    return out
 
 
 class AddNoise(AudioView):
@@ -491,13 +568,14 @@ class AddNoise(AudioView):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_len(params["snr_db"], batch.shape[0], "AddNoise")
         g = torch.Generator(device=batch.device).manual_seed(int(params["seed"][0]))
-        noise = torch.randn(batch.shape, generator=g, device=batch.device, dtype=batch.dtype)
+        wd = work_dtype(batch.dtype)  # half precision: drawn and shaped in float32 (no half FFT on CPU)
+        noise = torch.randn(batch.shape, generator=g, device=batch.device, dtype=wd)
         if self.color == "pink":
             t = batch.shape[-1]
             spec = torch.fft.rfft(noise, dim=-1)
-            f = torch.arange(spec.shape[-1], device=batch.device, dtype=batch.dtype).clamp(min=1.0)
+            f = torch.arange(spec.shape[-1], device=batch.device, dtype=wd).clamp(min=1.0)
             noise = torch.fft.irfft(spec / f.sqrt(), n=t, dim=-1)
-        return add_noise(batch, noise, params["snr_db"])
+        return add_noise(batch, noise.to(batch.dtype), params["snr_db"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -521,17 +599,28 @@ def filter_fft(waveform: Tensor, sample_rate: int, cutoff_hz: Tensor, kind: str,
         ``(B, C, T)`` -> ``(B, C, T)``.
     """
     if kind not in ("lowpass", "highpass"):
-        raise ValueError(f"filter kind must be 'lowpass' or 'highpass', got {kind!r}")
+        raise ConfigError(f"filter kind must be 'lowpass' or 'highpass', got {kind!r}")
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order < 1:
+        raise ConfigError(f"filter_fft: order must be an int >= 1, got {order!r}")
+    check_waveform(waveform, "filter_fft", allow_single=False)
+    sample_rate = check_sample_rate(sample_rate, "filter_fft")
+    fc = _batch_amounts(cutoff_hz, waveform, "filter_fft", "cutoff_hz").to(torch.float64)
+    if not bool((fc > 0).all()):
+        raise ConfigError(f"filter_fft: cutoff_hz must be > 0 Hz, got {fc.tolist()[:10]}")
     t = waveform.shape[-1]
-    work = waveform if waveform.dtype in (torch.float32, torch.float64) else waveform.float()
+    work, peak = peak_normalise(waveform.to(work_dtype(waveform.dtype)))  # the FFT sums cannot overflow
     spec = torch.fft.rfft(work, dim=-1)
-    freqs = torch.fft.rfftfreq(t, d=1.0 / sample_rate, device=waveform.device).to(work.dtype)
-    fc = torch.as_tensor(cutoff_hz, device=waveform.device).to(work.dtype).reshape(-1, 1)
-    ratio = (freqs[None] / fc) ** (2 * order)
-    response = torch.rsqrt(1.0 + ratio)
+    freqs = torch.fft.rfftfreq(t, d=1.0 / sample_rate, device=waveform.device, dtype=torch.float64)
+    # the response in float64 from log-ratios: (f / fc) ** (2 * order) neither overflows nor underflows
+    log_ratio = (2 * order) * torch.log(freqs[None].clamp(min=1e-300) / fc.reshape(-1, 1))
+    log_ratio = torch.where(freqs[None] > 0, log_ratio, torch.tensor(-math.inf, dtype=torch.float64))
+    response = torch.exp(-0.5 * torch.nn.functional.softplus(log_ratio))  # 1 / sqrt(1 + ratio)
     if kind == "highpass":
-        response = torch.sqrt(ratio) * response
-    return torch.fft.irfft(spec * response[:, None], n=t, dim=-1).to(waveform.dtype)
+        response = torch.exp(0.5 * (log_ratio - torch.nn.functional.softplus(log_ratio)))
+    out = torch.fft.irfft(spec * response.to(work.dtype)[:, None], n=t, dim=-1)
+    out = (out * peak).to(waveform.dtype)
+    check_output_finite("filter_fft", waveform, out)
+    return out
 
 
 class _Filter(AudioView):

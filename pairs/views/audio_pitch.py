@@ -41,6 +41,9 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
+from pairs.errors import ConfigError, DataError
+from pairs.views.base import check_output_finite, work_dtype
+
 __all__ = [
     "default_n_fft",
     "stft_frames",
@@ -60,7 +63,7 @@ def check_waveform(x: object, name: str, *, allow_single: bool = True) -> tuple[
 
     Raises:
         TypeError: not a floating-point tensor.
-        ValueError: wrong rank, no samples or no channels, or NaN/inf samples.
+        DataError: wrong rank, no samples or no channels, or NaN/inf samples.
     """
     if not isinstance(x, Tensor):
         raise TypeError(
@@ -72,19 +75,19 @@ def check_waveform(x: object, name: str, *, allow_single: bool = True) -> tuple[
     single = x.dim() == 2 and allow_single
     if x.dim() not in ((2, 3) if allow_single else (3,)):
         expected = "a waveform (C, T) or a batch (B, C, T)" if allow_single else "a batch (B, C, T)"
-        raise ValueError(
+        raise DataError(
             f"{name} expects {expected}, got shape {tuple(x.shape)}; a mono clip of T samples is (1, T), "
             "a batch of them (B, 1, T)"
         )
     batch = x.unsqueeze(0) if single else x
     if batch.shape[0] == 0 or batch.shape[1] == 0 or batch.shape[2] == 0:
-        raise ValueError(
+        raise DataError(
             f"{name} got an empty waveform of shape {tuple(x.shape)}; expected at least one example, "
             "one channel and one sample"
         )
     if not bool(torch.isfinite(batch.sum())) and not bool(torch.isfinite(batch).all()):
         bad = (~torch.isfinite(batch)).flatten(1).any(1).nonzero().flatten().tolist()
-        raise ValueError(
+        raise DataError(
             f"{name} got NaN or infinite samples in example(s) {bad[:10]}; clean the audio first "
             "(e.g. torch.nan_to_num)"
         )
@@ -99,8 +102,25 @@ def check_sample_rate(sample_rate: object, name: str) -> int:
         or not float(sample_rate).is_integer()
         or sample_rate <= 0
     ):
-        raise ValueError(f"{name}: sample_rate must be a positive integer number of Hz, got {sample_rate!r}")
+        raise ConfigError(f"{name}: sample_rate must be a positive integer number of Hz, got {sample_rate!r}")
     return int(sample_rate)
+
+
+def peak_normalise(rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Divide every row by its peak magnitude, so squares and FFT sums can neither overflow nor underflow.
+
+    Every operation of this module is linear in the signal (STFT, vocoder, interpolation, filters), so
+    ``f(x) = peak * f(x / peak)``: audio at 1e30 or at 1e-30 is processed exactly like audio at 1.
+
+    Args:
+        rows: ``(..., T)`` finite floating-point signals.
+
+    Returns:
+        ``(rows / peak, peak)`` with ``peak`` of shape ``(..., 1)`` (1 for silent rows).
+    """
+    peak = rows.abs().amax(dim=-1, keepdim=True)
+    peak = torch.where(peak > 0, peak, torch.ones_like(peak))
+    return rows / peak, peak
 
 
 def _per_example(amount: object, n: int, device: torch.device, name: str, what: str) -> Tensor:
@@ -114,7 +134,7 @@ def _per_example(amount: object, n: int, device: torch.device, name: str, what: 
             f"got shape {tuple(t.shape)}"
         )
     if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name}: {what} must be finite, got {t.tolist()[:10]}")
+        raise ConfigError(f"{name}: {what} must be finite, got {t.tolist()[:10]}")
     return t.to(device)
 
 
@@ -335,20 +355,41 @@ def resample_at(signal: Tensor, positions: Tensor, half_width: int = 8, beta: fl
         ``(N, P)`` interpolated values.
 
     Raises:
-        ValueError: if the shapes do not match.
+        TypeError: non-float signal or positions.
+        DataError: shapes that do not match, no samples, NaN/inf values.
+        ConfigError: ``half_width < 1``.
 
     Shape:
-        signal ``(N, L)``, positions ``(N, P)`` -> ``(N, P)``.
+        signal ``(N, L)``, positions ``(N, P)`` -> ``(N, P)``; the output has the dtype of ``signal``
+        (half precision is computed in float32).
     """
+    for name, t in (("signal", signal), ("positions", positions)):
+        if not isinstance(t, Tensor) or not t.is_floating_point():
+            got = t.dtype if isinstance(t, Tensor) else type(t).__name__
+            raise TypeError(f"resample_at expects a floating-point {name} tensor, got {got}; use .float()")
     if signal.dim() != 2 or positions.dim() != 2 or positions.shape[0] != signal.shape[0]:
-        raise ValueError(
+        raise DataError(
             f"resample_at expects signal (N, L) and positions (N, P), got {tuple(signal.shape)} and "
             f"{tuple(positions.shape)}"
         )
+    if signal.shape[1] == 0:
+        raise DataError(f"resample_at got signals with no samples, shape {tuple(signal.shape)}")
+    if isinstance(half_width, bool) or not isinstance(half_width, numbers.Integral) or half_width < 1:
+        raise ConfigError(f"resample_at: half_width must be an int >= 1, got {half_width!r}")
+    check_finite_values(signal, "resample_at", "signal")
+    check_finite_values(positions, "resample_at", "positions")
+    if signal.shape[0] == 0 or positions.shape[1] == 0:
+        return signal.new_zeros(positions.shape)
+    rows, peak = peak_normalise(signal.to(work_dtype(signal.dtype)))
+    out = _resample_rows(rows, positions.to(rows.dtype), int(half_width), float(beta))
+    out = out.mul_(peak).to(signal.dtype)
+    check_output_finite("resample_at", signal, out)
+    return out
+
+
+def _resample_rows(signal: Tensor, positions: Tensor, k: int, beta: float = 8.0) -> Tensor:
+    """:func:`resample_at` on validated float32/float64 rows (no checks, no scaling)."""
     n, length = signal.shape
-    k = int(half_width)
-    if k < 1:
-        raise ValueError(f"resample_at: half_width must be >= 1, got {half_width!r}")
     coef = _farrow_cpu(k, float(beta), _FARROW_DEGREE).to(device=signal.device, dtype=signal.dtype)
     # filtered[:, d, w] = sum_j coef[d, j] * x[w - k + j]: the taps of an output in [w - 1, w).
     padded = torch.nn.functional.pad(signal.unsqueeze(1), (k, k))
@@ -362,6 +403,12 @@ def resample_at(signal: Tensor, positions: Tensor, half_width: int = 8, beta: fl
         out.mul_(x).add_(values[:, d])
     outside = (positions < -k) | (positions > length + k - 1)
     return out.masked_fill_(outside, 0.0)
+
+
+def check_finite_values(x: Tensor, owner: str, name: str) -> None:
+    """Refuse NaN/inf in ``x`` (an argument of ``owner``) with a :class:`~pairs.errors.DataError`."""
+    if not bool(torch.isfinite(x).all()):
+        raise DataError(f"{owner}: {name} holds NaN or infinite values; expected finite values")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -422,9 +469,10 @@ def pitch_shift(
     b, c, t = batch.shape
     steps = _per_example(semitones, b, batch.device, "pitch_shift", "semitones")
     ratio = torch.pow(2.0, steps / 12.0).repeat_interleave(c)  # (B*C,) frequency ratio
-    rows = batch.reshape(b * c, t)
-    if not rows.dtype.is_floating_point or rows.dtype in (torch.float16, torch.bfloat16):
-        rows = rows.float()
+    rows, peak = peak_normalise(batch.reshape(b * c, t).to(work_dtype(batch.dtype)))
+    k = int(half_width)
+    if isinstance(half_width, bool) or not isinstance(half_width, numbers.Integral) or k < 1:
+        raise ConfigError(f"pitch_shift: half_width must be an int >= 1, got {half_width!r}")
     n_bins = n_fft // 2 + 1
     positions = torch.arange(t, device=batch.device, dtype=torch.float64)
     tile = _tile_rows(rows, chunk_size)
@@ -436,7 +484,7 @@ def pitch_shift(
         part, r = sorted_rows[start : start + tile], sorted_ratio[start : start + tile]
         cutoff = torch.where(r > 1.0, (n_bins - 1) / r, n_bins + 4.0) if bool((r > 1.0).any()) else None
         stretched = phase_vocoder(part, 1.0 / r, n_fft, hop, cutoff=cutoff)
-        parts.append(resample_at(stretched, (positions[None] * r[:, None]).to(rows.dtype), half_width))
+        parts.append(_resample_rows(stretched, (positions[None] * r[:, None]).to(rows.dtype), k))
     out = parts[0] if len(parts) == 1 else torch.cat(parts)
     if order is not None:
         out = torch.empty_like(out).index_copy_(0, order, out)
@@ -444,7 +492,8 @@ def pitch_shift(
         peak_in = rows.abs().amax(dim=1, keepdim=True)
         peak_out = out.abs().amax(dim=1, keepdim=True)
         out = out * torch.where(peak_out > peak_in, peak_in / peak_out.clamp(min=1e-30), 1.0)
-    out = out.view(b, c, t).to(batch.dtype)
+    out = (out * peak).view(b, c, t).to(batch.dtype)
+    check_output_finite("pitch_shift", batch, out)
     return out[0] if single else out
 
 
@@ -492,12 +541,13 @@ def time_stretch(
     lengths = torch.round(t / rates).long()
     out_len = t if keep_length else int(lengths.max())
     n_out_frames = int(math.ceil(out_len / hop)) + 2
-    rows = batch.reshape(b * c, t)
+    rows, peak = peak_normalise(batch.reshape(b * c, t).to(work_dtype(batch.dtype)))
     stretched = phase_vocoder(rows, rates.repeat_interleave(c), n_fft, hop, n_out_frames=n_out_frames)
     stretched = stretched[:, :out_len]
     if stretched.shape[1] < out_len:
         stretched = torch.nn.functional.pad(stretched, (0, out_len - stretched.shape[1]))
     keep = torch.arange(out_len, device=batch.device)[None] < lengths.repeat_interleave(c)[:, None]
-    stretched = (stretched * keep).view(b, c, out_len).to(batch.dtype)
+    stretched = (stretched * keep * peak).view(b, c, out_len).to(batch.dtype)
+    check_output_finite("time_stretch", batch, stretched)
     lengths = lengths.clamp(max=out_len)
     return (stretched[0], lengths) if single else (stretched, lengths)

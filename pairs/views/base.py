@@ -33,6 +33,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pairs.errors import DataError
+
 Params = dict[str, Any]
 """Parameters drawn by a view: a dict whose tensor values have the batch as their first dimension."""
 
@@ -96,6 +98,107 @@ def uniform(
 def bernoulli(p: float, n: int, generator: torch.Generator) -> Tensor:
     """``n`` boolean draws, each ``True`` with probability ``p`` (shape ``(n,)``)."""
     return torch.rand(n, generator=generator, device=generator.device) < p
+
+
+# --------------------------------------------------------------------------------------------------
+# Numerics shared by every domain: one rule for half precision, finite input, finite output
+# --------------------------------------------------------------------------------------------------
+HALF_TYPES = (torch.float16, torch.bfloat16)
+"""The half-precision dtypes; views compute them in float32 and return the input dtype."""
+
+
+def work_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype a view computes in for inputs of ``dtype``: float32 for float16/bfloat16 (several CPU
+    kernels, the FFT among them, lack half precision, and squares overflow float16 above ~256), the
+    dtype itself otherwise. Views cast their result back to the input dtype."""
+    return torch.float32 if dtype in HALF_TYPES else dtype
+
+
+def all_finite(x: Tensor) -> bool:
+    """Whether ``x`` has no NaN/inf: a cheap sum first (NaN/inf propagate), the exact check if it fails
+    (the sum also overflows on huge finite values)."""
+    if x.numel() == 0:
+        return True
+    acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+    if bool(torch.isfinite(x.sum(dtype=acc))):
+        return True
+    return bool(torch.isfinite(x).all())
+
+
+def check_finite(x: Tensor, name: str, *, allow_nan: bool = False, what: str = "values") -> Tensor:
+    """Refuse +-inf (and NaN unless ``allow_nan``, e.g. series where NaN marks a missing timestamp).
+
+    Args:
+        x: a floating-point tensor.
+        name: the caller named in the message.
+        allow_nan: accept NaN entries (only inf is refused).
+        what: what the entries are, for the message (``"samples"``, ``"pixels"``, ...).
+
+    Returns:
+        ``x`` unchanged.
+
+    Raises:
+        DataError: on inf (or NaN) entries; the message counts them.
+    """
+    if not x.is_floating_point() or all_finite(x):
+        return x
+    n_inf = int(torch.isinf(x).sum())
+    n_nan = 0 if allow_nan else int(torch.isnan(x).sum())
+    if n_inf or n_nan:
+        kinds = " and ".join(k for k, n in ((f"{n_nan} NaN", n_nan), (f"{n_inf} infinite", n_inf)) if n)
+        fix = "replace them by NaN (missing) or finite values" if allow_nan else "clean them first"
+        note = " (NaN marks a missing value)" if allow_nan else ""
+        raise DataError(
+            f"{name} got {kinds} {what}; expected finite {what}{note}: {fix}, e.g. with torch.nan_to_num"
+        )
+    return x
+
+
+@singledispatch
+def float_values(batch: Any) -> list[Tensor]:
+    """The floating-point tensors of a batch whose values a view computes (checked for overflow)."""
+    return []
+
+
+@float_values.register
+def _(batch: Tensor) -> list[Tensor]:
+    return [batch] if batch.is_floating_point() else []
+
+
+@float_values.register
+def _(batch: tuple) -> list[Tensor]:
+    return [t for item in batch for t in float_values(item)]
+
+
+def check_output_finite(name: str, inputs: Any, outputs: Any, *, writes_nan: bool = False) -> None:
+    """Raise a clear error when a view made NaN/inf from input that had none (overflow of the dtype).
+
+    Input NaN may stay NaN (series mark missing values with it), input inf may stay inf, and a view that
+    writes NaN on purpose (``writes_nan``: NaN padding of a shortened series) may add NaN; anything else
+    non-finite in the output means the values were too large for the dtype.
+
+    Raises:
+        DataError: naming the view, the input's largest magnitude and the dtype's range.
+    """
+    outs = float_values(outputs)
+    if all(all_finite(t) for t in outs):
+        return
+    ins = float_values(inputs)
+    in_nan = any(bool(torch.isnan(t).any()) for t in ins)
+    in_inf = any(bool(torch.isinf(t).any()) for t in ins)
+    out_nan = any(bool(torch.isnan(t).any()) for t in outs)
+    out_inf = any(bool(torch.isinf(t).any()) for t in outs)
+    if (out_inf and not in_inf) or (out_nan and not (in_nan or in_inf or writes_nan)):
+        dtype = next(t.dtype for t in outs if not all_finite(t))
+        peak = max(
+            (float(torch.nan_to_num(t.detach().float().abs(), nan=0.0).max()) for t in ins if t.numel()),
+            default=0.0,
+        )
+        raise DataError(
+            f"{name}: the output overflowed {dtype} (input magnitude up to {peak:.3g}; {dtype} holds values "
+            f"up to {torch.finfo(dtype).max:.3g}); scale the input down (e.g. standardise it) or use a wider "
+            "dtype (float32 or float64)"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -194,6 +297,9 @@ class View:
     """
 
     sample_ndim: int | None = None
+    writes_nan: bool = False
+    """Whether the view writes NaN on purpose (e.g. NaN padding that marks missing timestamps); any other
+    NaN/inf made from finite input is an overflow and raises :class:`~pairs.errors.DataError`."""
 
     # -- to implement -------------------------------------------------------------------------------
     def sample(self, batch: Any, generator: torch.Generator) -> Params:
@@ -252,15 +358,18 @@ class View:
         """
         batch, single = self.to_batch(x)
         if batch_len(batch) == 0:
-            raise ValueError(f"{type(self).__name__} got an empty batch; expected at least one example")
+            raise DataError(f"{type(self).__name__} got an empty batch; expected at least one example")
         out, params = self.forward(batch, make_generator(generator))
+        check_output_finite(type(self).__name__, batch, out, writes_nan=self.writes_nan)
         out = self.from_batch(out, single)
         return (out, params) if return_params else out
 
     def replay(self, x: Any, params: Params) -> Any:
         """Apply parameters returned by an earlier call (``return_params=True``) to ``x``."""
         batch, single = self.to_batch(x)
-        return self.from_batch(self.apply(batch, params), single)
+        out = self.apply(batch, params)
+        check_output_finite(type(self).__name__, batch, out, writes_nan=self.writes_nan)
+        return self.from_batch(out, single)
 
     def __repr__(self) -> str:
         args = []
@@ -303,6 +412,15 @@ def _check_view(v: Any, where: str) -> View:
     return v
 
 
+def _inner_name(view: View) -> str:
+    """A view's class name, looking through RandomApply / OneOf wrappers (``RandomApply(PitchShift)``)."""
+    if isinstance(view, RandomApply):
+        return f"RandomApply({_inner_name(view.view)})"
+    if isinstance(view, OneOf):
+        return f"OneOf({', '.join(_inner_name(v) for v in view.views)})"
+    return type(view).__name__
+
+
 class Compose(View):
     """Apply views one after another; parameters are the list of each view's parameters.
 
@@ -321,6 +439,10 @@ class Compose(View):
     def sample_ndim(self) -> int | None:  # type: ignore[override]
         return self.views[0].sample_ndim
 
+    @property
+    def writes_nan(self) -> bool:  # type: ignore[override]
+        return any(v.writes_nan for v in self.views)
+
     def to_batch(self, x: Any) -> tuple[Any, bool]:
         return self.views[0].to_batch(x)
 
@@ -330,7 +452,11 @@ class Compose(View):
     def forward(self, batch: Any, generator: torch.Generator) -> tuple[Any, Params]:
         params = []
         for view in self.views:
-            batch, p = view.forward(batch, generator)
+            out, p = view.forward(batch, generator)
+            check_output_finite(
+                _inner_name(view), batch, out, writes_nan=view.writes_nan
+            )  # name the view that overflowed
+            batch = out
             params.append(p)
         return batch, {"views": params}
 
@@ -341,7 +467,9 @@ class Compose(View):
                 "replay needs the parameters returned by this Compose"
             )
         for view, p in zip(self.views, params["views"], strict=True):
-            batch = view.apply(batch, p)
+            out = view.apply(batch, p)
+            check_output_finite(_inner_name(view), batch, out, writes_nan=view.writes_nan)
+            batch = out
         return batch
 
     def __repr__(self) -> str:
@@ -366,6 +494,10 @@ class RandomApply(View):
     @property
     def sample_ndim(self) -> int | None:  # type: ignore[override]
         return self.view.sample_ndim
+
+    @property
+    def writes_nan(self) -> bool:  # type: ignore[override]
+        return self.view.writes_nan
 
     def to_batch(self, x: Any) -> tuple[Any, bool]:
         return self.view.to_batch(x)
@@ -427,6 +559,10 @@ class OneOf(View):
     @property
     def sample_ndim(self) -> int | None:  # type: ignore[override]
         return self.views[0].sample_ndim
+
+    @property
+    def writes_nan(self) -> bool:  # type: ignore[override]
+        return any(v.writes_nan for v in self.views)
 
     def to_batch(self, x: Any) -> tuple[Any, bool]:
         return self.views[0].to_batch(x)

@@ -46,7 +46,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from pairs.views.base import OneOf, Params, View, batch_len, combine, take
+from pairs.views.base import OneOf, Params, View, batch_len, combine, float_values, take
 
 __all__ = [
     "GraphView",
@@ -761,6 +761,15 @@ def _(batch: Batch, index: Tensor) -> Batch:
     return _take_graphs(batch, index.long().flatten())
 
 
+@float_values.register
+def _(batch: Data) -> list[Tensor]:  # Batch too: the values a view computes are x and edge_attr
+    return [
+        v
+        for v in (getattr(batch, "x", None), getattr(batch, "edge_attr", None))
+        if isinstance(v, Tensor) and v.is_floating_point()
+    ]
+
+
 @combine.register
 def _(first: Batch, parts: Sequence[tuple[Tensor, Any]], size: int) -> Batch:
     parts = [(i.long().flatten().cpu(), b) for i, b in parts if len(i)]
@@ -1216,7 +1225,7 @@ class MaskFeatures(GraphView):
             n_masked = int((mask.sum(1) * lay.node_counts.to(device)).sum())
         elif self.mode == "entries":
             group = lay.node_graph.to(device)[:, None].expand(-1, f).reshape(-1)
-            rank = _group_ranks(group, lay.ptr.to(device) * f, generator).view(-1, f)
+            rank = _group_ranks(group, lay.ptr.to(device) * f, generator).view(x.shape[0], f)  # F may be 0
             k = _floor_count(self.p, lay.node_counts.to(device) * f)
             mask = rank < k[lay.node_graph.to(device)][:, None]
             n_masked = int(mask.sum())

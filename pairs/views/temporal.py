@@ -75,7 +75,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from pairs.views.base import Compose, Params, View
+from pairs.errors import DataError
+from pairs.views.base import Compose, Params, View, check_finite
 
 __all__ = [
     "SeriesView",
@@ -162,8 +163,8 @@ def _check_series(x: Any, name: str) -> Tensor:
     if not x.is_floating_point():
         raise TypeError(f"{name} expects floating-point series, got dtype {x.dtype}; convert with x.float()")
     if x.shape[1] == 0 or x.shape[2] == 0:
-        raise ValueError(f"{name} got series with no channels or no timestamps, shape {tuple(x.shape)}")
-    return x
+        raise DataError(f"{name} got series with no channels or no timestamps, shape {tuple(x.shape)}")
+    return check_finite(x, name, allow_nan=True)  # NaN marks a missing timestamp; inf is refused
 
 
 def _check_param_len(t: Tensor, n: int, name: str) -> None:
@@ -751,7 +752,10 @@ class TimestampMask(SeriesView):
         self.p = _check_prob(p, "TimestampMask p")
         if not _is_number(value):
             raise ValueError(f"TimestampMask value must be a number, got {value!r}")
+        if math.isinf(float(value)):
+            raise ValueError(f"TimestampMask value must be finite or NaN (missing), got {value!r}")
         self.value = float(value)
+        self.writes_nan = math.isnan(self.value)
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         b, _, t = batch.shape
@@ -1137,6 +1141,7 @@ class FrameDrop(SeriesView):
         self.p = _check_prob(p, "FrameDrop p", high_open=True)
         if fill not in ("resample", "nan"):
             raise ValueError(f"FrameDrop fill must be 'resample' or 'nan', got {fill!r}")
+        self.writes_nan = fill == "nan"
         self.fill = fill
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
@@ -1210,6 +1215,7 @@ class SpeedChange(SeriesView):
         self.range = (float(range[0]), float(range[1]))
         if fill not in ("nan", "edge", "zero"):
             raise ValueError(f"SpeedChange fill must be 'nan', 'edge' or 'zero', got {fill!r}")
+        self.writes_nan = fill == "nan"
         self.fill = fill
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:

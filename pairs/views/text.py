@@ -82,9 +82,27 @@ class Edit(NamedTuple):
 _new_edit = tuple.__new__  # builds an Edit from a 4-tuple without the namedtuple's Python-level __new__
 
 
+MARKUP_RE = re.compile(
+    r"<!--.*?-->"  # an HTML comment
+    r"|</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>"  # a tag: <b>, </b>, <br/>, <a href="x">
+    r"|&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});",  # an entity: &amp; &#39; &#x27;
+    re.DOTALL,
+)
+"""HTML/XML markup that views leave alone: tags, comments and character entities are never words."""
+
+_WORD_OR_MARKUP_RE = re.compile(f"(?:{MARKUP_RE.pattern})|({WORD_RE.pattern})", re.DOTALL)
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans ``(start, end)`` of the words of ``text`` (see :data:`WORD_RE`)."""
-    return [m.span() for m in WORD_RE.finditer(text)]
+    """Character spans ``(start, end)`` of the words of ``text`` (see :data:`WORD_RE`).
+
+    Markup (:data:`MARKUP_RE`: tags such as ``<b>``, comments, entities such as ``&amp;``) is skipped, so
+    views keep it verbatim; the words between tags are words as usual (``"<b>Hello</b>"`` has one word,
+    ``Hello``).
+    """
+    if "<" not in text and "&" not in text:  # the common case: no markup to skip
+        return [m.span() for m in WORD_RE.finditer(text)]
+    return [m.span(1) for m in _WORD_OR_MARKUP_RE.finditer(text) if m.start(1) >= 0]
 
 
 def splice(text: str, edits: Iterable[Edit]) -> str:
