@@ -7,12 +7,16 @@ silent NaN loss.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
+
+from pairs.errors import DataError
 
 _HALF_TYPES = (torch.float16, torch.bfloat16)
 
@@ -114,7 +118,9 @@ def l2_normalize(x: Tensor, eps: float | None = None, dim: int = -1) -> Tensor:
     """L2-normalise ``x`` along ``dim`` with a dtype-aware epsilon.
 
     float16 / bfloat16 inputs are normalised in float32 (the squared norm overflows float16 for
-    entries above ~256) and cast back; the norm is clamped from below by ``eps``.
+    entries above ~256) and cast back; the norm is clamped from below by ``eps``. Each row is divided by
+    its largest magnitude before the norm is taken, so rows of magnitude 1e30 (or 1e-30) normalise
+    like rows of magnitude 1.
 
     Args:
         x: floating-point tensor.
@@ -129,10 +135,14 @@ def l2_normalize(x: Tensor, eps: float | None = None, dim: int = -1) -> Tensor:
     """
     if eps is None:
         eps = default_eps(x.dtype)
-    if x.dtype in _HALF_TYPES:
-        xf = x.float()
-        return (xf / torch.linalg.vector_norm(xf, dim=dim, keepdim=True).clamp_min(eps)).to(x.dtype)
-    return x / torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp_min(eps)
+    xf = x.float() if x.dtype in _HALF_TYPES else x
+    # ||x|| = s * ||x / s|| with s the largest magnitude of the row: the squares cannot overflow (rows near
+    # 1e30) or underflow. s is detached: x / max(||x||, eps) = (x / s) / max(||x / s||, eps / s) exactly,
+    # value and gradient, so the result is the same as without scaling wherever that one is finite.
+    s = xf.detach().abs().amax(dim=dim, keepdim=True).clamp_min(torch.finfo(xf.dtype).tiny)
+    xs = xf / s
+    out = xs / torch.maximum(torch.linalg.vector_norm(xs, dim=dim, keepdim=True), eps / s)
+    return out.to(x.dtype)
 
 
 def check_reduction(reduction: str) -> str:
@@ -163,3 +173,65 @@ def loss_dtype(dtype: torch.dtype) -> torch.dtype:
     ``torch.autocast``, where losses run in float32); float32 and float64 keep their own dtype.
     """
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def check_same_kind(*named: tuple[str, Tensor]) -> None:
+    """Check that tensors that meet in one matmul share dtype and device.
+
+    Args:
+        named: ``(name, tensor)`` pairs, e.g. ``("z1", z1), ("z2", z2)``.
+
+    Raises:
+        TypeError: naming both tensors, their dtypes/devices, and the fix (cast one to the other).
+    """
+    (name0, t0), *rest = named
+    for name, t in rest:
+        if t.dtype != t0.dtype or t.device != t0.device:
+            raise TypeError(
+                f"{name0} and {name} must share dtype and device, got {t0.dtype}/{t0.device} and "
+                f"{t.dtype}/{t.device}; cast one to the other, e.g. {name} = {name}.to({name0})"
+            )
+
+
+def _tensors(value: Any) -> list[Tensor]:
+    """The floating-point tensors in ``value`` (a tensor, or nested lists/tuples/dicts of them)."""
+    if isinstance(value, Tensor):
+        return [value] if value.is_floating_point() else []
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
+
+
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
+
+def finite_loss(fn: _Fn) -> _Fn:
+    """Decorate a public loss: a NaN/inf result from finite inputs becomes a clear :class:`DataError`.
+
+    Every loss refuses NaN/inf *inputs* (:func:`check_embeddings`); what is left is overflow: embeddings
+    so large (say 1e30) that their similarities, squares or variances exceed the dtype. Losses compute
+    safely where the value itself is representable (distances on scaled inputs, half precision in
+    float32); where the loss itself is out of range, this says so instead of returning NaN/inf. Costs
+    one check of the (small) result.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = fn(*args, **kwargs)
+        results = _tensors(out)
+        if all(bool(torch.isfinite(t).all()) for t in results):
+            return out
+        inputs = _tensors(args) + _tensors(kwargs)
+        if not all(bool(torch.isfinite(t).all()) for t in inputs):
+            return out  # non-finite in, non-finite out: the caller chose not to check (check_finite=False)
+        peak = max((float(t.detach().abs().max()) for t in inputs if t.numel()), default=0.0)
+        dtype = next(t.dtype for t in results if not bool(torch.isfinite(t).all()))
+        raise DataError(
+            f"{fn.__name__}: the loss overflowed {dtype}: inputs of magnitude up to {peak:.3g} give "
+            f"similarities, squares or variances beyond the range of the dtype; L2-normalise the "
+            "embeddings (normalize=True where the loss has it) or scale them down, or compute in float64"
+        )
+
+    return wrapper  # type: ignore[return-value]

@@ -36,8 +36,10 @@ from torch import Tensor, nn
 from pairs.losses._checks import (
     check_embeddings,
     check_reduction,
+    check_same_kind,
     check_temperature,
     default_eps,
+    finite_loss,
     l2_normalize,
     reduce_loss,
 )
@@ -136,16 +138,14 @@ def _stack_views(z1: object, z2: object) -> Tensor:
         raise ValueError(
             f"z1 and z2 must have the same shape (B, D), got {tuple(z1.shape)} and {tuple(z2.shape)}"
         )
-    if z1.dtype != z2.dtype or z1.device != z2.device:
-        raise TypeError(
-            f"z1 and z2 must share dtype and device, got {z1.dtype}/{z1.device} and {z2.dtype}/{z2.device}"
-        )
+    check_same_kind(("z1", z1), ("z2", z2))
     return torch.stack([z1, z2])
 
 
 # --------------------------------------------------------------------------------------------------
 # NT-Xent / SupCon / DCL
 # --------------------------------------------------------------------------------------------------
+@finite_loss
 def nt_xent(
     z1: Tensor,
     z2: Tensor | None = None,
@@ -287,6 +287,7 @@ def nt_xent(
     return _finish(lse, pos_sum, pos_cnt, reduction, mean_count)
 
 
+@finite_loss
 def supcon_loss(
     features: Tensor,
     labels: Tensor | None = None,
@@ -341,6 +342,7 @@ def supcon_loss(
 # --------------------------------------------------------------------------------------------------
 # InfoNCE
 # --------------------------------------------------------------------------------------------------
+@finite_loss
 def info_nce(
     query: Tensor,
     positive: Tensor,
@@ -404,6 +406,7 @@ def info_nce(
     """
     query = check_embeddings(query, "query", 2)
     positive = check_embeddings(positive, "positive", 2)
+    check_same_kind(("query", query), ("positive", positive))
     if query.shape != positive.shape:
         raise ValueError(
             f"query and positive must have the same shape (B, D), got {tuple(query.shape)} and "
@@ -419,7 +422,7 @@ def info_nce(
         query_labels = _check_labels(query_labels, "query_labels", (b,), dev)
     if negatives is not None:
         negatives = check_embeddings(negatives, "negatives", (2, 3))
-        _check_same_dim(query, negatives, "query", "negatives")
+        _check_same_dim(query, negatives, "query", "negatives")  # any float dtype: cast to the query's
         if negatives.dim() == 3 and negatives.shape[0] != b:
             raise ValueError(
                 f"per-query negatives must be (B, K, D) with B={b} matching query, "
@@ -496,6 +499,7 @@ def info_nce(
 # --------------------------------------------------------------------------------------------------
 # CLIP
 # --------------------------------------------------------------------------------------------------
+@finite_loss
 def clip_loss(
     a: Tensor,
     b: Tensor,
@@ -542,6 +546,7 @@ def clip_loss(
     """
     a = check_embeddings(a, "a", 2)
     b = check_embeddings(b, "b", 2)
+    check_same_kind(("a", a), ("b", b))
     if a.shape != b.shape:
         raise ValueError(
             f"a and b must have the same shape (B, D), got {tuple(a.shape)} and {tuple(b.shape)}"

@@ -32,6 +32,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from pairs.losses._checks import finite_loss
+
 __all__ = [
     "NEGATIVE_MODES",
     "CPCLossOutput",
@@ -167,6 +169,7 @@ def cpc_step_logits(
     return torch.cat([pos, neg], dim=-1) / temperature
 
 
+@finite_loss
 def cpc_loss(
     predictions: Tensor,
     latents: Tensor,

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pairs.losses._checks import check_embeddings, check_same_kind, finite_loss
+
 __all__ = [
     "HierarchicalContrastiveLoss",
     "hierarchical_contrastive_loss",
@@ -51,7 +53,9 @@ def _check_pair(z1: object, z2: object, owner: str) -> tuple[Tensor, Tensor]:
             raise TypeError(f"{owner}: {name} must be floating point, got {z.dtype}")
         if z.numel() == 0:
             raise ValueError(f"{owner}: {name} is empty, shape {tuple(z.shape)}")
+        check_embeddings(z, f"{owner}: {name}", 3)  # NaN/inf latents are refused, as by every loss
     assert isinstance(z1, Tensor) and isinstance(z2, Tensor)
+    check_same_kind(("z1", z1), ("z2", z2))
     if z1.shape != z2.shape:
         raise ValueError(
             f"{owner}: z1 and z2 must have the same shape (the same timestamps of the same series), got "
@@ -70,6 +74,7 @@ def _off_diagonal_nll(sim: Tensor) -> Tensor:
     return -F.log_softmax(sim.masked_fill(eye, float("-inf")), dim=-1)
 
 
+@finite_loss
 def instance_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
     """TS2Vec's instance-wise contrastive loss.
 
@@ -104,6 +109,7 @@ def instance_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
     return (nll[:, i, b + i].mean() + nll[:, b + i, i].mean()) / 2
 
 
+@finite_loss
 def temporal_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
     """TS2Vec's temporal contrastive loss.
 
@@ -153,6 +159,7 @@ def _check_unit(temporal_unit: object) -> int:
     return int(temporal_unit)
 
 
+@finite_loss
 def hierarchical_contrastive_loss(
     z1: Tensor, z2: Tensor, alpha: float = 0.5, temporal_unit: int = 0
 ) -> Tensor:

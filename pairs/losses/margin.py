@@ -27,7 +27,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pairs.losses._checks import check_embeddings, check_reduction, l2_normalize, loss_dtype, reduce_loss
+from pairs.losses._checks import (
+    check_embeddings,
+    check_reduction,
+    check_same_kind,
+    finite_loss,
+    l2_normalize,
+    loss_dtype,
+    reduce_loss,
+)
 
 __all__ = [
     "contrastive_margin_loss",
@@ -138,12 +146,21 @@ def _safe_sqrt(sq: Tensor) -> Tensor:
     return torch.where(pos, torch.where(pos, sq, torch.ones_like(sq)).sqrt(), torch.zeros_like(sq))
 
 
+def _common_scale(*xs: Tensor) -> Tensor:
+    """The largest magnitude in ``xs`` (detached, 1 when all are zero): Euclidean distances are computed on
+    ``x / s`` and multiplied back by ``s`` (``s ** 2`` when squared), so embeddings of magnitude 1e30 give
+    their (representable) distances instead of an overflowed square."""
+    s = torch.stack([x.detach().abs().amax() for x in xs]).amax()
+    return torch.where(s > 0, s, torch.ones_like(s))
+
+
 def _rowwise_distance(a: Tensor, b: Tensor, distance: str, squared: bool) -> Tensor:
     """Distance between matching rows of ``a`` and ``b`` (already in the compute dtype). Shape (B,)."""
     if distance == "cosine":
         return 1.0 - (l2_normalize(a) * l2_normalize(b)).sum(-1)
-    sq = (a - b).pow(2).sum(-1)
-    return sq if squared else _safe_sqrt(sq)
+    s = _common_scale(a, b)
+    sq = ((a - b) / s).pow(2).sum(-1)
+    return sq * s * s if squared else _safe_sqrt(sq) * s
 
 
 def _pairwise_distance(x: Tensor, distance: str, squared: bool) -> Tensor:
@@ -155,17 +172,20 @@ def _pairwise_distance(x: Tensor, distance: str, squared: bool) -> Tensor:
     if distance == "cosine":
         xn = l2_normalize(x)
         return 1.0 - xn @ xn.T
-    gram = x @ x.T
+    s = _common_scale(x)
+    xs = x / s
+    gram = xs @ xs.T
     norms = gram.diagonal()
     sq = (norms[:, None] + norms[None, :] - 2.0 * gram).clamp_min(0.0)
     eye = torch.eye(x.shape[0], dtype=torch.bool, device=x.device)
     sq = sq.masked_fill(eye, 0.0)
-    return sq if squared else _safe_sqrt(sq)
+    return sq * s * s if squared else _safe_sqrt(sq) * s
 
 
 # --------------------------------------------------------------------------------------------------
 # Siamese contrastive loss (Hadsell et al. 2006)
 # --------------------------------------------------------------------------------------------------
+@finite_loss
 def contrastive_margin_loss(
     x1: Tensor,
     x2: Tensor,
@@ -216,14 +236,15 @@ def contrastive_margin_loss(
     check_embeddings(x1, "x1", 2)
     check_embeddings(x2, "x2", 2)
     _check_same_shape(x1, x2, "x1", "x2")
+    check_same_kind(("x1", x1), ("x2", x2))
     sim = _check_similar(similar, x1.shape[0], x1.device)
     m = _check_margin(margin, allow_zero=False)
     _check_bool(squared, "squared")
     check_reduction(reduction)
 
     a, b = _upcast(x1), _upcast(x2)
-    sq = (a - b).pow(2).sum(-1)
-    d = _safe_sqrt(sq)
+    sq = _rowwise_distance(a, b, "euclidean", squared=True)
+    d = _rowwise_distance(a, b, "euclidean", squared=False)
     hinge = F.relu(m - d)
     if squared:
         loss = torch.where(sim, sq, hinge.pow(2))
@@ -235,6 +256,7 @@ def contrastive_margin_loss(
 # --------------------------------------------------------------------------------------------------
 # Triplet losses
 # --------------------------------------------------------------------------------------------------
+@finite_loss
 def triplet_loss(
     anchor: Tensor,
     positive: Tensor,
@@ -275,6 +297,7 @@ def triplet_loss(
     check_embeddings(negative, "negative", 2)
     _check_same_shape(anchor, positive, "anchor", "positive")
     _check_same_shape(anchor, negative, "anchor", "negative")
+    check_same_kind(("anchor", anchor), ("positive", positive), ("negative", negative))
     m = _check_margin(margin, allow_zero=True)
     dist = _check_distance(distance)
     _check_squared_for(squared, dist)
@@ -293,6 +316,7 @@ def _check_squared_for(squared: object, distance: str) -> None:
         raise ValueError("squared=True only applies to distance='euclidean'; use squared=False with 'cosine'")
 
 
+@finite_loss
 def triplet_margin_loss(
     embeddings: Tensor,
     labels: Tensor,
@@ -405,6 +429,7 @@ def _semi_hard(dmat: Tensor, pos_mask: Tensor, neg_mask: Tensor, margin: float) 
 # --------------------------------------------------------------------------------------------------
 # N-pair loss (Sohn 2016)
 # --------------------------------------------------------------------------------------------------
+@finite_loss
 def npair_loss(
     anchors: Tensor,
     positives: Tensor,
@@ -443,6 +468,7 @@ def npair_loss(
     check_embeddings(anchors, "anchors", 2, min_rows=2)
     check_embeddings(positives, "positives", 2, min_rows=2)
     _check_same_shape(anchors, positives, "anchors", "positives")
+    check_same_kind(("anchors", anchors), ("positives", positives))
     reg = _check_margin(l2_reg, allow_zero=True, name="l2_reg")
     a, p = _upcast(anchors), _upcast(positives)
     logits = a @ p.T

@@ -27,7 +27,14 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pairs.losses._checks import check_embeddings, check_temperature, l2_normalize, loss_dtype
+from pairs.losses._checks import (
+    check_embeddings,
+    check_same_kind,
+    check_temperature,
+    finite_loss,
+    l2_normalize,
+    loss_dtype,
+)
 from pairs.losses.distributed import gather_sizes, gather_with_grad, is_distributed, world_size
 
 __all__ = [
@@ -88,8 +95,7 @@ def _check_pair(a: object, b: object, name_a: str, name_b: str, min_rows: int = 
             f"{name_a} and {name_b} must have the same shape (B, D), got "
             f"{tuple(a.shape)} and {tuple(b.shape)}"  # type: ignore[union-attr]
         )
-    if a.device != b.device:  # type: ignore[union-attr]
-        raise ValueError(f"{name_a} and {name_b} must be on the same device")
+    check_same_kind((name_a, a), (name_b, b))  # type: ignore[arg-type]
 
 
 def _check_crops(crops: object, name: str, min_len: int = 1) -> list[Tensor]:
@@ -132,6 +138,7 @@ def _cosine(p: Tensor, z: Tensor) -> Tensor:
     return (l2_normalize(_upcast(p)) * l2_normalize(_upcast(z.detach()))).sum(-1)
 
 
+@finite_loss
 def byol_loss(p: Tensor, z: Tensor) -> Tensor:
     """BYOL's normalised regression loss ``mean_i (2 - 2 cos(p_i, z_i))`` (Grill et al. 2020, eq. 2).
 
@@ -160,6 +167,7 @@ def byol_loss(p: Tensor, z: Tensor) -> Tensor:
     return (2.0 - 2.0 * _cosine(p, z)).mean().to(loss_dtype(p.dtype))
 
 
+@finite_loss
 def simsiam_loss(p: Tensor, z: Tensor) -> Tensor:
     """SimSiam's negative cosine similarity ``-mean_i cos(p_i, z_i)`` (Chen & He 2021, eq. 1).
 
@@ -202,6 +210,7 @@ class NegativeCosineLoss(nn.Module):
 # --------------------------------------------------------------------------------------------------
 # Barlow Twins
 # --------------------------------------------------------------------------------------------------
+@finite_loss
 def barlow_twins_loss(
     z1: Tensor,
     z2: Tensor,
@@ -260,10 +269,16 @@ def barlow_twins_loss(
 
 
 def _standardise(z: Tensor, eps: float) -> Tensor:
-    """Per-feature standardisation over the batch, as ``BatchNorm1d(affine=False)`` in training mode."""
-    mean = z.mean(0, keepdim=True)
-    var = z.var(0, unbiased=False, keepdim=True)
-    return (z - mean) / torch.sqrt(var + eps)
+    """Per-feature standardisation over the batch, as ``BatchNorm1d(affine=False)`` in training mode.
+
+    Computed on each centred feature divided by its largest magnitude ``s`` (detached), with ``eps / s^2``
+    in place of ``eps``: the same value and gradient, but the variance of features near 1e30 cannot
+    overflow (nor that of tiny ones underflow).
+    """
+    centred = z - z.mean(0, keepdim=True)
+    s = centred.detach().abs().amax(0, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)
+    cs = centred / s
+    return cs / torch.sqrt(cs.pow(2).mean(0, keepdim=True) + eps / (s * s))
 
 
 class BarlowTwinsLoss(nn.Module):
@@ -303,6 +318,7 @@ class BarlowTwinsLoss(nn.Module):
 # --------------------------------------------------------------------------------------------------
 # VICReg
 # --------------------------------------------------------------------------------------------------
+@finite_loss
 def vicreg_terms(
     z1: Tensor,
     z2: Tensor,
@@ -374,6 +390,7 @@ def _vicreg_terms(
     return inv, var, cov
 
 
+@finite_loss
 def vicreg_loss(
     z1: Tensor,
     z2: Tensor,
@@ -497,6 +514,7 @@ def _sinkhorn_log(scores: Tensor, epsilon: float, n_iters: int, distributed: boo
     return torch.exp(logq + log_b)  # rows sum to 1
 
 
+@finite_loss
 def sinkhorn_knopp(
     scores: Tensor,
     *,
@@ -548,6 +566,7 @@ def _soft_cross_entropy(q: Tensor, logits: Tensor) -> Tensor:
     return -(q * F.log_softmax(logits, dim=1)).sum(1).mean()
 
 
+@finite_loss
 def swav_loss(
     scores: Sequence[Tensor],
     *,
@@ -658,6 +677,7 @@ class SwAVLoss(nn.Module):
 # --------------------------------------------------------------------------------------------------
 # DINO
 # --------------------------------------------------------------------------------------------------
+@finite_loss
 def dino_loss(
     student_out: Sequence[Tensor],
     teacher_out: Sequence[Tensor],
