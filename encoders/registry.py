@@ -26,6 +26,9 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from pairs.errors import ConfigError, PairsError, SettingError
+from pairs.settings import check_settings
+
 __all__ = ["EncoderInfo", "register", "get", "available", "info", "accepted_arguments", "defer_import"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -136,7 +139,7 @@ def info(name: str) -> EncoderInfo:
     """Return the :class:`EncoderInfo` registered under ``name``.
 
     Raises:
-        ValueError: if ``name`` is unknown; the message lists the known names and close matches.
+        ConfigError: if ``name`` is unknown; the message lists the known names and close matches.
     """
     if not isinstance(name, str):
         raise TypeError(f"encoder name must be a str, got {type(name).__name__}")
@@ -147,7 +150,7 @@ def info(name: str) -> EncoderInfo:
         close = difflib.get_close_matches(name, known, n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         failed = "".join(f" ({m} could not be imported: {why})" for m, why in _FAILED.items())
-        raise ValueError(
+        raise ConfigError(
             f"unknown encoder {name!r}.{hint} Known encoders: {', '.join(known) or '(none)'}{failed}"
         )
     return entry
@@ -187,19 +190,27 @@ def get(name: str, **kwargs: Any) -> nn.Module:
         The module; it has an int attribute ``out_dim`` and maps a batch to ``(B, out_dim)`` features.
 
     Raises:
-        ValueError: if ``name`` is unknown (the message lists the known names).
-        TypeError: if ``kwargs`` do not fit the factory's signature (the message names the encoder and
-            its accepted arguments), or the factory does not return an ``nn.Module`` with an int
+        ConfigError: if ``name`` is unknown (the message lists the known names), or the factory refuses a
+            setting's value.
+        SettingError: if ``kwargs`` do not fit the factory's signature or annotations (the message names the
+            encoder and its accepted arguments); also a ``TypeError``.
+        TypeError: if the factory does not return an ``nn.Module`` with an int
             ``out_dim``.
     """
     entry = info(name)
     try:
         inspect.signature(entry.factory).bind(**kwargs)
     except TypeError as err:
-        raise TypeError(
+        raise SettingError(
             f"bad arguments for encoder {name!r}: {err}. Accepted arguments: {_describe_signature(entry)}"
         ) from None
-    module = entry.factory(**kwargs)
+    check_settings(f"encoder {name!r}", entry.factory, kwargs)
+    try:
+        module = entry.factory(**kwargs)
+    except PairsError:
+        raise
+    except ValueError as err:  # the factory's own validation of a setting's value
+        raise ConfigError(f"encoder {name!r}: {err}") from err
     if not isinstance(module, nn.Module):
         raise TypeError(f"encoder factory {name!r} returned {type(module).__name__}, expected an nn.Module")
     out_dim = getattr(module, "out_dim", None)

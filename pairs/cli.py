@@ -1,7 +1,9 @@
 """The ``pairs`` command: a thin shell over :mod:`pairs.experiment`.
 
-Exit codes: 0 success; 2 bad usage or bad data (one line on stderr, no traceback); 1 internal error
-(one line; set ``PAIRS_DEBUG=1`` for the traceback); 130 interrupted.
+Exit codes: 0 success; 2 bad usage or a user error, i.e. an argparse error or a
+:class:`pairs.errors.PairsError` (one line on stderr, no traceback); 1 internal error, i.e. any other
+exception, a bug in pairs (one line on stderr naming the file the full traceback was written to; set
+``PAIRS_DEBUG=1`` to see it raised instead); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,9 +13,16 @@ import json
 import math
 import os
 import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
 from typing import Any
 
-USAGE_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, PermissionError)
+from pairs.errors import PairsError, one_line
+
+SEED_RANGE = (-(2**63), 2**63 - 1)
+"""Seeds are 64-bit signed integers (what ``torch.manual_seed`` and the derived per-step seeds take)."""
 
 
 class UsageError(Exception):
@@ -36,6 +45,19 @@ def _nonnegative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    low, high = SEED_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer from {low} to {high} (a 64-bit seed), got {text}"
+        )
     return value
 
 
@@ -80,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive_int)
     t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--lr", type=_positive_float)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_seed, default=0, help="seed of initialisation, shuffles and views")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument("--out", help="run directory (default: a new runs/<data>-<method>-<time>)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -113,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--views", help="view recipe name (default: the domain default)")
     p.add_argument("--n", type=_positive_int, default=8, help="number of samples (rows)")
     p.add_argument("--n-views", type=_positive_int, default=4, help="views per sample (columns)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", required=True, help="output .png file")
 
     d = sub.add_parser("data", help="list the known data specs")
@@ -140,8 +162,9 @@ def run(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
+    if args.command is None:  # usage on stderr, as for every other usage error
+        parser.print_help(sys.stderr)
+        print("pairs: error: a command is required (train, eval, preview or data)", file=sys.stderr)
         return 2
     if args.command == "data":
         from pairs.data import known_specs
@@ -203,23 +226,52 @@ def run(argv: list[str] | None = None) -> int:
     raise UsageError(f"unknown command {args.command!r}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``pairs`` console script."""
-    from pairs.errors import PairsError
+def _traceback_folder() -> Path:
+    env = os.environ.get("PAIRS_CACHE")
+    return (Path(env).expanduser() if env else Path.home() / ".cache" / "pairs") / "errors"
 
+
+def write_traceback(err: BaseException) -> Path | None:
+    """Write ``err``'s traceback to a new file under ``$PAIRS_CACHE/errors`` (default ``~/.cache/pairs``),
+    or the temporary folder when that cannot be written.
+
+    Returns:
+        The file written, or ``None`` when no folder could take it.
+    """
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    header = f"pairs {' '.join(sys.argv[1:])}\n{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\n"
+    name = f"pairs-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    for folder in (_traceback_folder(), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            path.write_text(header + text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pairs`` console script.
+
+    Returns:
+        The exit code: 0 success, 2 usage or user error (:class:`~pairs.errors.PairsError`), 1 a bug
+        (traceback written to a file), 130 interrupted.
+    """
     try:
         return run(argv)
     except UsageError as err:
-        print(str(err), file=sys.stderr)
+        print(one_line(str(err)), file=sys.stderr)
         return 2
-    except (*USAGE_ERRORS, PairsError) as err:
-        message = " ".join(str(err).split()) or type(err).__name__
+    except PairsError as err:
+        message = one_line(str(err)) or type(err).__name__
         print(f"pairs: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pairs: interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # internal error: one line unless debugging
+    except Exception as err:  # anything else is a bug: one line, the traceback in a file
         from pairs.installation import dependency_error
 
         broken = dependency_error(err)  # an installed dependency that does not load: the install's fault
@@ -228,9 +280,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if os.environ.get("PAIRS_DEBUG"):
             raise
-        message = " ".join(str(err).split())
+        message = one_line(str(err))
+        path = write_traceback(err)
+        where = f"the traceback is in {path}" if path else "set PAIRS_DEBUG=1 for the traceback"
         print(
-            f"pairs: internal error: {type(err).__name__}: {message} (set PAIRS_DEBUG=1 for the traceback)",
+            f"pairs: internal error (a bug in pairs, please report it): {type(err).__name__}: {message} "
+            f"({where})",
             file=sys.stderr,
         )
         return 1

@@ -17,6 +17,8 @@ Example::
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "PairsError",
     "DataError",
@@ -25,7 +27,28 @@ __all__ = [
     "DependencyError",
     "OutputError",
     "TrainingDiverged",
+    "SettingError",
+    "DataTypeError",
+    "DataNotFoundError",
+    "one_line",
+    "first_line",
 ]
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
+
+
+def one_line(message: str) -> str:
+    """``message`` as one clean line: terminal escape codes removed, newlines and runs of spaces collapsed."""
+    return " ".join(_ANSI.sub("", str(message)).split())
+
+
+def first_line(message: str) -> str:
+    """The first non-blank line of ``message`` (e.g. a third-party error's multi-paragraph text), cleaned as
+    by :func:`one_line`."""
+    for line in _ANSI.sub("", str(message)).splitlines():
+        if line.strip():
+            return one_line(line)
+    return ""
 
 
 class PairsError(Exception):
@@ -58,3 +81,17 @@ class OutputError(PairsError, OSError):
 
 class TrainingDiverged(PairsError, RuntimeError):
     """Training produced NaN/inf (loss, gradients or weights); the last finite checkpoint is kept."""
+
+
+class SettingError(ConfigError, TypeError):
+    """A named setting that a function or class does not take, or a value of the wrong type for it (a
+    :class:`ConfigError` that ``except TypeError`` also catches, as for the built-in error it replaces)."""
+
+
+class DataTypeError(DataError, TypeError):
+    """Data of the wrong kind (non-numeric arrays, pickled objects, records that are not the expected type);
+    also a ``TypeError``, as raised before this family existed."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """A data file or folder the user named does not exist; also a ``FileNotFoundError``."""

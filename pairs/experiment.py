@@ -9,7 +9,10 @@ Everything the command line does is a function here, so a Python user can do the
 
 from __future__ import annotations
 
+import errno
 import functools
+import numbers
+import os
 import re
 import time
 from collections.abc import Callable
@@ -23,6 +26,7 @@ from pairs.data import load_data
 from pairs.data.registry import DataBundle
 from pairs.data.source import default_workers, using_workers
 from pairs.domains import Recipe, recipe_for
+from pairs.errors import CheckpointError, ConfigError, OutputError, PairsError
 from pairs.methods import build_method, get_method_class
 from pairs.methods.base import Method
 from pairs.pairing import ViewLoader
@@ -47,6 +51,99 @@ def default_run_dir(data: str, method: str, root: str = "runs") -> Path:
         k += 1
         path = Path(root) / f"{name}-{stamp}-{k}"
     return path
+
+
+SEED_RANGE = (-(2**63), 2**63 - 1)
+"""Seeds are 64-bit signed integers (what ``torch.manual_seed`` and the derived per-step seeds take)."""
+
+_WRITE_REFUSALS = (
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.ENOTDIR,
+    errno.EEXIST,
+)
+
+
+def check_seed(seed: Any) -> int:
+    """Check a seed is an integer from -2**63 to 2**63 - 1 and return it.
+
+    Raises:
+        ConfigError: naming the valid range.
+    """
+    low, high = SEED_RANGE
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not low <= seed <= high:
+        raise ConfigError(f"seed must be an integer from {low} to {high} (a 64-bit seed), got {seed!r}")
+    return int(seed)
+
+
+def _is_write_refusal(err: OSError) -> bool:
+    return err.errno in _WRITE_REFUSALS
+
+
+def _cannot_write(path: Path, err: OSError) -> OutputError:
+    error = OutputError(f"cannot write {path}: {err.strerror or err}; choose another --out")
+    error.errno = err.errno
+    return error
+
+
+def check_writable(path: str | Path) -> None:
+    """Check that ``path`` (a file or folder to be created, or an existing one) can be written, before any
+    work: its nearest existing ancestor must be a writable folder on a writable file system.
+
+    Raises:
+        OutputError: naming the path and the reason (read-only file system, no permission, a file in the
+            way).
+    """
+    path = Path(path).expanduser().absolute()
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe != path and not probe.is_dir():
+        raise OutputError(f"cannot write {path}: {probe} is a file, not a folder; choose another --out")
+    folder = probe if probe.is_dir() else probe.parent
+    try:
+        readonly = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # pragma: no cover - no statvfs: rely on access()
+        readonly = False
+    if readonly:
+        raise OutputError(
+            f"cannot write {path}: {folder} is on a read-only file system; choose another --out"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK) or (
+        probe == path and path.exists() and not os.access(path, os.W_OK)
+    ):
+        raise OutputError(f"cannot write {path}: no permission to write in {folder}; choose another --out")
+
+
+def check_batch_size(model: torch.nn.Module, effective: int, asked: int) -> None:
+    """Refuse a batch too small for the model's batch normalisation (it needs 2 samples per batch).
+
+    Args:
+        model: the method (encoder and heads).
+        effective: the batch size training will use (the asked one, or the number of samples if fewer).
+        asked: the batch size asked for (for the message).
+
+    Raises:
+        ConfigError: naming the batch size and the fix.
+    """
+    if effective >= 2:
+        return
+    norms = [
+        name for name, m in model.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]
+    if norms:
+        got = (
+            f"batch size {asked}" if asked == effective else f"batch size {effective} (the data has 1 sample)"
+        )
+        raise ConfigError(
+            f"{got} is too small: the model uses batch normalization ({norms[0]}), which needs at least 2 "
+            "samples per batch in training; use --batch-size 2 or more"
+        )
 
 
 def build_model(
@@ -77,7 +174,10 @@ def build_model(
     torch.manual_seed(seed)
     model = build_method(method_name, encoders.get(encoder_name, **enc_kwargs), **meth_kwargs)
     if model.needs_labels and bundle.train_labels is None:
-        raise ValueError(f"method {method_name!r} trains on labels, but {bundle.spec!r} has none")
+        raise ConfigError(
+            f"method {method_name!r} trains on labels, but {bundle.spec!r} has none; pick a self-supervised "
+            "method or labeled data"
+        )
     spec = {
         "data": bundle.spec,
         "domain": bundle.domain,
@@ -157,11 +257,14 @@ def train(
     """
     say = log or (lambda *a, **k: None)
     saved: dict[str, Any] = {}
+    check_seed(seed)
+    if out is not None and not resume:  # before any work: the run directory must be writable
+        check_writable(out)
     if resume:
         if out is None:
-            raise ValueError("--resume needs --out DIR, the run directory to continue")
+            raise ConfigError("--resume needs --out DIR, the run directory to continue")
         if method_kwargs or encoder_kwargs:
-            raise ValueError(
+            raise ConfigError(
                 "a resumed run keeps the method and encoder settings it was started with; "
                 "drop --method-arg/--encoder-arg, or start a new run"
             )
@@ -200,6 +303,8 @@ def train(
     # pretrained encoders name their own fine-tuning rate (the recipe's is for training from scratch)
     lr = float(lr or getattr(model.encoder, "fine_tune_lr", None) or recipe.lr)
     run_dir = Path(out) if out is not None else default_run_dir(data, spec["method"])
+    check_writable(run_dir)
+    check_batch_size(model, min(batch_size, len(bundle.train)), batch_size)
     spec.update({"views": view_name, "batch_size": batch_size})
 
     report: dict[str, Any] = {
@@ -303,10 +408,16 @@ def evaluate_checkpoint(
     state = load_checkpoint(checkpoint)
     extra = state.get("extra", {})
     if "data" not in extra or "method" not in extra:
-        raise ValueError(f"{checkpoint} was not written by `pairs train` (it lacks the model description)")
+        raise CheckpointError(
+            f"{checkpoint} was not written by `pairs train` (it lacks the model description)"
+        )
+    if not isinstance(state.get("method"), dict):
+        raise CheckpointError(
+            f"{checkpoint} holds no model weights (no 'method' state); it is not a run's checkpoint"
+        )
     bundle = load_data(data or extra["data"])
     if bundle.domain != extra.get("domain", bundle.domain):
-        raise ValueError(
+        raise ConfigError(
             f"the checkpoint holds a {extra['domain']} encoder, but {bundle.spec!r} is {bundle.domain} data"
         )
     recipe = recipe_for(bundle)
@@ -322,7 +433,7 @@ def evaluate_checkpoint(
     try:
         model.load_state_dict(state["method"])
     except RuntimeError as err:
-        raise ValueError(
+        raise CheckpointError(
             f"checkpoint {checkpoint} does not fit the model it describes: {str(err).splitlines()[0]}"
         ) from err
     dev = resolve_device(device)
@@ -354,17 +465,24 @@ def preview(
         The path written.
     """
     if n < 1 or n_views < 1:
-        raise ValueError(f"--n and the number of views must be >= 1, got n={n}, n_views={n_views}")
+        raise ConfigError(f"--n and the number of views must be >= 1, got n={n}, n_views={n_views}")
+    check_seed(seed)
     out_path = Path(out)
     if out_path.suffix.lower() != ".png":
-        raise ValueError(f"--out must name a .png file, got {out}")
+        raise ConfigError(f"--out must name a .png file, got {out}")
     if not out_path.parent.exists():
-        raise ValueError(f"folder {out_path.parent} does not exist")
+        raise OutputError(f"folder {out_path.parent} does not exist; create it or choose another --out")
+    check_writable(out_path)
     bundle = load_data(data)
     recipe = recipe_for(bundle)
     if recipe.preview is None:
-        raise ValueError(f"no preview drawing is available for {bundle.domain} data yet")
+        raise ConfigError(f"no preview drawing is available for {bundle.domain} data yet")
     view = recipe.make_view(views, bundle)
     count = min(n, len(bundle.train))
-    recipe.preview(bundle, view, count, n_views, str(out_path), seed)
+    try:
+        recipe.preview(bundle, view, count, n_views, str(out_path), seed)
+    except OSError as err:
+        if isinstance(err, PairsError) or not _is_write_refusal(err):
+            raise
+        raise _cannot_write(out_path, err) from err
     return str(out_path)

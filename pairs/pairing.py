@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 
 from pairs.data.registry import n_samples, take_samples
 from pairs.data.source import InMemorySource, Source, default_workers, is_streamed
+from pairs.errors import ConfigError, DataError, DataTypeError
 from pairs.views.base import View, derive_seed
 
 __all__ = [
@@ -69,12 +70,12 @@ def collate_samples(samples: Sequence[Any]) -> Any:
         ValueError: for an empty list or tensors of different shapes (with the shapes in the message).
     """
     if len(samples) == 0:
-        raise ValueError("cannot collate an empty list of samples")
+        raise DataError("cannot collate an empty list of samples")
     first = samples[0]
     if isinstance(first, Tensor):
         shapes = {tuple(s.shape) for s in samples}
         if len(shapes) > 1:
-            raise ValueError(
+            raise DataError(
                 f"cannot stack samples of different shapes {sorted(shapes)[:4]}; crop or pad them to one "
                 "shape "
                 "first (or use a domain collate)"
@@ -129,9 +130,9 @@ def _generator(*keys: int) -> torch.Generator:
 def _check_labels(labels: Any, n: int, what: str) -> Tensor:
     labels = torch.as_tensor(labels)
     if labels.dim() != 1 or len(labels) != n:
-        raise ValueError(f"{what} needs labels of shape ({n},), got {tuple(labels.shape)}")
+        raise DataError(f"{what} needs labels of shape ({n},), got {tuple(labels.shape)}")
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
-        raise TypeError(f"{what} needs integer class labels, got dtype {labels.dtype}")
+        raise DataTypeError(f"{what} needs integer class labels, got dtype {labels.dtype}")
     return labels.long()
 
 
@@ -229,9 +230,9 @@ class SiamesePairDataset(_EpochDataset):
         self.view = view
         self.by_class = _positions_by_class(self.labels)
         if positive_fraction > 0 and not any(len(p) >= 2 for p in self.by_class.values()):
-            raise ValueError("similar pairs need a class with at least 2 samples; none has")
+            raise DataError("similar pairs need a class with at least 2 samples; none has")
         if positive_fraction < 1 and len(self.by_class) < 2:
-            raise ValueError("dissimilar pairs need at least 2 classes; the labels have 1")
+            raise DataError("dissimilar pairs need at least 2 classes; the labels have 1")
 
     def __len__(self) -> int:
         return self.n_pairs
@@ -281,7 +282,7 @@ class TripletDataset(_EpochDataset):
         self.labels = _check_labels(labels, n_samples(samples), "TripletDataset")
         self.by_class = _positions_by_class(self.labels)
         if len(self.by_class) < 2 or not any(len(p) >= 2 for p in self.by_class.values()):
-            raise ValueError("triplets need at least 2 classes and a class with at least 2 samples")
+            raise DataError("triplets need at least 2 classes and a class with at least 2 samples")
         self.n_triplets = int(n_triplets) if n_triplets is not None else len(self.labels)
         self.view = view
 
@@ -435,16 +436,16 @@ class ViewLoader:
             samples = samples.data
         n = n_samples(samples)
         if n == 0:
-            raise ValueError("ViewLoader got no samples")
+            raise DataError("ViewLoader got no samples")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         from pairs.losses.distributed import rank as dist_rank
         from pairs.losses.distributed import world_size as dist_world_size
 
         self.rank = dist_rank() if rank is None else int(rank)
         self.world_size = dist_world_size() if world_size is None else int(world_size)
         if batch_size % self.world_size:
-            raise ValueError(
+            raise ConfigError(
                 f"batch_size {batch_size} must be divisible by the number of processes ({self.world_size})"
             )
         self.samples = samples
@@ -453,7 +454,7 @@ class ViewLoader:
         self.labels = None if labels is None else _check_labels(labels, n, "ViewLoader")
         self.batch_size = min(batch_size, n) if not drop_last else batch_size
         if drop_last and n < batch_size:
-            raise ValueError(
+            raise ConfigError(
                 f"batch_size {batch_size} is larger than the dataset ({n} samples); "
                 f"lower --batch-size to at most {n}"
             )

@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib.util
 import numbers
 import os
+import pickle
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,7 +53,7 @@ from pairs.data.graph_formats import (
     stratified_split,
 )
 from pairs.data.registry import DataBundle, register_data
-from pairs.errors import DataError, DependencyError
+from pairs.errors import DataError, DataTypeError, DependencyError, first_line
 
 if TYPE_CHECKING:  # torch_geometric is imported when a loader runs, not when the spec is registered
     from torch_geometric.data import Data
@@ -168,7 +169,7 @@ def _features(graph: nx.Graph, nodes: list, kind: str) -> Tensor:
         return torch.nn.functional.one_hot(deg, int(deg.max()) + 1).float()
     if kind == "constant":
         return torch.ones(n, 1)
-    raise ValueError(f"features must be 'onehot', 'degree' or 'constant', got {kind!r}")
+    raise DataError(f"features must be 'onehot', 'degree' or 'constant', got {kind!r}")
 
 
 def load_networkx_graph(name: str, features: str = "onehot") -> Data:
@@ -196,7 +197,7 @@ def load_networkx_graph(name: str, features: str = "onehot") -> Data:
     from torch_geometric.data import Data
 
     if name not in NETWORKX_GRAPHS:
-        raise ValueError(f"unknown networkx graph {name!r}; known: {', '.join(NETWORKX_GRAPHS)}")
+        raise DataError(f"unknown networkx graph {name!r}; known: {', '.join(NETWORKX_GRAPHS)}")
     graph = getattr(nx, NETWORKX_GRAPHS[name])()
     nodes = list(graph.nodes)
     pos = {v: i for i, v in enumerate(nodes)}
@@ -248,7 +249,7 @@ def save_graph_file(graphs: Sequence[Data], path: str | Path) -> None:
     records = []
     for i, data in enumerate(graphs):
         if not isinstance(data, Data):
-            raise TypeError(
+            raise DataTypeError(
                 f"save_graph_file: item {i} is a {type(data).__name__}, expected a torch_geometric Data"
             )
         record: dict[str, Any] = {}
@@ -258,7 +259,7 @@ def save_graph_file(graphs: Sequence[Data], path: str | Path) -> None:
             elif isinstance(value, _SCALARS):
                 record[key] = value
             else:
-                raise TypeError(
+                raise DataTypeError(
                     f"save_graph_file: graph {i} attribute {key!r} is a {type(value).__name__}; only tensors "
                     "and int/float/bool/str/None can be stored safely"
                 )
@@ -271,7 +272,7 @@ def _graph_from_record(record: Any, i: int, path: Path) -> Data:
     from torch_geometric.data import Data
 
     if not isinstance(record, dict) or not all(isinstance(k, str) for k in record):
-        raise ValueError(f"{path}: graph {i} is a {type(record).__name__}, expected a dict of tensors")
+        raise DataError(f"{path}: graph {i} is a {type(record).__name__}, expected a dict of tensors")
     data = Data(**record)
     ei = record.get("edge_index")
     num_nodes = record.get("num_nodes")
@@ -279,15 +280,15 @@ def _graph_from_record(record: Any, i: int, path: Path) -> Data:
     if num_nodes is None and isinstance(x, Tensor):
         num_nodes = x.shape[0]
     if not isinstance(num_nodes, numbers.Integral) or num_nodes < 0:
-        raise ValueError(f"{path}: graph {i} needs 'num_nodes' (int) or an 'x' tensor")
+        raise DataError(f"{path}: graph {i} needs 'num_nodes' (int) or an 'x' tensor")
     if ei is None:
         data.edge_index = torch.zeros(2, 0, dtype=torch.long)
     elif not isinstance(ei, Tensor) or ei.dim() != 2 or ei.shape[0] != 2 or ei.dtype != torch.long:
-        raise ValueError(f"{path}: graph {i} edge_index must be a (2, E) int64 tensor")
+        raise DataError(f"{path}: graph {i} edge_index must be a (2, E) int64 tensor")
     elif ei.numel() and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
-        raise ValueError(f"{path}: graph {i} edge_index has node ids outside [0, {num_nodes})")
+        raise DataError(f"{path}: graph {i} edge_index has node ids outside [0, {num_nodes})")
     if isinstance(x, Tensor) and x.shape[0] != num_nodes:
-        raise ValueError(f"{path}: graph {i} has x with {x.shape[0]} rows but num_nodes = {num_nodes}")
+        raise DataError(f"{path}: graph {i} has x with {x.shape[0]} rows but num_nodes = {num_nodes}")
     data.num_nodes = int(num_nodes)
     return data
 
@@ -308,20 +309,23 @@ def load_graph_file(path: str | Path) -> list[Data]:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ValueError(f"graph file {str(path)!r} does not exist")
+        raise DataError(f"graph file {str(path)!r} does not exist")
     try:
         content = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:  # any unpickling/format error means a bad file for the user
-        first_line = (str(err).splitlines() or [""])[0]
-        raise ValueError(
-            f"cannot read {str(path)!r} as a safe graph file ({type(err).__name__}: {first_line}). "
+        if isinstance(err, pickle.UnpicklingError):  # torch's text: paragraphs with terminal escapes
+            why = "it holds pickled Python objects, which are not loaded"
+        else:
+            why = f"{type(err).__name__}: {first_line(str(err))}"
+        raise DataError(
+            f"cannot read {str(path)!r} as a safe graph file ({why}). "
             "Graph files must hold plain tensors (loaded with torch.load(weights_only=True)); a pickled list "
             "of Data objects is refused. Convert it once, from a trusted source, with "
             "pairs.data.graphs.save_graph_file(torch.load(path, weights_only=False), new_path)"
         ) from None
     if isinstance(content, dict):
         if content.get("format") != GRAPH_FILE_FORMAT or not isinstance(content.get("graphs"), list):
-            raise ValueError(
+            raise DataError(
                 f"{path}: expected a dict with format={GRAPH_FILE_FORMAT!r} and a 'graphs' list "
                 "(written by save_graph_file)"
             )
@@ -329,9 +333,9 @@ def load_graph_file(path: str | Path) -> list[Data]:
     elif isinstance(content, list):
         records = content
     else:
-        raise ValueError(f"{path}: expected a list of graphs, got a {type(content).__name__}")
+        raise DataError(f"{path}: expected a list of graphs, got a {type(content).__name__}")
     if not records:
-        raise ValueError(f"{path}: the file holds no graphs")
+        raise DataError(f"{path}: the file holds no graphs")
     return [_graph_from_record(r, i, path) for i, r in enumerate(records)]
 
 

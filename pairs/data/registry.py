@@ -17,6 +17,7 @@ from torch import Tensor
 
 from pairs.data.source import Source, is_streamed, n_items
 from pairs.data.source import take as take_items
+from pairs.errors import DataError
 
 
 @dataclass
@@ -103,7 +104,7 @@ def register_data(
 def parse_spec(spec: str) -> tuple[str, str | None]:
     """Split ``"name:argument"`` into ``("name", "argument")`` (argument ``None`` when absent)."""
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"a data spec must be a non-empty string such as 'digits', got {spec!r}")
+        raise DataError(f"a data spec must be a non-empty string such as 'digits', got {spec!r}")
     name, sep, arg = spec.strip().partition(":")
     return name, (arg if sep else None)
 
@@ -139,11 +140,11 @@ def _lookup(spec: str) -> tuple[_Entry, str | None]:
     entry = _REGISTRY.get(name)
     if entry is None:
         known = ", ".join(usage for usage, _, _ in known_specs())
-        raise ValueError(f"unknown data spec {spec!r}; known specs: {known}")
+        raise DataError(f"unknown data spec {spec!r}; known specs: {known}")
     if entry.argument is None and arg is not None:
-        raise ValueError(f"data spec {name!r} takes no argument, got {spec!r}")
+        raise DataError(f"data spec {name!r} takes no argument, got {spec!r}")
     if entry.argument is not None and not arg:
-        raise ValueError(f"data spec {name!r} needs an argument: use '{name}:{entry.argument}'")
+        raise DataError(f"data spec {name!r} needs an argument: use '{name}:{entry.argument}'")
     return entry, arg
 
 

@@ -21,6 +21,7 @@ Reference:
 from __future__ import annotations
 
 import os
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from pairs.data.registry import DataBundle, register_data
+from pairs.errors import DataError, DataNotFoundError, DataTypeError
 
 __all__ = ["available_ucr", "load_ucr", "ucr_task", "ucr_classes", "load_series_file"]
 
@@ -77,14 +79,14 @@ def available_ucr() -> list[str]:
 
 def _resolve_ucr(name: str) -> Path:
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"a UCR/UEA set name must be a non-empty string, got {name!r}")
+        raise DataError(f"a UCR/UEA set name must be a non-empty string, got {name!r}")
     found = _find_ucr()
     if name in found:
         return found[name]
     lower = {k.lower(): k for k in found}
     if name.lower() in lower:
         return found[lower[name.lower()]]
-    raise ValueError(
+    raise DataError(
         f"unknown or not installed UCR/UEA set {name!r}; the sets that load offline (bundled with sktime) "
         f"are: {', '.join(sorted(found, key=str.lower)) or '(none)'}. Other archive sets need a download, "
         "which pairs never does at run time"
@@ -196,7 +198,7 @@ def load_ucr(name: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         ((50, 1, 150), array([1, 1, 0, 0, 1]))
     """
     if split not in _SPLITS:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise DataError(f"split must be 'train' or 'test', got {split!r}")
     folder = _resolve_ucr(name)
     xs, ys, _, _ = _load_ucr_cached(str(folder))
     return xs[split].copy(), ys[split].copy()
@@ -213,39 +215,62 @@ def ucr_classes(name: str) -> list[str]:
 def _check_file(path: str | os.PathLike, what: str) -> Path:
     p = Path(path).expanduser()
     if not p.exists():
-        raise FileNotFoundError(f"{what} not found: {p}")
+        raise DataNotFoundError(f"{what} not found: {p}")
     if not p.is_file():
-        raise ValueError(f"{what} must be a file, but {p} is a directory")
+        raise DataError(f"{what} must be a file, but {p} is a directory")
     return p
 
 
+_MAGIC = {".npy": (b"\x93NUMPY",), ".npz": (b"PK\x03\x04", b"PK\x05\x06")}
+
+
+def _check_magic(path: Path, what: str) -> None:
+    """Refuse a file whose first bytes are not those of a numpy ``.npy`` / ``.npz`` file."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    suffix = path.suffix.lower()
+    if not any(head.startswith(m) for m in _MAGIC[suffix]):
+        kind = (
+            "a numpy .npy file (it lacks the \\x93NUMPY header)"
+            if suffix == ".npy"
+            else "a numpy .npz (zip) file"
+        )
+        raise DataError(
+            f"{what} {path} is not {kind}; save arrays with np.save / np.savez, or give the file the "
+            "suffix of what it holds"
+        )
+
+
 def _load_npy(path: Path, what: str) -> np.ndarray:
+    _check_magic(path, what)
     try:
         return np.load(path, allow_pickle=False)
+    except (OSError, EOFError) as err:
+        raise DataError(f"cannot read {what} {path} as a numpy .npy file: {err}") from None
     except ValueError as err:
         if "pickle" in str(err).lower():
-            raise TypeError(
+            raise DataTypeError(
                 f"{what} {path} holds Python objects (a pickled object array), which pairs does not load; "
                 "save a numeric array, e.g. np.save(path, np.asarray(x, dtype=np.float32))"
             ) from None
-        raise ValueError(f"cannot read {what} {path} as a numpy .npy file: {err}") from None
+        raise DataError(f"cannot read {what} {path} as a numpy .npy file: {err}") from None
 
 
 def _as_series_array(x: np.ndarray, path: Path) -> np.ndarray:
     if x.dtype.kind not in "biuf":
-        raise TypeError(
+        raise DataTypeError(
             f"series file {path} holds non-numeric data (dtype {x.dtype}); expected a numeric array "
             "(N, C, T) or (N, T)"
         )
     if x.ndim == 2:
         x = x[:, None, :]
     elif x.ndim != 3:
-        raise ValueError(
+        raise DataError(
             f"series file {path} holds an array of shape {x.shape}; expected (N, C, T) (N series of C "
             "channels and T timestamps) or (N, T) for univariate series"
         )
     if 0 in x.shape:
-        raise ValueError(f"series file {path} holds an empty array of shape {x.shape}")
+        raise DataError(f"series file {path} holds an empty array of shape {x.shape}")
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
@@ -254,14 +279,14 @@ def _as_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
     if y.ndim == 2 and 1 in y.shape:
         y = y.reshape(-1)
     if y.ndim != 1:
-        raise ValueError(f"labels in {source} must be one label per series, shape (N,), got {y.shape}")
+        raise DataError(f"labels in {source} must be one label per series, shape (N,), got {y.shape}")
     if len(y) != n:
-        raise ValueError(f"labels in {source} have {len(y)} entries but there are {n} series")
+        raise DataError(f"labels in {source} have {len(y)} entries but there are {n} series")
     if y.dtype.kind in "biu":
         return y.astype(np.int64)
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-            raise ValueError(
+            raise DataError(
                 f"labels in {source} are floats that are not whole numbers; class labels must be integers "
                 "(or strings, which are encoded 0..K-1)"
             )
@@ -270,7 +295,7 @@ def _as_labels(y: np.ndarray, n: int, source: str) -> np.ndarray:
         classes = _sorted_labels(y.astype(str))
         index = {c: i for i, c in enumerate(classes)}
         return np.array([index[v] for v in y.astype(str)], dtype=np.int64)
-    raise TypeError(f"labels in {source} have unsupported dtype {y.dtype}; expected integers or strings")
+    raise DataTypeError(f"labels in {source} have unsupported dtype {y.dtype}; expected integers or strings")
 
 
 def _load_labels(path: Path) -> np.ndarray:
@@ -282,7 +307,7 @@ def _load_labels(path: Path) -> np.ndarray:
             return np.array([int(v) for v in text], dtype=np.int64)
         except ValueError:
             return np.array(text)
-    raise ValueError(f"labels file {path} must be .npy, .txt or .csv (one label per series)")
+    raise DataError(f"labels file {path} must be .npy, .txt or .csv (one label per series)")
 
 
 def load_series_file(
@@ -314,10 +339,11 @@ def load_series_file(
     if p.suffix == ".npy":
         x = _load_npy(p, "series file")
     elif p.suffix == ".npz":
+        _check_magic(p, "series file")
         try:
             with np.load(p, allow_pickle=False) as data:
                 if "X" not in data.files:
-                    raise ValueError(
+                    raise DataError(
                         f"series file {p} has no array named 'X' (it has {sorted(data.files)}); save with "
                         "np.savez(path, X=x, y=labels)"
                     )
@@ -325,12 +351,16 @@ def load_series_file(
                 y = data["y"] if "y" in data.files else None
         except ValueError as err:
             if "pickle" in str(err).lower():
-                raise TypeError(
+                raise DataTypeError(
                     f"series file {p} holds pickled object arrays, which pairs does not load"
                 ) from None
-            raise
+            if isinstance(err, DataError):
+                raise
+            raise DataError(f"cannot read series file {p} as a numpy .npz file: {err}") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as err:
+            raise DataError(f"cannot read series file {p} as a numpy .npz file: {err}") from None
     else:
-        raise ValueError(f"series file {p} must be a .npy or .npz file, got suffix {p.suffix!r}")
+        raise DataError(f"series file {p} must be a .npy or .npz file, got suffix {p.suffix!r}")
     x = _as_series_array(x, p)
     if labels_path is not None:
         lp = _check_file(labels_path, "labels file")
@@ -358,7 +388,7 @@ def _series_info(x: np.ndarray) -> dict:
 
 def _load_ucr_spec(arg: str | None) -> DataBundle:
     if not arg:
-        raise ValueError(
+        raise DataError(
             f"data spec 'ucr' needs a set name, e.g. ucr:GunPoint; offline sets: {available_ucr()}"
         )
     folder = _resolve_ucr(arg)
@@ -391,7 +421,7 @@ def _stratified_split(labels: np.ndarray, test_fraction: float = 0.2) -> tuple[n
 
 def _load_series_spec(arg: str | None) -> DataBundle:
     if not arg:
-        raise ValueError(
+        raise DataError(
             "data spec 'series' needs a file: use series:FILE.npy, series:FILE.npz or series:FILE@LABELS"
         )
     path, labels = arg, None
@@ -401,7 +431,7 @@ def _load_series_spec(arg: str | None) -> DataBundle:
     try:
         x, y = load_series_file(path, labels)
     except (FileNotFoundError, TypeError) as err:
-        raise ValueError(str(err)) from None
+        raise DataError(str(err)) from None
     spec = f"series:{arg}"
     info = {**_series_info(x), "file": str(Path(path).expanduser())}
     xt = torch.from_numpy(x)

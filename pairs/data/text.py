@@ -28,6 +28,7 @@ Reference:
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 
 from pairs.data.registry import DataBundle, register_data
+from pairs.errors import DataError
 
 __all__ = [
     "gensim_data_path",
@@ -67,7 +69,7 @@ def gensim_data_path(name: str) -> Path:
 
     spec = importlib.util.find_spec("gensim")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError(
+        raise DataError(
             f"data spec text:{Path(name).stem.split('_')[0]} needs the gensim package, whose wheel ships the "
             "real sentences: pip install gensim"
         )
@@ -75,32 +77,55 @@ def gensim_data_path(name: str) -> Path:
         path = Path(location) / "test" / "test_data" / name
         if path.is_file():
             return path
-    raise ValueError(f"gensim is installed but its test data lacks {name}; reinstall gensim")
+    raise DataError(f"gensim is installed but its test data lacks {name}; reinstall gensim")
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE, whose mark is its prefix
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def read_lines(path: Path) -> tuple[list[str], str]:
     """Non-blank lines of a text file (trailing newline and spaces stripped) and the encoding used.
 
-    UTF-8 is tried first, then latin-1.
+    A byte-order mark names the encoding (UTF-8, UTF-16 or UTF-32, either byte order); without one, UTF-8 is
+    tried first, then latin-1.
 
     Raises:
         ValueError: for a missing, empty or binary file.
     """
     if not path.exists():
-        raise ValueError(f"text file not found: {path}")
+        raise DataError(f"text file not found: {path}")
     if not path.is_file():
-        raise ValueError(f"text:FILE needs a file with one sample per line, but {path} is a folder")
+        raise DataError(f"text:FILE needs a file with one sample per line, but {path} is a folder")
     raw = path.read_bytes()
-    if b"\x00" in raw[:65536]:
-        raise ValueError(f"{path} looks like a binary file; text:FILE needs plain text, one sample per line")
-    try:
-        text, encoding = raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = raw.decode("latin-1"), "latin-1"
+    bom = next((name for mark, name in _BOMS if raw.startswith(mark)), None)
+    if bom is not None:  # a byte-order mark says the encoding (UTF-16/32 text holds NUL bytes)
+        try:
+            text, encoding = raw.decode(bom), bom
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path} starts with a {bom.upper()} byte-order mark but is not valid {bom.upper()} text "
+                f"({err.reason} at byte {err.start}); save it as UTF-8, one sample per line"
+            ) from None
+    elif b"\x00" in raw[:65536]:
+        raise DataError(
+            f"{path} looks like a binary file (it holds NUL bytes); text:FILE needs plain text, one sample "
+            "per line (UTF-8, latin-1, or UTF-16/32 with a byte-order mark)"
+        )
+    else:
+        try:
+            text, encoding = raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = raw.decode("latin-1"), "latin-1"
     lines = [line.rstrip() for line in text.splitlines()]
     lines = [line for line in lines if line.strip()]
     if not lines:
-        raise ValueError(f"{path} holds no text (every line is blank); expected one sample per line")
+        raise DataError(f"{path} holds no text (every line is blank); expected one sample per line")
     return lines, encoding
 
 
@@ -146,7 +171,7 @@ def load_polarity(arg: str | None = None) -> DataBundle:
     lines, _ = read_lines(path)
     texts, names = _split_labels(lines)
     if names is None:
-        raise ValueError(f"{path} is not in the expected '__label__NAME text' format")
+        raise DataError(f"{path} is not in the expected '__label__NAME text' format")
     return _labelled_bundle(
         "text:polarity", texts, names, 0.25, {"source": f"gensim {path.name} (Pang & Lee 2005)"}
     )
@@ -158,7 +183,7 @@ def load_lee(arg: str | None = None) -> DataBundle:
     test, _ = read_lines(gensim_data_path("lee.cor"))
     matrix = np.loadtxt(gensim_data_path("similarities0-1.txt"), dtype=np.float64)
     if matrix.shape != (len(test), len(test)):
-        raise ValueError(f"the Lee similarity matrix is {matrix.shape}, expected {(len(test), len(test))}")
+        raise DataError(f"the Lee similarity matrix is {matrix.shape}, expected {(len(test), len(test))}")
     upper = np.triu(matrix, 1)
     sym = upper + upper.T + np.eye(len(test))
     return DataBundle(
@@ -272,7 +297,7 @@ def passages(documents: list[list[str]], size: int = 3) -> list[str]:
         Giorgi et al. 2021, "DeCLUTR: Deep Contrastive Learning for Unsupervised Textual Representations".
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"passages: size must be an int >= 1, got {size!r}")
+        raise DataError(f"passages: size must be an int >= 1, got {size!r}")
     return [" ".join(doc[i : i + size]) for doc in documents for i in range(0, len(doc), size)]
 
 
@@ -317,9 +342,7 @@ def load_text_file(arg: str) -> DataBundle:
 def load_text(arg: str | None) -> DataBundle:
     """``text:lee``, ``text:polarity``, ``text:wiki`` or ``text:FILE``."""
     if not arg:
-        raise ValueError(
-            "data spec 'text' needs an argument: text:lee, text:polarity, text:wiki or text:FILE"
-        )
+        raise DataError("data spec 'text' needs an argument: text:lee, text:polarity, text:wiki or text:FILE")
     if arg in BUILTIN:  # a file called "lee" in the working folder is text:./lee
         return {"lee": load_lee, "polarity": load_polarity, "wiki": load_wiki}[arg](None)
     return load_text_file(arg)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pairs.data.registry import DataBundle
+from pairs.errors import ConfigError
 
 
 @dataclass
@@ -75,7 +76,7 @@ class Recipe:
         """
         name = name or self.default_view
         if name not in self.views:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown views {name!r} for {bundle.domain} data; known: {', '.join(self.views)}"
             )
         return self.views[name](bundle)
@@ -99,7 +100,7 @@ def recipe_for(bundle: DataBundle) -> Recipe:
     if bundle.domain not in _RECIPES and bundle.domain in DOMAIN_MODULES:
         importlib.import_module(f"pairs.domains.{DOMAIN_MODULES[bundle.domain]}")
     if bundle.domain not in _RECIPES:
-        raise ValueError(f"no defaults are registered for the {bundle.domain!r} domain")
+        raise ConfigError(f"no defaults are registered for the {bundle.domain!r} domain")
     return _RECIPES[bundle.domain](bundle)
 
 

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from pairs.data.registry import DataBundle
 from pairs.domains import Recipe, register_recipe
+from pairs.errors import DataError, DataTypeError
 from pairs.views.base import Compose, Lambda, View
 from pairs.views.graph import GRAPHCL_AUGS, DropEdges, MaskFeatures, graphcl_view
 
@@ -160,26 +161,26 @@ def _check_graph_bundle(bundle: DataBundle) -> None:
         if samples is None:
             continue
         if not isinstance(samples, (list, tuple)) or not samples:
-            raise TypeError(
+            raise DataTypeError(
                 f"{bundle.spec}: the {split} graphs must be a non-empty list of torch_geometric Data, got "
                 f"{type(samples).__name__}"
             )
         for i, d in enumerate(samples):
             if not isinstance(d, Data):
-                raise TypeError(
+                raise DataTypeError(
                     f"{bundle.spec}: {split} item {i} is a {type(d).__name__}, expected a torch_geometric "
                     "Data"
                 )
     graphs = all_graphs(bundle)[0]
     with_x = sum(_has_x(d) for d in graphs)
     if 0 < with_x < len(graphs):
-        raise ValueError(
+        raise DataError(
             f"{bundle.spec}: {with_x} of {len(graphs)} graphs have node features x and the others have none; "
             "give all graphs features or none (featureless graphs get one-hot degrees)"
         )
     widths = {int(d.x.shape[1]) for d in graphs if _has_x(d) and d.x.dim() == 2}
     if len(widths) > 1:
-        raise ValueError(f"{bundle.spec}: graphs have node features of different sizes {sorted(widths)}")
+        raise DataError(f"{bundle.spec}: graphs have node features of different sizes {sorted(widths)}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -430,7 +431,7 @@ def _graph_level_recipe(bundle: DataBundle) -> Recipe:
 
 def _node_level_recipe(bundle: DataBundle) -> Recipe:
     if len(bundle.train) != 1:
-        raise ValueError(
+        raise DataError(
             f"{bundle.spec}: node-level data must hold exactly one graph (train = [graph]), got "
             f"{len(bundle.train)}"
         )

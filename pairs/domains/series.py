@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from pairs.data.registry import DataBundle
 from pairs.domains import Recipe, register_recipe
+from pairs.errors import DataError, DataTypeError
 from pairs.views.base import Compose, View
 from pairs.views.temporal import CropPair, OverlappingCrops, RandomCrop, SeriesView, default_series_view
 
@@ -154,7 +155,7 @@ class ChannelStandardizer(SeriesView):
         count = valid.sum(dim=1)
         if bool((count == 0).any()):
             empty = (count == 0).nonzero().flatten().tolist()
-            raise ValueError(f"channel(s) {empty} hold no value (NaN everywhere) in the train split")
+            raise DataError(f"channel(s) {empty} hold no value (NaN everywhere) in the train split")
         filled = torch.where(valid, flat, torch.zeros_like(flat))
         mean = filled.sum(dim=1) / count
         var = (torch.where(valid, flat - mean[:, None], torch.zeros_like(flat)) ** 2).sum(dim=1) / count
@@ -221,26 +222,26 @@ def check_series_bundle(bundle: DataBundle) -> None:
         if x is None:
             continue
         if not isinstance(x, Tensor):
-            raise TypeError(
+            raise DataTypeError(
                 f"{bundle.spec}: the {split} series must be a tensor (N, C, T), got {type(x).__name__}"
             )
         if x.dim() != 3:
-            raise ValueError(
+            raise DataError(
                 f"{bundle.spec}: the {split} series must be (N, C, T) (N series, C channels, T timestamps), "
                 f"got shape {tuple(x.shape)}"
             )
         if not x.is_floating_point():
-            raise TypeError(f"{bundle.spec}: the {split} series must be floating point, got {x.dtype}")
+            raise DataTypeError(f"{bundle.spec}: the {split} series must be floating point, got {x.dtype}")
         empty = torch.isnan(x).flatten(1).all(dim=1)
         if bool(empty.any()):
             idx = empty.nonzero().flatten().tolist()
             shown = ", ".join(map(str, idx[:10])) + (", ..." if len(idx) > 10 else "")
-            raise ValueError(
+            raise DataError(
                 f"{bundle.spec}: {split} series {shown} are NaN everywhere (no data); remove them first"
             )
     t = int(bundle.train.shape[-1])
     if t < 2:
-        raise ValueError(
+        raise DataError(
             f"{bundle.spec}: the series have T={t} timestamps; TS2Vec's overlapping crops need at least 2"
         )
 

@@ -21,6 +21,7 @@ from torch import nn
 from pairs.data.registry import DataBundle
 from pairs.domains import Recipe, register_recipe
 from pairs.domains.evaluation import probe_and_knn
+from pairs.errors import DataError
 from pairs.views.base import Compose
 
 EPOCHS_SMALL = 30
@@ -112,7 +113,7 @@ def probe_cv(
     y = labels.cpu().numpy()
     smallest = int(np.bincount(y)[np.bincount(y) > 0].min())
     if smallest < 2:
-        raise ValueError("probe_cv: every class needs at least 2 labelled texts for cross-validation")
+        raise DataError("probe_cv: every class needs at least 2 labelled texts for cross-validation")
     folds = min(folds, smallest)
     feats = extract_features(encoder, texts, device=device)  # eval mode, no grad, mode restored; on CPU
     labels = labels.cpu()

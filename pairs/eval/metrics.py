@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pairs.errors import ConfigError
+
 __all__ = [
     "alignment",
     "uniformity",
@@ -141,7 +143,7 @@ def as_labels(y: Any, name: str = "labels", *, n: int | None = None, device: Any
 def check_positive_int(value: Any, name: str) -> int:
     """Check that ``value`` is an int >= 1 (``bool`` rejected) and return it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+        raise ConfigError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
 
@@ -152,7 +154,7 @@ def _check_positive_float(value: Any, name: str) -> float:
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 

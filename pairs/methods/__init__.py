@@ -7,6 +7,7 @@ that the one :class:`pairs.train.Trainer` runs. Method modules in this package r
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import pkgutil
@@ -16,8 +17,10 @@ from typing import Any
 
 from torch import nn
 
+from pairs.errors import ConfigError, PairsError
 from pairs.methods.base import Method, encode_views
 from pairs.methods.simclr import SimCLR
+from pairs.settings import check_settings
 
 _METHODS: dict[str, Callable[..., Method]] = {"simclr": SimCLR}
 
@@ -59,13 +62,17 @@ def get_method_class(name: str) -> Callable[..., Method]:
     """The factory registered under ``name``.
 
     Raises:
-        ValueError: for an unknown name (the message lists the known ones).
+        ConfigError: for an unknown name (the message lists the known ones).
     """
     _discover()
     factory = _METHODS.get(str(name).lower())
     if factory is None:
         broken = "".join(f"; module {m!r} failed to import ({why})" for m, why in _BROKEN.items())
-        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(available_methods())}{broken}")
+        close = difflib.get_close_matches(str(name).lower(), available_methods(), n=2)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        raise ConfigError(
+            f"unknown method {name!r}{hint}; known methods: {', '.join(available_methods())}{broken}"
+        )
     return factory
 
 
@@ -73,21 +80,18 @@ def build_method(name: str, encoder: nn.Module, **kwargs: Any) -> Method:
     """Build method ``name`` around ``encoder``.
 
     Raises:
-        ValueError: unknown method.
-        TypeError: an argument the method does not take (the message names the method).
+        ConfigError: unknown method, or a setting value the method refuses (the message names the method).
+        SettingError: a setting the method does not take, or a value of the wrong type for it (the message
+            names the setting and the expected type); also a ``TypeError``.
     """
     factory = get_method_class(name)
-    accepted = _accepted_arguments(factory)
-    unknown = [] if accepted is None else sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise TypeError(
-            f"method {name!r} has no setting {', '.join(map(repr, unknown))}; "
-            f"its settings: {', '.join(accepted)}"
-        )
+    check_settings(f"method {name!r}", factory, kwargs, skip=1)
     try:
         return factory(encoder, **kwargs)
-    except TypeError as err:
-        raise TypeError(f"method {name!r}: {err}") from err
+    except PairsError:
+        raise
+    except ValueError as err:  # the factory's own validation of a setting's value
+        raise ConfigError(f"method {name!r}: {err}") from err
 
 
 def _accepted_arguments(factory: Callable[..., Method]) -> list[str] | None:

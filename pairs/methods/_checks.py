@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import Tensor
 
+from pairs.errors import ConfigError
 from pairs.pairing import ViewBatch
 
 __all__ = ["require_views", "require_labels"]
@@ -18,7 +19,7 @@ def require_views(batch: ViewBatch, n: int, name: str) -> list[Any]:
         ValueError: fewer than ``n`` views (the message names the method and the fix).
     """
     if len(batch.views) < n:
-        raise ValueError(
+        raise ConfigError(
             f"{name} needs at least {n} views per sample, got {len(batch.views)}; build the loader with "
             f"n_views={n} (or a multi-view producer)"
         )
@@ -32,7 +33,7 @@ def require_labels(batch: ViewBatch, name: str) -> Tensor:
         ValueError: the batch has no labels (unlabeled data given to a method that trains on labels).
     """
     if batch.labels is None:
-        raise ValueError(
+        raise ConfigError(
             f"{name} trains on labels, but the batch has none: use labeled data and pass labels to the "
             "ViewLoader (labels=...), or choose a self-supervised method"
         )

@@ -26,6 +26,8 @@ import torch
 from torch import Tensor, nn
 
 from encoders.sequence import CPCModel, LatentSequence, StepPredictors, build_context
+from pairs.errors import ConfigError, SettingError
+from pairs.losses._checks import check_temperature
 from pairs.losses.cpc import NEGATIVE_MODES, cpc_loss
 from pairs.methods import register_method
 from pairs.methods.base import Method
@@ -112,7 +114,7 @@ class CPC(Method):
         self.negatives_from = negatives_from
         if not float(temperature) > 0:
             raise ValueError(f"CPC: temperature must be > 0, got {temperature!r}")
-        self.temperature = float(temperature)
+        self.temperature = float(check_temperature(temperature))
         if score not in ("dot", "cosine"):
             raise ValueError(f"CPC: score must be 'dot' or 'cosine', got {score!r}")
         self.score = score
@@ -154,14 +156,14 @@ class CPC(Method):
         """
         x = batch.views[0] if batch.views else None
         if not isinstance(x, Tensor):
-            raise TypeError(
+            raise SettingError(
                 f"CPC trains on tensor sequences (B, C, T), got {type(x).__name__}; use --views cpc_window "
                 "(a random fixed-length window of each sequence)"
             )
         if len(batch.views) > 1:  # a second view feeds the context (augmented past, clean targets)
             past = batch.views[1]
             if not isinstance(past, Tensor) or past.shape != x.shape:
-                raise ValueError(
+                raise ConfigError(
                     "CPC's second view (the context's input) must be a tensor of the first view's shape "
                     f"{tuple(x.shape)}, time-aligned with it; got "
                     f"{tuple(past.shape) if isinstance(past, Tensor) else type(past).__name__}"
@@ -171,7 +173,7 @@ class CPC(Method):
         else:
             z, c = self.encoder.sequences(x)
         if z.shape[1] <= self.steps:
-            raise ValueError(
+            raise ConfigError(
                 f"CPC with K={self.steps} steps needs more than {self.steps} latents per sequence, but "
                 f"inputs of length {x.shape[-1]} give {z.shape[1]} (the encoder's receptive field/stride "
                 "plus K steps)" + self._min_length_hint()

@@ -13,7 +13,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from encoders.heads import ProjectionHead
+from pairs.errors import ConfigError
 from pairs.losses import DINOLoss
+from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
@@ -112,8 +114,8 @@ class DINO(Method):
         self.head = DINOHead(self.feature_dim, hidden_dim, bottleneck_dim, out_dim)
         self.criterion = DINOLoss(out_dim, center_momentum=center_momentum, student_temp=student_temp)
         self.teacher = copy_as_target(nn.ModuleList([self.encoder, self.head]))
-        self.teacher_temp = float(teacher_temp)
-        self.warmup_teacher_temp = float(warmup_teacher_temp)
+        self.teacher_temp = float(check_temperature(teacher_temp, "teacher_temp"))
+        self.warmup_teacher_temp = float(check_temperature(warmup_teacher_temp, "warmup_teacher_temp"))
         self.teacher_temp_warmup = float(teacher_temp_warmup)
         self.momentum = check_momentum(momentum)
         self.n_global = int(n_global)
@@ -130,7 +132,7 @@ class DINO(Method):
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "DINO")
         if self.n_global > len(views):
-            raise ValueError(f"DINO was built with n_global={self.n_global} but got {len(views)} views")
+            raise ConfigError(f"DINO was built with n_global={self.n_global} but got {len(views)} views")
         features = encode_views(self.encoder, views)
         bottleneck = [self.head.bottleneck(f) for f in features]
         last = F.normalize(self.head.last, dim=1)

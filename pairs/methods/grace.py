@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from pairs.errors import ConfigError
 from pairs.losses import nt_xent
 from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
@@ -44,9 +45,9 @@ def node_embeddings(encoder: nn.Module, graph: Any, owner: str = "GRACE") -> Ten
     n = getattr(graph, "num_nodes", None)
     if not isinstance(out, Tensor) or out.dim() != 2:
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ValueError(f"{owner}: the encoder must return (num_nodes, D) node embeddings, got {shape}")
+        raise ConfigError(f"{owner}: the encoder must return (num_nodes, D) node embeddings, got {shape}")
     if n is not None and out.shape[0] != int(n):
-        raise ValueError(
+        raise ConfigError(
             f"{owner} contrasts node embeddings, but the encoder returned {out.shape[0]} rows for a graph "
             f"of {int(n)} nodes; use a node-level encoder such as 'gcn'"
         )
@@ -139,7 +140,7 @@ class GRACE(Method):
         views = require_views(batch, 2, "GRACE")[:2]
         z1, z2 = (node_embeddings(self.encoder, v) for v in views)
         if z1.shape[0] != z2.shape[0]:
-            raise ValueError(
+            raise ConfigError(
                 f"GRACE: the two views have {z1.shape[0]} and {z2.shape[0]} nodes; GRACE pairs node i of "
                 "one view with node i of the other, so its views must keep every node (use DropEdges / "
                 "MaskFeatures, not DropNodes or subgraphs)"

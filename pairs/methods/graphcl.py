@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from pairs.errors import ConfigError
 from pairs.losses import nt_xent
 from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
@@ -76,7 +77,7 @@ def graphcl_loss(z1: Tensor, z2: Tensor, temperature: float = 0.2) -> Tensor:
             f"{tuple(z2.shape)}"
         )
     if z1.shape[0] < 2:
-        raise ValueError(
+        raise ConfigError(
             f"graphcl_loss needs at least 2 graphs per batch (the other graphs are the negatives), got "
             f"{z1.shape[0]}"
         )
@@ -107,9 +108,9 @@ def graph_embeddings(encoder: nn.Module, batch: Any, owner: str = "GraphCL") -> 
     n_graphs = getattr(batch, "num_graphs", None)
     if not isinstance(out, Tensor) or out.dim() != 2:
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ValueError(f"{owner}: the encoder must return (num_graphs, D) graph embeddings, got {shape}")
+        raise ConfigError(f"{owner}: the encoder must return (num_graphs, D) graph embeddings, got {shape}")
     if n_graphs is not None and out.shape[0] != int(n_graphs):
-        raise ValueError(
+        raise ConfigError(
             f"{owner} contrasts graph embeddings, but the encoder returned {out.shape[0]} rows for "
             f"{int(n_graphs)} graphs (node embeddings?); use a graph-level encoder such as 'gin', or a "
             "node-level method such as 'grace'"
@@ -184,7 +185,7 @@ class GraphCL(Method):
         views = require_views(batch, 2, "GraphCL")[:2]
         features = [graph_embeddings(self.encoder, v) for v in views]
         if features[0].shape[0] != features[1].shape[0]:
-            raise ValueError(
+            raise ConfigError(
                 f"GraphCL: the two views hold {features[0].shape[0]} and {features[1].shape[0]} graphs; "
                 "graph views must keep every graph of the batch"
             )

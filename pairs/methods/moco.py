@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from encoders.heads import PredictionHead, ProjectionHead
 from pairs.losses import NegativeQueue, info_nce
+from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
@@ -75,7 +76,7 @@ class MoCoV2(Method):
         )
         self.momentum = check_momentum(momentum)
         self.final_momentum = check_momentum(final_momentum, "final_momentum")
-        self.temperature = float(temperature)
+        self.temperature = float(check_temperature(temperature))
         self.symmetric = bool(symmetric)
         self.key_encoder = copy_as_target(nn.ModuleList([self.encoder, self.projection]))
         self.queue = NegativeQueue(int(queue_size), projection_dim)
@@ -148,7 +149,7 @@ class MoCoV3(Method):
             self.feature_dim, hidden_dim=hidden, out_dim=projection_dim, n_layers=3, last_bn=True
         )
         self.predictor = PredictionHead(projection_dim, hidden_dim=hidden, out_dim=projection_dim)
-        self.temperature = float(temperature)
+        self.temperature = float(check_temperature(temperature))
         self.momentum = check_momentum(momentum)
         self.final_momentum = check_momentum(final_momentum, "final_momentum")
         self.key_encoder = copy_as_target(nn.ModuleList([self.encoder, self.projection]))

@@ -13,6 +13,7 @@ from torch import nn
 
 from encoders.heads import ProjectionHead
 from pairs.losses import nt_xent
+from pairs.losses._checks import check_temperature
 from pairs.methods.base import Method, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
@@ -48,7 +49,7 @@ class SimCLR(Method):
         in_dim = self.feature_dim
         hidden = projection_hidden_dim(in_dim, hidden_dim)
         self.projection = ProjectionHead(in_dim, hidden_dim=hidden, out_dim=projection_dim)
-        self.temperature = float(temperature)
+        self.temperature = float(check_temperature(temperature))
         self.n_views = n_views
         self.gather_distributed = gather_distributed
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from encoders.heads import ProjectionHead
 from pairs.losses import NegativeQueue, info_nce, supcon_loss
+from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_labels, require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
@@ -69,7 +70,7 @@ class SupCon(Method):
             raise ValueError("SupCon with a queue contrasts a view with another view's key: use n_views >= 2")
         hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
         self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=projection_dim)
-        self.temperature = float(temperature)
+        self.temperature = float(check_temperature(temperature))
         self.n_views = int(n_views)
         self.gather_distributed = bool(gather_distributed)
         self.momentum = check_momentum(momentum)

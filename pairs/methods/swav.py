@@ -13,7 +13,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from encoders.heads import ProjectionHead
+from pairs.errors import ConfigError
 from pairs.losses import swav_loss
+from pairs.losses._checks import check_temperature
 from pairs.losses.distributed import is_distributed
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
@@ -76,7 +78,7 @@ class SwAV(Method):
         hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
         self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=projection_dim)
         self.prototypes = nn.Parameter(F.normalize(torch.randn(n_prototypes, projection_dim), dim=1))
-        self.temperature = float(temperature)
+        self.temperature = float(check_temperature(temperature))
         self.epsilon = float(epsilon)
         self.sinkhorn_iterations = int(sinkhorn_iterations)
         self.n_global = int(n_global)
@@ -100,7 +102,7 @@ class SwAV(Method):
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "SwAV")
         if self.n_global > len(views):
-            raise ValueError(f"SwAV was built with n_global={self.n_global} but got {len(views)} views")
+            raise ConfigError(f"SwAV was built with n_global={self.n_global} but got {len(views)} views")
         z = [F.normalize(self.projection(f), dim=1) for f in encode_views(self.encoder, views)]
         weights = self._prototype_weights()
         scores = [x @ weights.T for x in z]

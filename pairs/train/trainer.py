@@ -6,7 +6,12 @@ warm-up + cosine learning rate, ``method.on_after_optimizer_step(progress)`` (mo
 After every epoch (or every ``checkpoint_every`` epochs) a checkpoint is written atomically; ``resume=True``
 continues from it exactly (the views and shuffles depend on ``(seed, epoch, step)`` only, and the global
 torch RNG is re-seeded per epoch).
-A non-finite loss stops the run with a clear error and leaves the last good checkpoint in place. A collapse
+Divergence (NaN/inf produced by training: a non-finite loss, non-finite weights or optimizer state before a
+checkpoint is written, or a layer that sees NaN/inf computed from finite input once training has updated the
+weights) stops the run with :class:`~pairs.errors.TrainingDiverged`, writes a ``diverged`` event to
+``metrics.jsonl`` and keeps the last finite checkpoint (the message says which epoch it holds). With
+``overwrite=True`` the previous run's files are moved aside, not deleted, until the new run has written its
+first checkpoint; if it fails before that, they are put back. A collapse
 monitor logs the embedding std and effective rank and warns when they collapse. Metrics go to
 ``metrics.jsonl`` in the run directory. Under ``torchrun`` the method is wrapped in DDP.
 """
@@ -16,11 +21,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import math
+import os
+import secrets
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +38,16 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from pairs.errors import ConfigError, TrainingDiverged
+from pairs.errors import CheckpointError, ConfigError, OutputError, PairsError, TrainingDiverged
 from pairs.eval.metrics import check_positive_int
 from pairs.methods.base import Method
-from pairs.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from pairs.train.checkpoint import (
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    non_finite_entries,
+    remove_leftover_temporaries,
+    save_checkpoint,
+)
 from pairs.train.distributed import (
     all_reduce_mean,
     barrier,
@@ -46,7 +60,13 @@ from pairs.train.schedule import warmup_cosine
 from pairs.views.base import derive_seed
 
 RUN_FILES = (CHECKPOINT_NAME, "metrics.jsonl", "config.json", "result.json")
-"""Files a run writes into its directory (``overwrite=True`` removes exactly these)."""
+"""Files a run writes into its directory (``overwrite=True`` replaces exactly these)."""
+
+REPLACED_PREFIX = ".replaced-run-"
+"""With ``overwrite=True`` the old run's files wait in ``<run_dir>/.replaced-run-<random>/`` until the new
+run has written its first checkpoint."""
+
+logger = logging.getLogger("pairs")
 
 
 class RunDirectoryExists(ConfigError):
@@ -116,28 +136,28 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field."""
         if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.max_steps is not None:
             check_positive_int(self.max_steps, "max_steps (optimizer steps, or None)")
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
+            raise ConfigError(f"lr must be a positive number, got {self.lr}")
         if self.optimizer not in ("adamw", "adam", "sgd"):
-            raise ValueError(f"optimizer must be one of adamw, adam, sgd; got {self.optimizer!r}")
+            raise ConfigError(f"optimizer must be one of adamw, adam, sgd; got {self.optimizer!r}")
         if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+            raise ConfigError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if self.amp not in ("auto", "bf16", "off"):
-            raise ValueError(f"amp must be one of auto, bf16, off; got {self.amp!r}")
+            raise ConfigError(f"amp must be one of auto, bf16, off; got {self.amp!r}")
         check_positive_int(self.checkpoint_every, "checkpoint_every (epochs)")
         if self.checkpoint_steps is not None:
             check_positive_int(self.checkpoint_steps, "checkpoint_steps (optimizer steps, or None)")
         if self.accumulate_steps < 1:
-            raise ValueError(f"accumulate_steps must be >= 1, got {self.accumulate_steps}")
+            raise ConfigError(f"accumulate_steps must be >= 1, got {self.accumulate_steps}")
         if self.resume and self.overwrite:
-            raise ValueError("resume and overwrite exclude each other: pick one")
+            raise ConfigError("resume and overwrite exclude each other: pick one")
         if (self.resume or self.overwrite) and self.out_dir is None:
-            raise ValueError("resume/overwrite need a run directory (out_dir)")
+            raise ConfigError("resume/overwrite need a run directory (out_dir)")
 
 
 @dataclass
@@ -163,13 +183,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from err
+        raise ConfigError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
+        raise ConfigError(
             "device 'cuda' was asked for but CUDA is not available here; use --device cpu or auto"
         )
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
+        raise ConfigError(f"unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
     return dev
 
 
@@ -221,18 +241,29 @@ class Trainer:
 
     # -- run directory ----------------------------------------------------------------------------------
     def _prepare_run_dir(self) -> None:
+        """Check the run directory against ``resume``/``overwrite``; nothing on disk changes here."""
+        self._replacing: list[str] = []
+        self._saved_epoch: int | None = None  # what the checkpoint on disk holds, once there is one
+        self._saved_step = 0
+        self._saved_mid_epoch = False
         if self.run_dir is None:
             return
         if self.config.resume:  # every rank reads the checkpoint
             if not (self.run_dir / CHECKPOINT_NAME).exists():
-                raise ValueError(f"nothing to resume: {self.run_dir / CHECKPOINT_NAME} does not exist")
+                raise CheckpointError(
+                    f"nothing to resume: {self.run_dir / CHECKPOINT_NAME} does not exist; "
+                    "start a new run without --resume"
+                )
             self._resume_state = self._load_compatible_checkpoint()
+            self._saved_epoch = int(self._resume_state.get("epoch", 0))
+            self._saved_step = int(self._resume_state.get("global_step", 0))
+            self._saved_mid_epoch = bool(self._resume_state.get("batches_done", 0))
             return
         if not is_main_process():
             return
-        existing = [name for name in RUN_FILES if (self.run_dir / name).exists()]
         if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise ValueError(f"run directory {self.run_dir} exists and is a file")
+            raise ConfigError(f"run directory {self.run_dir} exists and is a file; choose another --out")
+        existing = [name for name in RUN_FILES if (self.run_dir / name).exists()]
         if existing or (self.run_dir.exists() and any(self.run_dir.iterdir())):
             if not self.config.overwrite:
                 raise RunDirectoryExists(
@@ -240,11 +271,67 @@ class Trainer:
                     "--overwrite to "
                     "replace it, or choose another --out"
                 )
-            for name in existing:
-                (self.run_dir / name).unlink()
-            for leftover in self.run_dir.glob(f".{CHECKPOINT_NAME}.*.tmp"):
-                leftover.unlink()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._replacing = existing
+
+    def _open_run_dir(self) -> Path | None:
+        """Create the run directory; move an old run's files aside (``overwrite``) and drop temporary files
+        an interrupted checkpoint write left behind.
+
+        Returns:
+            The folder holding the replaced run's files until the first checkpoint, or ``None``.
+        """
+        if self.run_dir is None or not is_main_process():
+            return None
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            removed = remove_leftover_temporaries(self.run_dir)
+            if removed:
+                logger.info(
+                    "removed %d leftover temporary checkpoint file(s) in %s", len(removed), self.run_dir
+                )
+            if not self._replacing:
+                return None
+            aside = self.run_dir / f"{REPLACED_PREFIX}{secrets.token_hex(4)}"
+            aside.mkdir()
+        except OSError as err:
+            raise _output_error(err, self.run_dir) from err
+        try:
+            for name in self._replacing:
+                os.replace(self.run_dir / name, aside / name)
+        except OSError as err:
+            self._restore_replaced(aside, remove_new=False)
+            raise _output_error(err, self.run_dir) from err
+        return aside
+
+    def _finish_replacing(self, aside: Path | None) -> None:
+        """The new run has its first checkpoint: the replaced run's files go (with any a killed earlier
+        ``overwrite`` left aside)."""
+        if aside is not None and self.run_dir is not None:
+            for folder in self.run_dir.glob(f"{REPLACED_PREFIX}*"):
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _restore_replaced(self, aside: Path | None, remove_new: bool = True) -> None:
+        """The new run failed before its first checkpoint: put the replaced run's files back.
+
+        Args:
+            aside: the folder holding them.
+            remove_new: also delete run files the failed run wrote that the old run did not have.
+        """
+        if aside is None or self.run_dir is None:
+            return
+        try:
+            for name in RUN_FILES:
+                if (aside / name).exists():
+                    os.replace(aside / name, self.run_dir / name)
+                elif remove_new and (self.run_dir / name).exists():  # the failed run's, not the old run's
+                    (self.run_dir / name).unlink()
+            aside.rmdir()
+        except OSError as err:  # never hide the error that stopped the run
+            logger.error("could not restore the previous run from %s: %s", aside, err)
+            return
+        logger.info(
+            "the new run failed before its first checkpoint; the previous run in %s is restored", self.run_dir
+        )
 
     def _load_compatible_checkpoint(self) -> dict[str, Any]:
         assert self.run_dir is not None
@@ -252,23 +339,33 @@ class Trainer:
         saved = state.get("train_config", {})
         for key in ("seed", "lr", "optimizer", "accumulate_steps"):
             if key in saved and saved[key] != getattr(self.config, key):
-                raise ValueError(
+                raise ConfigError(
                     f"cannot resume: the run was started with {key}={saved[key]!r}, now {key}="
                     f"{getattr(self.config, key)!r}; resume with the same settings"
                 )
         if saved.get("epochs", self.config.epochs) != self.config.epochs:
-            raise ValueError(
+            raise ConfigError(
                 f"cannot resume: the run was planned for {saved['epochs']} epochs "
                 "(its schedule depends on it), "
                 f"now {self.config.epochs}"
             )
+        for key in ("method", "optimizer", "scheduler", "epoch", "global_step"):
+            if key not in state:
+                raise CheckpointError(
+                    f"cannot resume from {self.run_dir / CHECKPOINT_NAME}: it lacks {key!r} "
+                    "(not a checkpoint written by the pairs Trainer)"
+                )
         return state
 
     def _log(self, record: dict[str, Any]) -> None:
         if self.run_dir is None or not is_main_process():
             return
-        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        path = self.run_dir / "metrics.jsonl"
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as err:
+            raise _output_error(err, path) from err
 
     # -- optimisation -----------------------------------------------------------------------------------
     def _build_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
@@ -309,12 +406,25 @@ class Trainer:
             A :class:`TrainResult`.
 
         Raises:
-            TrainingDiverged: when the loss becomes NaN/inf.
+            TrainingDiverged: when training produces NaN/inf (see the module docstring); the last finite
+                checkpoint is kept.
+            ConfigError: when the loader has fewer batches than ``accumulate_steps``.
+            OutputError: when the run directory cannot be written.
         """
+        self._aside: Path | None = None
+        try:
+            return self._fit(loader)
+        except BaseException:
+            if self._aside is not None:  # failed before the first checkpoint: the old run comes back
+                self._restore_replaced(self._aside)
+                self._aside = None
+            raise
+
+    def _fit(self, loader: Any) -> TrainResult:
         c = self.config
         steps_per_epoch = len(loader) // c.accumulate_steps
         if steps_per_epoch < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"the loader yields {len(loader)} batches per epoch, fewer than accumulate_steps="
                 f"{c.accumulate_steps}; use a smaller batch size or fewer accumulation steps"
             )
@@ -332,6 +442,7 @@ class Trainer:
         scaler = torch.amp.GradScaler("cuda", enabled=(c.amp == "auto" and self.device.type == "cuda"))
         start_epoch, start_batch = 0, 0
         rng_state = None
+        self._aside = self._open_run_dir()
         if c.resume:
             start_epoch, start_batch, rng_state = self._restore(optimizer, scheduler, scaler)
         model: nn.Module = self.method
@@ -343,9 +454,12 @@ class Trainer:
                 self.method, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         if self.run_dir is not None and is_main_process():
-            (self.run_dir / "config.json").write_text(
-                json.dumps({"train": asdict(c), **self.extra_state}, indent=2, default=str)
-            )
+            try:
+                (self.run_dir / "config.json").write_text(
+                    json.dumps({"train": asdict(c), **self.extra_state}, indent=2, default=str)
+                )
+            except OSError as err:
+                raise _output_error(err, self.run_dir / "config.json") from err
         self._log(
             {"event": "start", "epoch": start_epoch, "total_epochs": last_epoch, "device": str(self.device)}
         )
@@ -383,13 +497,19 @@ class Trainer:
                 last_micro = (micro + 1) % c.accumulate_steps == 0
                 sync = contextlib.nullcontext() if (last_micro or not distributed) else model.no_sync()
                 with sync:
-                    with self._autocast():
-                        out = model(batch)
-                    loss = out["loss"]
-                    loss_value = float(loss.detach())
-                    if not math.isfinite(loss_value):
-                        self._diverged(epoch, loss_value, optimizer)
-                    scaler.scale(loss / c.accumulate_steps).backward()
+                    try:
+                        with self._autocast():
+                            out = model(batch)
+                        loss = out["loss"]
+                        loss_value = float(loss.detach())
+                        if not math.isfinite(loss_value):
+                            raise self._divergence(epoch + 1, f"loss became {loss_value}")
+                        scaler.scale(loss / c.accumulate_steps).backward()
+                    except Exception as err:
+                        diverged = self._diverged_from(err, batch, epoch)
+                        if diverged is not None:
+                            raise diverged from err
+                        raise
                 micro += 1
                 self._batches_done = micro
                 if not last_micro:
@@ -491,19 +611,92 @@ class Trainer:
             "effective_rank": report.effective_rank,
         }
 
-    def _diverged(self, epoch: int, value: float, optimizer: torch.optim.Optimizer) -> None:
+    def _divergence(self, epoch: int, what: str, step: int | None = None) -> TrainingDiverged:
+        """Log a ``diverged`` event and build the error saying which checkpoint is kept.
+
+        Args:
+            epoch: the epoch (1-based) in which training diverged.
+            what: what went non-finite.
+            step: the optimizer step (1-based) it happened in (default: the one under way).
+        """
+        step = self.global_step + 1 if step is None else step
         ckpt = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
-        kept = (
-            f"; the last good checkpoint (end of epoch {epoch}) is kept at {ckpt}"
-            if ckpt is not None and ckpt.exists()
-            else ""
+        kept_epoch = self._saved_epoch
+        if ckpt is not None and kept_epoch is not None and ckpt.exists():
+            where = (
+                f"epoch {kept_epoch + 1}, step {self._saved_step}"
+                if self._saved_mid_epoch
+                else f"end of epoch {kept_epoch}"
+            )
+            kept = f"; the last good checkpoint ({where}) is kept at {ckpt}"
+        elif ckpt is not None:
+            kept = "; no checkpoint had been written yet"
+        else:
+            kept = ""
+        self._log(
+            {
+                "event": "diverged",
+                "epoch": epoch,
+                "step": step,
+                "reason": what,
+                "kept_checkpoint_epoch": kept_epoch,
+                "kept_checkpoint_step": self._saved_step if kept_epoch is not None else None,
+            }
         )
-        self._log({"event": "diverged", "epoch": epoch + 1, "step": self.global_step, "loss": value})
-        raise TrainingDiverged(
-            f"loss became {value} at epoch {epoch + 1}, step {self.global_step + 1}; "
+        return TrainingDiverged(
+            f"training diverged: {what} at epoch {epoch}, step {step}; "
             "try a lower learning rate "
             f"(now {self.config.lr:g}), gradient clipping, or amp off{kept}"
         )
+
+    def _diverged_from(self, err: BaseException, batch: Any, epoch: int) -> TrainingDiverged | None:
+        """Tell divergence from other errors raised inside a training step.
+
+        After the weights have been trained (at least one optimizer step, or a resumed run), an error in the
+        step is divergence when the weights hold NaN/inf, or when a layer computes NaN/inf from a finite
+        batch (e.g. a loss refusing NaN embeddings after ``lr=1e10``). A batch that itself holds NaN/inf,
+        or an error with finite values throughout, is passed on unchanged.
+
+        Returns:
+            The :class:`TrainingDiverged` to raise, or ``None``.
+        """
+        if isinstance(err, PairsError) and not isinstance(err, (ValueError, RuntimeError)):
+            return None
+        if isinstance(err, TrainingDiverged) or self.global_step == 0:
+            return None
+        bad = non_finite_entries(dict(self.method.named_parameters()))
+        if bad:
+            return self._divergence(epoch + 1, f"{len(bad)} weight tensors became NaN/inf (first: {bad[0]})")
+        views = getattr(batch, "views", batch)
+        if not all(bool(torch.isfinite(t).all()) for t in _floating_tensors(views)):
+            return None  # the data holds NaN/inf: not training's doing
+        layer = self._first_non_finite_layer(batch)
+        if layer is None:
+            return None
+        return self._divergence(epoch + 1, f"layer {layer!r} computed NaN/inf from a finite batch")
+
+    def _first_non_finite_layer(self, batch: Any) -> str | None:
+        """Re-run the step's forward pass (no gradients) and name the first module whose output holds
+        NaN/inf, or ``None``."""
+        found: list[str] = []
+
+        def hook(name: str) -> Callable[..., None]:
+            def check(module: nn.Module, args: Any, output: Any) -> None:
+                if not found and any(not bool(torch.isfinite(t).all()) for t in _floating_tensors(output)):
+                    found.append(name or type(module).__name__)
+
+            return check
+
+        handles = [m.register_forward_hook(hook(name)) for name, m in self.method.named_modules()]
+        try:
+            with torch.no_grad(), self._autocast():
+                self.method(batch)
+        except Exception:  # the error being diagnosed, raised again: the hooks have seen what they need
+            pass
+        finally:
+            for handle in handles:
+                handle.remove()
+        return found[0] if found else None
 
     # -- checkpoints ------------------------------------------------------------------------------------
     def _save(self, optimizer, scheduler, scaler, mid_epoch: bool = False) -> Path | None:
@@ -511,6 +704,16 @@ class Trainer:
         if self.run_dir is None:
             return None
         path = self.run_dir / CHECKPOINT_NAME
+        method_state = self.method.state_dict()
+        optimizer_state = optimizer.state_dict()
+        bad = non_finite_entries({"method": method_state, "optimizer": optimizer_state["state"]})
+        if bad:  # never replace a finite checkpoint with a diverged one
+            shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise self._divergence(
+                self.epoch,
+                f"{len(bad)} tensors of the weights/optimizer state hold NaN/inf ({shown})",
+                step=self.global_step,
+            )
         if is_main_process():
             position = {}
             if mid_epoch:
@@ -520,8 +723,8 @@ class Trainer:
                     "epoch": self.epoch,
                     **position,
                     "global_step": self.global_step,
-                    "method": self.method.state_dict(),
-                    "optimizer": optimizer.state_dict(),
+                    "method": method_state,
+                    "optimizer": optimizer_state,
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),
                     "train_config": asdict(self.config),
@@ -530,6 +733,12 @@ class Trainer:
                 path,
             )
         barrier()
+        self._saved_epoch = self.epoch
+        self._saved_step = self.global_step
+        self._saved_mid_epoch = mid_epoch
+        if self._aside is not None:  # the new run has its first checkpoint: the replaced one goes
+            self._finish_replacing(self._aside)
+            self._aside = None
         return path
 
     def _restore(self, optimizer, scheduler, scaler) -> tuple[int, int, Tensor | None]:
@@ -557,6 +766,34 @@ def _scalar(value: Any) -> float | None:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value.detach())
     return None
+
+
+def _floating_tensors(value: Any, depth: int = 0) -> Iterator[torch.Tensor]:
+    """Floating-point tensors inside a batch or a module output (tensors, lists, tuples, dicts, PyG data)."""
+    if depth > 6:
+        return
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point():
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _floating_tensors(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _floating_tensors(item, depth + 1)
+    elif hasattr(value, "to_dict") and callable(value.to_dict):  # torch_geometric Data / Batch
+        try:
+            yield from _floating_tensors(value.to_dict(), depth + 1)
+        except Exception:  # pragma: no cover - a to_dict that is not PyG's
+            return
+
+
+def _output_error(err: OSError, path: Path) -> OutputError:
+    """An :class:`~pairs.errors.OutputError` for a run file or folder that cannot be written."""
+    reason = err.strerror or str(err)
+    error = OutputError(f"cannot write the run directory {path}: {reason}; choose another --out")
+    error.errno = err.errno
+    return error
 
 
 def clear_run_dir(path: str | Path) -> None:
