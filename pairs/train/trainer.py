@@ -190,6 +190,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
         )
     if dev.type not in ("cpu", "cuda"):
         raise ConfigError(f"unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(
+            f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s), "
+            f"cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+        )
     return dev
 
 
