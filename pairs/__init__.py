@@ -16,7 +16,19 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("views", "pairing", "losses", "methods", "train", "eval", "data", "domains", "experiment")
+_SUBMODULES = (
+    "views",
+    "pairing",
+    "losses",
+    "methods",
+    "train",
+    "eval",
+    "data",
+    "domains",
+    "experiment",
+    "results",
+    "errors",
+)
 
 _NAMES = {
     # views
@@ -56,6 +68,9 @@ _NAMES = {
     "effective_rank": "pairs.eval",
     "recall_at_k": "pairs.eval",
     "extract_features": "pairs.eval",
+    # results of a trained run
+    "load_encoder": "pairs.results.loading",
+    "load_method": "pairs.results.loading",
     # data
     "load_data": "pairs.data",
     "known_specs": "pairs.data",

@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         help="also checkpoint every N steps inside an epoch (default: 500 for streamed data)",
     )
+    t.add_argument("--report", action="store_true", help="draw the run's report figure to RUN/report.png")
 
     e = sub.add_parser("eval", help="evaluate a saved run's encoder")
     e.add_argument("--checkpoint", required=True, help="checkpoint.pt or its run directory")
@@ -138,9 +139,147 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", required=True, help="output .png file")
 
+    _add_results_commands(sub)
+
     d = sub.add_parser("data", help="list the known data specs")
     d.add_argument("--json", action="store_true")
     return parser
+
+
+def _positive_k(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (the number of neighbours), got {text}")
+    return value
+
+
+def _add_results_commands(sub: Any) -> None:
+    """``pairs embed``, ``pairs search``, ``pairs anomaly``: a trained run's encoder applied to data."""
+    splits = ("all", "train", "test")
+    m = sub.add_parser("embed", help="write one vector per item of a data spec (.npy or .parquet)")
+    m.add_argument("--checkpoint", required=True, help="run directory (or its checkpoint.pt)")
+    m.add_argument("--data", required=True, help="data spec of the run's domain (see `pairs data`)")
+    m.add_argument("--out", required=True, help="output .npy (memory map; ids in .items.jsonl) or .parquet")
+    m.add_argument("--split", choices=splits, default="all", help="which split of the data (default all)")
+    mode = m.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--pooled", dest="mode", action="store_const", const="pooled", help="one vector per item"
+    )
+    mode.add_argument(
+        "--per-step", dest="mode", action="store_const", const="per_step",
+        help="one vector per time step (series encoders, CPC): (N, T', D)",
+    )  # fmt: skip
+    m.set_defaults(mode="pooled")
+    m.add_argument("--batch-size", type=_positive_int, help="items per forward pass")
+    m.add_argument("--device", default="auto")
+    m.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("search", help="nearest items of an index for each query (cosine)")
+    s.add_argument("--checkpoint", required=True, help="run directory (or its checkpoint.pt)")
+    s.add_argument("--index", required=True, help="data spec of the collection to search")
+    s.add_argument(
+        "--query", required=True,
+        help="data spec, .npy of embeddings, or a file of the run's domain (image, audio, .txt lines)",
+    )  # fmt: skip
+    s.add_argument("-k", type=_positive_k, default=10, help="neighbours per query (default 10)")
+    s.add_argument("--index-split", choices=splits, default="all")
+    s.add_argument("--query-split", choices=splits, default="all")
+    s.add_argument("--save-index", action="store_true", help="save the index next to the run and reuse it")
+    s.add_argument("--backend", choices=("exact", "faiss"), default="exact", help="exact (default) or faiss")
+    s.add_argument("--batch-size", type=_positive_int)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--json", action="store_true", help="one JSON line per query, then a summary line")
+
+    r = sub.add_parser("report", help="draw a run's report figure (curves, figures, map, neighbours)")
+    r.add_argument("run", help="run directory (or its checkpoint.pt)")
+    r.add_argument("--out", help="output .png (default: RUN/report.png)")
+    r.add_argument("--queries", type=_positive_int, default=4, help="held-out queries drawn (rows)")
+    r.add_argument("-k", type=_positive_k, default=6, help="neighbours drawn per query")
+    r.add_argument("--device", default="auto")
+
+    a = sub.add_parser("anomaly", help="anomaly score per item against a reference collection")
+    a.add_argument("--checkpoint", required=True, help="run directory (or its checkpoint.pt)")
+    a.add_argument("--reference", required=True, help="data spec of normal items")
+    a.add_argument("--data", required=True, help="data spec of the items to score")
+    a.add_argument("--reference-split", choices=splits, default="train")
+    a.add_argument("--data-split", choices=splits, default="test")
+    a.add_argument(
+        "--anomaly-label", action="append", default=[], metavar="LABEL",
+        help="label (index or class name) marking anomalies; left out of the reference; repeatable",
+    )  # fmt: skip
+    a.add_argument("--score", choices=("knn", "mahalanobis"), default="knn")
+    a.add_argument("-k", type=_positive_k, default=5, help="neighbours of the k-NN score (default 5)")
+    a.add_argument("--raw-baseline", action="store_true", help="also the ROC-AUC of raw inputs")
+    a.add_argument("--out", help="scores as .npy (ids in .items.jsonl) or .parquet")
+    a.add_argument("--batch-size", type=_positive_int)
+    a.add_argument("--device", default="auto")
+    a.add_argument("--json", action="store_true")
+
+
+def _run_results_command(args: argparse.Namespace) -> int:
+    if args.command == "embed":
+        from pairs.results.embedding import embed
+
+        info = embed(
+            args.checkpoint, args.data, args.out, split=args.split, mode=args.mode,
+            batch_size=args.batch_size, device=args.device,
+        )  # fmt: skip
+        print(f"wrote {info['out']}: {info['n']} items, shape {tuple(info['shape'])}")
+        if args.json:
+            _print_json(info)
+        return 0
+    if args.command == "search":
+        from pairs.results.similarity import search
+
+        found = search(
+            args.checkpoint, args.index, args.query, k=args.k, index_split=args.index_split,
+            query_split=args.query_split, save_index=args.save_index, backend=args.backend,
+            batch_size=args.batch_size, device=args.device,
+        )  # fmt: skip
+        summary = {k: v for k, v in found.items() if k != "results"}
+        summary["n_queries"] = len(found["results"])
+        if args.json:
+            for entry in found["results"]:
+                _print_json(entry)
+            _print_json(summary)
+            return 0
+        for entry in found["results"]:
+            print(entry["query"])
+            for nb in entry["neighbors"]:
+                label = f"  label {nb['label']}" if "label" in nb else ""
+                print(f"  {nb['score']:.4f}  {nb['id']}{label}")
+        if "top1_label_agreement" in found:
+            print(f"top1_label_agreement: {found['top1_label_agreement']:.4f}")
+        return 0
+    if args.command == "report":
+        from pathlib import Path
+
+        from pairs.results.report import report as draw_report
+
+        run_path = Path(args.run)
+        out = args.out or str((run_path if run_path.is_dir() else run_path.parent) / "report.png")
+        drawn = draw_report(args.run, out, n_queries=args.queries, k=args.k, device=args.device)
+        print(f"wrote {drawn['out']}")
+        return 0
+    from pairs.results.anomaly_scores import anomaly
+
+    report = anomaly(
+        args.checkpoint, args.reference, args.data, out=args.out, reference_split=args.reference_split,
+        data_split=args.data_split, anomaly_labels=args.anomaly_label, score=args.score, k=args.k,
+        raw_baseline=args.raw_baseline, batch_size=args.batch_size, device=args.device,
+    )  # fmt: skip
+    report.pop("scores", None)
+    for key in ("roc_auc", "raw_roc_auc"):
+        if key in report:
+            print(f"{key}: {report[key]:.4f}")
+    if report.get("out"):
+        print(f"wrote {report['out']}: {report['n']} scores")
+    if args.json:
+        _print_json(report)
+    return 0
 
 
 def _json_safe(value: Any) -> Any:
@@ -204,6 +343,7 @@ def run(argv: list[str] | None = None) -> int:
             workers=args.workers,
             max_steps=args.max_steps,
             checkpoint_steps=args.checkpoint_steps,
+            report_png=args.report,
         )
         if args.json:
             _print_json(report)
@@ -217,6 +357,8 @@ def run(argv: list[str] | None = None) -> int:
         if args.json:
             _print_json(report)
         return 0
+    if args.command in ("embed", "search", "anomaly", "report"):
+        return _run_results_command(args)
     if args.command == "preview":
         path = experiment.preview(
             args.data, views=args.views, n=args.n, n_views=args.n_views, out=args.out, seed=args.seed

@@ -224,6 +224,7 @@ def train(
     workers: int | None = None,
     max_steps: int | None = None,
     checkpoint_steps: int | None = None,
+    report_png: bool = False,
 ) -> dict[str, Any]:
     """Train on a data spec with its domain's defaults (any argument given overrides them), then evaluate.
 
@@ -248,6 +249,8 @@ def train(
         checkpoint_steps: also save the checkpoint every this many optimizer steps inside an epoch, so
             ``resume`` continues a long epoch where it stopped (default: every 500 steps for streamed data,
             only at epoch ends for data in memory).
+        report_png: draw the run's report figure (:func:`pairs.results.report.report`) into
+            ``<run_dir>/report.png`` at the end (``report["report"]`` is its path).
 
     Returns:
         The report: ``data``, ``method``, ``encoder``, ``views``, ``epochs``, ``train_seconds``, the domain's
@@ -378,6 +381,8 @@ def train(
             baseline = recipe.baseline(bundle)
             report.update(baseline)
     report.update({"checkpoint": result.checkpoint, "run_dir": result.run_dir})
+    if is_main_process():
+        _save_report(Path(result.run_dir), report)
     for key in sorted(k for k in report if _is_figure(k)):
         if key in baseline:
             note = " (hand-crafted baseline, no training)"
@@ -386,7 +391,29 @@ def train(
         else:
             note = ""
         say(f"{key}: {report[key]:.4f}{note}")
+    if report_png and is_main_process():
+        from pairs.results.report import report as draw_report
+
+        drawn = draw_report(result.run_dir, Path(result.run_dir) / "report.png", device=str(trainer.device))
+        report["report"] = drawn["out"]
+        say(f"report: {drawn['out']}")
     return report
+
+
+def _save_report(run_dir: Path, report: dict[str, Any]) -> None:
+    """Write the run's figures to ``run_dir/report.json`` (what ``pairs report`` draws as bars)."""
+    import json
+    import math
+
+    def safe(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        return v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
+
+    path = run_dir / "report.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({k: safe(v) for k, v in report.items()}, indent=1))
+    tmp.replace(path)
 
 
 @_with_workers
