@@ -130,14 +130,14 @@ def test_search_top1_agreement_equals_the_runs_1nn_accuracy(digits_run: Path) ->
     found = search(digits_run, "digits", "digits", k=5, index_split="train", query_split="test")
     assert found["top1_label_agreement"] == pytest.approx(one_nn, abs=0)
     first = found["results"][0]
-    assert first["query"] == "test/0" and len(first["neighbors"]) == 5
+    assert first["query"] == "digits:test:0" and len(first["neighbors"]) == 5
     scores = [nb["score"] for nb in first["neighbors"]]
     assert scores == sorted(scores, reverse=True)
     # the neighbour ids are the train items closest by cosine
     t = torch.nn.functional.normalize(train, dim=1)
     q = torch.nn.functional.normalize(test[:1], dim=1)
     best = (q @ t.T).topk(5).indices[0].tolist()
-    assert [nb["id"] for nb in first["neighbors"]] == [f"train/{i}" for i in best]
+    assert [nb["id"] for nb in first["neighbors"]] == [f"digits:train:{i}" for i in best]
 
 
 def test_saved_index_is_reused_and_faiss_recall(digits_run: Path) -> None:
@@ -179,7 +179,7 @@ def test_anomaly_roc_auc_and_scores_match_the_eval_functions(digits_run: Path, t
     saved = np.load(tmp_path / "s.npy")
     assert saved.shape == (len(bundle.test),)
     rows = [json.loads(line) for line in (tmp_path / "s.items.jsonl").read_text().splitlines()]
-    assert rows[3] == {"id": "test/3", "label": int(bundle.test_labels[3])}
+    assert rows[3] == {"id": "digits:test:3", "label": int(bundle.test_labels[3])}
     maha = anomaly(digits_run, "digits", "digits", anomaly_labels=[7], score="mahalanobis")
     assert torch.allclose(maha["scores"], mahalanobis_anomaly_score(ref, test).double(), rtol=1e-4)
 
@@ -191,13 +191,16 @@ def test_embed_npy_and_parquet(digits_run: Path, tmp_path: Path) -> None:
     assert info["shape"] == [1797, encoder.out_dim]
     assert np.allclose(np.load(tmp_path / "e.npy"), expected.numpy(), atol=1e-6)  # other batch size
     lines = (tmp_path / "e.items.jsonl").read_text().splitlines()
-    assert json.loads(lines[1347]) == {"id": "test/0", "label": int(load_data("digits").test_labels[0])}
+    assert json.loads(lines[1347]) == {
+        "id": "digits:test:0",
+        "label": int(load_data("digits").test_labels[0]),
+    }
     pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
     embed(digits_run, "digits", tmp_path / "e.parquet", split="test")
     table = pq.read_table(tmp_path / "e.parquet")
-    assert table.column("id").to_pylist()[:2] == ["test/0", "test/1"]
+    assert table.column("id").to_pylist()[:2] == ["digits:test:0", "digits:test:1"]
     vectors = np.stack(table.column("embedding").to_numpy(zero_copy_only=False))
     assert np.allclose(vectors, expected[1347:].numpy(), atol=1e-6)
 

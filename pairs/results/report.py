@@ -254,6 +254,7 @@ def _queries_from_classes(labels: torch.Tensor | None, n: int) -> list[int]:
 
 
 def _neighbours(fig: Any, spec: Any, encoder: Any, bundle: Any, n_queries: int, k: int) -> None:
+    from pairs.data.source import take
     from pairs.results.embedding import encode_items
     from pairs.results.items import Items
     from pairs.results.similarity import exact_topk
@@ -261,14 +262,10 @@ def _neighbours(fig: Any, spec: Any, encoder: Any, bundle: Any, n_queries: int, 
     held = bundle.test if bundle.test is not None else bundle.train
     held_labels = bundle.test_labels if bundle.test is not None else bundle.train_labels
     q_pos = _queries_from_classes(held_labels, n_queries)
-    pick = (
-        held.index_select(0, torch.tensor(q_pos))
-        if isinstance(held, torch.Tensor)
-        else [held[i] for i in q_pos]
-    )
-    gallery = Items(bundle.spec, bundle.domain, [("train", bundle.train)], bundle.train_labels)
+    pick = take(held, q_pos)
+    gallery = Items(bundle.spec, bundle.domain, [("train", bundle.train, None)], bundle.train_labels)
     g = torch.nn.functional.normalize(encode_items(encoder, gallery), dim=1)
-    queries = Items(bundle.spec, bundle.domain, [("test", pick)])
+    queries = Items(bundle.spec, bundle.domain, [("test", held, torch.tensor(q_pos))])
     q = torch.nn.functional.normalize(encode_items(encoder, queries), dim=1)
     same = bundle.test is None  # queries come from the gallery itself: skip the item itself
     scores, rows = exact_topk(q, g, k + int(same))
@@ -351,8 +348,7 @@ def report(
     held = bundle.test if bundle.test is not None else bundle.train
     held_labels = bundle.test_labels if bundle.test is not None else bundle.train_labels
     n_map = min(len(held), MAX_MAP_POINTS)
-    subset = held[:n_map] if isinstance(held, torch.Tensor) else list(held[:n_map])
-    feats = encode_items(encoder, Items(bundle.spec, bundle.domain, [("test", subset)]))
+    feats = encode_items(encoder, Items(bundle.spec, bundle.domain, [("test", held, torch.arange(n_map))]))
     _scatter(
         fig.add_subplot(grid[1, 1]),
         feats,
