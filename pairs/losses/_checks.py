@@ -135,6 +135,8 @@ def l2_normalize(x: Tensor, eps: float | None = None, dim: int = -1) -> Tensor:
     """
     if eps is None:
         eps = default_eps(x.dtype)
+    if x.numel() == 0:
+        return x.clone()  # nothing to normalise (no rows, or rows of dimension 0)
     xf = x.float() if x.dtype in _HALF_TYPES else x
     # ||x|| = s * ||x / s|| with s the largest magnitude of the row: the squares cannot overflow (rows near
     # 1e30) or underflow. s is detached: x / max(||x||, eps) = (x / s) / max(||x / s||, eps / s) exactly,
@@ -207,7 +209,7 @@ def _tensors(value: Any) -> list[Tensor]:
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 
-def finite_loss(fn: _Fn) -> _Fn:
+def finite_loss(fn: _Fn | None = None, *, allow_neg_inf: bool = False) -> Any:
     """Decorate a public loss: a NaN/inf result from finite inputs becomes a clear :class:`DataError`.
 
     Every loss refuses NaN/inf *inputs* (:func:`check_embeddings`); what is left is overflow: embeddings
@@ -215,19 +217,30 @@ def finite_loss(fn: _Fn) -> _Fn:
     safely where the value itself is representable (distances on scaled inputs, half precision in
     float32); where the loss itself is out of range, this says so instead of returning NaN/inf. Costs
     one check of the (small) result.
+
+    Args:
+        fn: the loss function (``@finite_loss``), or ``None`` with options (``@finite_loss(...)``).
+        allow_neg_inf: ``-inf`` is a legitimate result (a log-sum-exp over no candidates).
     """
+    if fn is None:
+        return functools.partial(finite_loss, allow_neg_inf=allow_neg_inf)
+
+    def bad(t: Tensor) -> bool:
+        if allow_neg_inf:
+            return bool((torch.isnan(t) | torch.isposinf(t)).any())
+        return not bool(torch.isfinite(t).all())
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         out = fn(*args, **kwargs)
         results = _tensors(out)
-        if all(bool(torch.isfinite(t).all()) for t in results):
+        if not any(bad(t) for t in results):
             return out
         inputs = _tensors(args) + _tensors(kwargs)
         if not all(bool(torch.isfinite(t).all()) for t in inputs):
             return out  # non-finite in, non-finite out: the caller chose not to check (check_finite=False)
         peak = max((float(t.detach().abs().max()) for t in inputs if t.numel()), default=0.0)
-        dtype = next(t.dtype for t in results if not bool(torch.isfinite(t).all()))
+        dtype = next(t.dtype for t in results if bad(t))
         raise DataError(
             f"{fn.__name__}: the loss overflowed {dtype}: inputs of magnitude up to {peak:.3g} give "
             f"similarities, squares or variances beyond the range of the dtype; L2-normalise the "

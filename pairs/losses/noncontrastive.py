@@ -718,6 +718,7 @@ def dino_loss(
     """
     s_crops = _check_crops(student_out, "student_out")
     t_crops = _check_crops(teacher_out, "teacher_out")
+    check_same_kind(("student_out[0]", s_crops[0]), ("teacher_out[0]", t_crops[0]))
     if s_crops[0].shape != t_crops[0].shape:
         raise ValueError(
             f"student and teacher crops must have the same shape (B, K), got {tuple(s_crops[0].shape)} "

@@ -38,6 +38,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from pairs.losses._checks import check_embeddings, check_same_kind, finite_loss
+
 AUTO_DENSE_MAX_BYTES = 64 * 2**20
 """``mode="auto"`` uses the dense path while the ``(N, M)`` logits take at most this many bytes (64 MiB)."""
 
@@ -223,6 +225,7 @@ def _as_scale(scale: float | Tensor, like: Tensor) -> Tensor:
     return torch.tensor(float(scale), dtype=like.dtype, device=like.device)
 
 
+@finite_loss(allow_neg_inf=True)  # -inf: a row with no candidate column
 def tiled_logsumexp(
     rows: Tensor,
     cols: Tensor,
@@ -252,6 +255,13 @@ def tiled_logsumexp(
     Shape:
         rows ``(N, D)``, cols ``(M, D)``, self_col/row_gid ``(N,)``, col_gid ``(M,)`` -> ``(N,)``.
     """
+    check_embeddings(rows, "rows", 2)
+    check_embeddings(cols, "cols", 2)
+    check_same_kind(("rows", rows), ("cols", cols))
+    if rows.shape[1] != cols.shape[1]:
+        raise ValueError(
+            f"rows and cols must have the same dimension D, got {tuple(rows.shape)} and {tuple(cols.shape)}"
+        )
     br, bc = resolve_block_size(block_size)
     return _TiledLogSumExp.apply(rows, cols, _as_scale(scale, rows), self_col, row_gid, col_gid, br, bc)  # type: ignore[no-any-return]
 

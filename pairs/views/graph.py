@@ -46,6 +46,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
+from pairs.errors import DataError
 from pairs.views.base import OneOf, Params, View, batch_len, combine, float_values, take
 
 __all__ = [
@@ -819,8 +820,19 @@ def from_networkx_graph(graph: nx.Graph, feature: str = "x") -> Data:
     data = Data(edge_index=ei, num_nodes=len(nodes))
     data[NX_NODE_KEY] = torch.arange(len(nodes))
     if nodes and all(feature in graph.nodes[v] for v in nodes):
-        rows = [torch.as_tensor(graph.nodes[v][feature], dtype=torch.float32).reshape(-1) for v in nodes]
-        data.x = torch.stack(rows)
+        try:
+            rows = [torch.as_tensor(graph.nodes[v][feature], dtype=torch.float32).reshape(-1) for v in nodes]
+            data.x = torch.stack(rows)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise DataError(
+                f"from_networkx_graph: node attribute {feature!r} must be a number or a list of numbers of "
+                f"the same length on every node ({exc})"
+            ) from exc
+        if bool(torch.isinf(data.x).any()):
+            raise DataError(
+                f"from_networkx_graph: node attribute {feature!r} holds infinite values or values beyond the "
+                f"float32 range (+-{torch.finfo(torch.float32).max:.3g}); scale the features down"
+            )
     return data
 
 

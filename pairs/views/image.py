@@ -44,14 +44,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pairs.errors import DataError
 from pairs.views.base import (
+    HALF_TYPES,
     Compose,
     GeneratorLike,
     Params,
     View,
+    all_finite,
     bernoulli,
     make_generator,
     uniform,
+    work_dtype,
 )
 
 __all__ = [
@@ -76,7 +80,7 @@ __all__ = [
 ]
 
 _GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 601-2 luma)
-_HALF_TYPES = (torch.float16, torch.bfloat16)
+_HALF_TYPES = HALF_TYPES
 _INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
 
 
@@ -186,12 +190,7 @@ def _check_images(x: Any, name: str, *, color: bool = False, finite: bool = Fals
         raise ValueError(f"{name} got images containing NaN or infinite values")
 
 
-def _all_finite(x: Tensor) -> bool:
-    """Whether ``x`` has no NaN/inf: a cheap sum first (NaN/inf propagate), the exact check if it fails."""
-    acc = torch.float64 if x.dtype == torch.float64 else torch.float32
-    if bool(torch.isfinite(x.sum(dtype=acc))):
-        return True
-    return bool(torch.isfinite(x).all())  # the sum may also overflow on huge finite values
+_all_finite = all_finite  # the shared check of pairs.views.base
 
 
 def _check_param_len(t: Tensor, n: int, name: str) -> None:
@@ -203,8 +202,8 @@ def _check_param_len(t: Tensor, n: int, name: str) -> None:
 
 
 def _work_dtype(x: Tensor) -> torch.dtype:
-    """Compute half-precision images in float32 (several CPU kernels lack float16), others as they are."""
-    return torch.float32 if x.dtype in _HALF_TYPES else x.dtype
+    """Compute half-precision images in float32 (the library's rule, :func:`pairs.views.base.work_dtype`)."""
+    return work_dtype(x.dtype)
 
 
 def _where_applied(x: Tensor, applied: Tensor, fn: Callable[[Tensor, Tensor | None], Tensor]) -> Tensor:
@@ -1322,7 +1321,15 @@ class TorchvisionView(View):
                 torch.default_generator.manual_seed(seed)
                 if cuda:
                     torch.cuda.manual_seed(seed)
-                outs.append(self.transform(item))
+                try:
+                    outs.append(self.transform(item))
+                except (TypeError, ValueError, RuntimeError) as exc:
+                    what = (
+                        f"shape {tuple(item.shape)}, {item.dtype}" if isinstance(item, Tensor) else type(item)
+                    )
+                    raise DataError(
+                        f"TorchvisionView: the transform failed on example {i} ({what}): {exc}"
+                    ) from exc
         if isinstance(batch, list):
             return outs
         shapes = {tuple(o.shape) for o in outs}
@@ -1331,7 +1338,10 @@ class TorchvisionView(View):
                 f"TorchvisionView outputs have different shapes {sorted(shapes)} and cannot be stacked; "
                 "pass a list of images to get a list back, or make the transform produce one size"
             )
-        return torch.stack([torch.as_tensor(o) for o in outs])
+        out = torch.stack([torch.as_tensor(o) for o in outs])
+        if out.is_floating_point() and batch.is_floating_point() and out.dtype != batch.dtype:
+            out = out.to(batch.dtype)  # transforms that compute in float32 return the input dtype
+        return out
 
     def __repr__(self) -> str:
         inner = "\n  ".join(repr(self.transform).splitlines())
@@ -1344,7 +1354,8 @@ def torchvision_recipe(
     """The SimCLR / MoCo v2 / BYOL recipes built from ``torchvision.transforms.v2`` ops.
 
     The per-sample twin of :func:`get_recipe`: same operations and probabilities, for PIL images or
-    tensors (uint8 or float), output float32 in [0, 1]. Crops use torchvision's anti-aliased resize.
+    tensors (uint8 or float), output in [0, 1]: float32 for PIL and integer images, the input dtype for
+    float tensors (computed by torchvision in float32). Crops use torchvision's anti-aliased resize.
 
     Args:
         name: ``"simclr"``, ``"mocov2"`` or ``"byol"``.

@@ -111,3 +111,26 @@ def test_huge_embeddings_give_the_scaled_distance_loss(name: str) -> None:
 def test_normalising_losses_do_not_see_the_scale(fn) -> None:
     a, b = _emb(8, 16), _emb(8, 16, seed=1)
     assert torch.allclose(fn(a * 1e30, b * 1e30), fn(a, b), rtol=1e-4, atol=1e-5)
+
+
+# -- found by the fuzz suite (tests/fuzz) ----------------------------------------------------------------
+def test_dino_and_tiled_logsumexp_refuse_mixed_dtypes() -> None:
+    s, t = _emb(4, 6), _emb(4, 6, seed=1).double()
+    with pytest.raises(TypeError, match="student_out.*teacher_out.*must share dtype"):
+        L.dino_loss([s], [t], torch.zeros(6))
+    with pytest.raises(TypeError, match="rows and cols must share dtype"):
+        L.tiled_logsumexp(s, t, 1.0)
+
+
+def test_l2_normalize_of_nothing_is_nothing() -> None:
+    for shape in ((3, 0), (0, 4)):
+        out = L.l2_normalize(torch.zeros(shape))
+        assert out.shape == shape
+
+
+def test_tiled_logsumexp_overflow_is_a_clear_error_but_empty_rows_stay_minus_inf() -> None:
+    rows = _emb(4, 8, scale=1e30)
+    with pytest.raises(DataError, match="tiled_logsumexp: the loss overflowed"):
+        L.tiled_logsumexp(rows, rows, 1.0)
+    lse = L.tiled_logsumexp(_emb(2, 3), _emb(1, 3), 1.0, self_col=torch.tensor([0, -1]))
+    assert lse[0] == -float("inf") and bool(torch.isfinite(lse[1]))

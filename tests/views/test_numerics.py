@@ -215,3 +215,28 @@ def test_text_views_keep_markup_verbatim() -> None:
             got = view(s, seed)
             assert "&amp;" in got or "&" not in got  # an entity is kept whole or dropped whole, never split
             assert "<<" not in got and "amp" not in got.replace("&amp;", "")
+
+
+# -- found by the fuzz suite (tests/fuzz) ----------------------------------------------------------------
+def test_torchvision_view_reports_a_failing_transform_and_keeps_float_dtype() -> None:
+    from torchvision.transforms import v2
+
+    view = image.TorchvisionView(v2.Grayscale())
+    with pytest.raises(
+        DataError, match=r"TorchvisionView: the transform failed on example 0 \(shape \(2, 4, 4\)"
+    ):
+        view(torch.rand(1, 2, 4, 4), 0)
+    out = image.torchvision_recipe("simclr", 8)(torch.rand(2, 3, 8, 8, dtype=torch.float64), 0)
+    assert out.dtype == torch.float64
+
+
+def test_from_networkx_graph_refuses_features_beyond_float32() -> None:
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_node(0, x=[1.0, 1e300])
+    g.add_node(1, x=[2.0])
+    with pytest.raises(DataError, match="beyond the float32 range"):
+        graph.from_networkx_graph(g.subgraph([0]).copy())
+    with pytest.raises(DataError, match="the same length on every node"):
+        graph.from_networkx_graph(g)
