@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_results_commands(sub)
 
+    k = sub.add_parser("pack", help="write a data spec into WebDataset tar shards (read back with wds:DIR)")
+    k.add_argument("--data", required=True, help="data spec to pack (see `pairs data`)")
+    k.add_argument("--out", required=True, help="output folder (new or empty)")
+    k.add_argument("--shard-size", type=_positive_int, default=10_000, help="samples per shard (10000)")
+    k.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    k.add_argument("--json", action="store_true", help="end with one JSON line describing the shards")
+
     d = sub.add_parser("data", help="list the known data specs")
     d.add_argument("--json", action="store_true")
     return parser
@@ -315,6 +322,19 @@ def run(argv: list[str] | None = None) -> int:
             width = max(len(s) for s, _, _ in specs)
             for spec, domain, text in specs:
                 print(f"{spec:<{width}}  {domain:<6}  {text}")
+        return 0
+
+    if args.command == "pack":
+        from pairs.data.shards import pack
+
+        meta = pack(args.data, args.out, shard_size=args.shard_size, progress=not args.no_progress)
+        for split, part in meta["splits"].items():
+            print(f"{split}: {part['n']} samples in {len(part['shards'])} shards")
+        print(f"wrote {args.out}; train on it with --data wds:{args.out}")
+        if args.json:
+            _print_json(
+                {"out": args.out, "domain": meta["domain"], "spec": meta["spec"], "splits": meta["splits"]}
+            )
         return 0
 
     from pairs import experiment

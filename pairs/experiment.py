@@ -345,19 +345,35 @@ def train(
     )
     trainer = Trainer(model, config, extra_state=spec)
     n_train = len(bundle.train)
-    if bundle.streamed:
+    shards = getattr(bundle, "shards", None)
+    if bundle.streamed and shards is None:
         say(f"{bundle.spec}: {n_train} items indexed; decoding them in {default_workers()} worker(s)")
-    loader = ViewLoader(
-        bundle.train,
-        view,
-        n_views=model.n_views,
-        labels=bundle.train_labels if model.needs_labels else None,
-        batch_size=min(batch_size, n_train),
-        seed=seed,
-        device=trainer.device,
-        collate=recipe.collate,
-        workers=workers,
-    )
+    if shards is not None:  # wds: data streams from its shards, each rank reading its own part
+        from pairs.data.shards import ShardLoader
+
+        loader: Any = ShardLoader(
+            shards,
+            view,
+            n_views=model.n_views,
+            batch_size=min(batch_size, n_train),
+            seed=seed,
+            device=trainer.device,
+            collate=recipe.collate,
+            labels=model.needs_labels,
+            workers=default_workers() if workers is None else workers,
+        )
+    else:
+        loader = ViewLoader(
+            bundle.train,
+            view,
+            n_views=model.n_views,
+            labels=bundle.train_labels if model.needs_labels else None,
+            batch_size=min(batch_size, n_train),
+            seed=seed,
+            device=trainer.device,
+            collate=recipe.collate,
+            workers=workers,
+        )
     budget = f"{epochs} epochs" if max_steps is None else f"{max_steps} steps (at most {epochs} epochs)"
     say(
         f"training {spec['method']} with {spec['encoder']} on {bundle.spec} ({n_train} samples, views "

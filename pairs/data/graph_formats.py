@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
+from pairs.data.source import Source
 from pairs.errors import DataError, DependencyError
 
 if TYPE_CHECKING:
@@ -75,10 +75,11 @@ GRAPH_FILE_SUFFIXES = (".graphml", ".gml", ".edgelist", ".edges")
 # --------------------------------------------------------------------------------------------------
 # The common source shape
 # --------------------------------------------------------------------------------------------------
-class GraphSource(Dataset):
-    """Base of the graph sources: ``len``, ``[i]`` (and slices), ``item_id``, ``labels``, ``subset``.
+class GraphSource(Source):
+    """Base of the graph sources (a :class:`pairs.data.source.Source`): ``len``, ``[i]`` (and slices),
+    ``item_id``, ``labels``, ``classes``, ``subset``.
 
-    Subclasses implement :meth:`__len__`, :meth:`get` and :meth:`item_id` and set ``labels``.
+    Subclasses implement :meth:`__len__`, :meth:`get` and :meth:`item_id` and set ``labels``/``classes``.
     """
 
     domain = "graph"
@@ -127,7 +128,9 @@ class GraphSubset(GraphSource):
     """Some items of a graph source, in the given order (nothing decoded)."""
 
     def __init__(self, parent: GraphSource, indices: Sequence[int] | Tensor | np.ndarray) -> None:
+        super().__init__()
         self.parent = parent
+        self.classes = list(getattr(parent, "classes", []))
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         self.labels = None if parent.labels is None else parent.labels[torch.from_numpy(self.indices)]
         self.has_node_features = parent.has_node_features
@@ -213,6 +216,7 @@ class TUGraphs(GraphSource):
     ) -> None:
         from torch_geometric.utils import coalesce, cumsum, remove_self_loops
 
+        super().__init__()
         folder = Path(folder).expanduser().resolve()
         if not folder.is_dir():
             raise DataError(f"TU folder {str(folder)!r} does not exist")
@@ -278,6 +282,7 @@ class TUGraphs(GraphSource):
             raw = torch.from_numpy(_read_numbers(file("graph_labels"), np.int64)[:, 0])
             classes, y = raw.unique(sorted=True, return_inverse=True)
             self.num_classes = len(classes)
+            self.classes = [str(int(c)) for c in classes]
         n_graphs = int(batch_np[-1]) + 1
         if y is not None and y.shape[0] != n_graphs:
             raise DataError(f"{folder}: {y.shape[0]} graph labels for {n_graphs} graphs")
@@ -421,6 +426,7 @@ class GraphFileFolder(GraphSource):
     """
 
     def __init__(self, root: str | Path) -> None:
+        super().__init__()
         root = Path(root).expanduser().resolve()
         if not root.is_dir():
             raise DataError(f"graph folder {str(root)!r} does not exist")
@@ -442,6 +448,7 @@ class GraphFileFolder(GraphSource):
             self.class_names = sorted({p.parent.name for p in files})
             index = {c: k for k, c in enumerate(self.class_names)}
             self.labels = torch.tensor([index[p.parent.name] for p in files], dtype=torch.long)
+            self.classes = list(self.class_names)
         first = self.get(0)
         self.has_node_features = "x" in first and first.x is not None
         self.num_features = int(first.x.shape[1]) if self.has_node_features else 0
@@ -611,6 +618,7 @@ class MoleculeSource(GraphSource):
     """
 
     def __init__(self, path: str | Path, column: str | None = None, label: str | None = None) -> None:
+        super().__init__()
         self.path = Path(path).expanduser().resolve()
         if not self.path.is_file():
             raise DataError(f"molecule file {str(self.path)!r} does not exist")
@@ -642,6 +650,7 @@ class MoleculeSource(GraphSource):
             raise DataError(f"{self.path}: no molecules found")
         if raw_labels is not None:
             self.labels, self.class_names = _encode_labels(raw_labels, str(self.path))
+            self.classes = list(self.class_names)
         self._file: Any = None
         self._pid: int | None = None
 

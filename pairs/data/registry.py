@@ -118,7 +118,7 @@ def known_specs() -> list[tuple[str, str, str]]:
     ]
 
 
-LOADER_MODULES = ("images", "graphs", "series", "text", "audio")
+LOADER_MODULES = ("images", "graphs", "series", "text", "audio", "shards")
 """Modules of this package that register data specs when imported (imported lazily, on first use)."""
 
 
