@@ -4,7 +4,7 @@ Every reader here returns a *graph source*: a map-style dataset (``torch.utils.d
 its items at start and builds one ``torch_geometric.data.Data`` on demand. A source has
 
 * ``len(source)`` and ``source[i]`` (a ``Data``; ``source[a:b]`` gives a list), iteration in order;
-* ``source.item_id(i)``: a stable id of item ``i`` (``/abs/folder/MUTAG#5``, ``/abs/file.csv:row12``,
+* ``source.item_id(i)``: a stable id of item ``i`` (``/abs/folder/MUTAG#5``, ``/abs/file.csv:12``,
   ``/abs/dir/class/g.graphml``), so any graph can be mapped back to where it came from;
 * ``source.labels``: ``(N,)`` int64 graph labels known at index time, or ``None``;
 * ``source.domain == "graph"``, ``source.has_node_features`` (every item has ``x``), ``source.num_features``;
@@ -625,9 +625,9 @@ class MoleculeSource(GraphSource):
         label: the label column of a CSV, or the SDF property holding the label; values are integers or
             class names (classes sorted by name, ``class_names``). ``None``: unlabelled.
 
-    ``item_id(i)`` is ``/abs/file.csv:row<r>`` (``r``: 1-based data row), ``/abs/file.smi:line<l>`` or
-    ``/abs/file.sdf#<k>`` (1-based record). An unparsable molecule raises :class:`DataError` naming its
-    item id when it is read.
+    ``item_id(i)`` is ``/abs/file.csv:<r>`` (0-based data row), ``/abs/file.smi:<l>`` (1-based line) or
+    ``/abs/file.sdf#<k>`` (0-based record), as :mod:`pairs.data.source` writes ids.
+    An unparsable molecule raises :class:`DataError` naming its item id when it is read.
 
     Raises:
         DataError: for a missing file, an unknown column, or a file of another format.
@@ -787,10 +787,10 @@ class MoleculeSource(GraphSource):
     def item_id(self, i: int) -> str:
         i = self._index(i)
         if self.kind == "sdf":
-            return f"{self.path}#{i + 1}"
+            return f"{self.path}#{i}"
         if self.kind == "csv":
-            return f"{self.path}:row{i + 1}"
-        return f"{self.path}:line{_line_number(self.path, int(self.offsets[i]))}"
+            return f"{self.path}:{i}"
+        return f"{self.path}:{_line_number(self.path, int(self.offsets[i]))}"
 
 
 def _line_number(path: Path, offset: int) -> int:

@@ -286,7 +286,7 @@ def test_smiles_csv_becomes_graphs_on_demand(tmp_path, monkeypatch):
     assert len(src) == 12 and src.labels.tolist() == [_ring(s) for _, s, _, _ in MOLECULES]
     for i, (_, smi, atoms, bonds) in enumerate(MOLECULES):
         g = src[i]
-        assert src.smiles(i) == smi and src.item_id(i) == f"{path.resolve()}:row{i + 1}"
+        assert src.smiles(i) == smi and src.item_id(i) == f"{path.resolve()}:{i}"
         assert g.num_nodes == atoms and g.edge_index.shape[1] == 2 * bonds and is_undirected(g.edge_index)
         assert g.x.shape == (atoms, 177) and g.x.dtype == torch.float32
         assert torch.equal(g.x.sum(1), torch.full((atoms,), 9.0))  # one hot per atom feature
@@ -302,8 +302,8 @@ def test_smi_file_sdf_file_and_bad_molecules(tmp_path):
     smi.write_text("".join(f"{s} {n.replace(' ', '_')}\n" for n, s, _, _ in MOLECULES) + "\nC1CC\n")
     source = F.MoleculeSource(smi)
     assert len(source) == 13 and source.labels is None
-    assert source[1].num_nodes == 6 and source.item_id(12) == f"{smi.resolve()}:line14"
-    with pytest.raises(DataError, match=r"mols\.smi:line14: RDKit cannot parse SMILES 'C1CC'"):
+    assert source[1].num_nodes == 6 and source.item_id(12) == f"{smi.resolve()}:14"
+    with pytest.raises(DataError, match=r"mols\.smi:14: RDKit cannot parse SMILES 'C1CC'"):
         source[12]
 
     sdf = tmp_path / "mols.sdf"
@@ -320,7 +320,7 @@ def test_smi_file_sdf_file_and_bad_molecules(tmp_path):
     for i in range(len(MOLECULES)):
         by_smiles = F.MoleculeSource(smi)[i]
         assert torch.equal(src[i].x, by_smiles.x) and torch.equal(src[i].edge_index, by_smiles.edge_index)
-        assert src.item_id(i) == f"{sdf.resolve()}#{i + 1}"
+        assert src.item_id(i) == f"{sdf.resolve()}#{i}"
 
 
 def test_molecule_spec_errors(tmp_path):

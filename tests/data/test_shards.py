@@ -66,7 +66,7 @@ def test_lazy_sources_round_trip_with_their_ids(tmp_path):
     train = load_data(spec).train
     back = ShardSource(sorted((tmp_path / "shards").glob("train-*.tar")), "graph")
     assert [back.item_id(i) for i in range(len(back))] == [train.item_id(i) for i in range(len(train))]
-    assert back.item_id(0).startswith(f"{csv.resolve()}:row")
+    assert back.item_id(3) == f"{csv.resolve()}:{int(train.indices[3])}"  # 0-based data row of the CSV
 
 
 def test_pairs_pack_cli_and_brace_patterns(tmp_path, capsys):
