@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also checkpoint every N steps inside an epoch (default: 500 for streamed data)",
     )
     t.add_argument("--report", action="store_true", help="draw the run's report figure to RUN/report.png")
+    t.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also log to RUN/tensorboard (scalars, projector embeddings)",
+    )
 
     e = sub.add_parser("eval", help="evaluate a saved run's encoder")
     e.add_argument("--checkpoint", required=True, help="checkpoint.pt or its run directory")
@@ -364,6 +369,7 @@ def run(argv: list[str] | None = None) -> int:
             max_steps=args.max_steps,
             checkpoint_steps=args.checkpoint_steps,
             report_png=args.report,
+            tensorboard=args.tensorboard,
         )
         if args.json:
             _print_json(report)

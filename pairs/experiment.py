@@ -225,6 +225,7 @@ def train(
     max_steps: int | None = None,
     checkpoint_steps: int | None = None,
     report_png: bool = False,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """Train on a data spec with its domain's defaults (any argument given overrides them), then evaluate.
 
@@ -251,6 +252,9 @@ def train(
             only at epoch ends for data in memory).
         report_png: draw the run's report figure (:func:`pairs.results.report.report`) into
             ``<run_dir>/report.png`` at the end (``report["report"]`` is its path).
+        tensorboard: also write the scalars of ``metrics.jsonl`` to ``<run_dir>/tensorboard`` as they are
+            logged, and the held-out embeddings with labels to TensorBoard's projector at the end (needs
+            ``tensorboard``).
 
     Returns:
         The report: ``data``, ``method``, ``encoder``, ``views``, ``epochs``, ``train_seconds``, the domain's
@@ -336,6 +340,7 @@ def train(
         min_lr_ratio=recipe.min_lr_ratio,
         checkpoint_every=recipe.checkpoint_every,
         checkpoint_steps=checkpoint_steps or (500 if bundle.streamed else None),
+        tensorboard=tensorboard,
         seed=seed,
         device=str(dev),
         out_dir=str(run_dir),
@@ -399,6 +404,14 @@ def train(
     report.update({"checkpoint": result.checkpoint, "run_dir": result.run_dir})
     if is_main_process():
         _save_report(Path(result.run_dir), report)
+        if tensorboard:
+            from pairs.results.tensorboard import write_projector
+
+            n_points = write_projector(
+                result.run_dir, model.encoder, bundle, trainer.device, result.global_step
+            )
+            where = Path(result.run_dir) / "tensorboard"
+            say(f"tensorboard: scalars and {n_points} held-out embeddings in {where}")
     for key in sorted(k for k in report if _is_figure(k)):
         if key in baseline:
             note = " (hand-crafted baseline, no training)"

@@ -59,7 +59,7 @@ from pairs.train.monitor import CollapseMonitor
 from pairs.train.schedule import warmup_cosine
 from pairs.views.base import derive_seed
 
-RUN_FILES = (CHECKPOINT_NAME, "metrics.jsonl", "config.json", "result.json")
+RUN_FILES = (CHECKPOINT_NAME, "metrics.jsonl", "config.json", "result.json", "report.json", "report.png")
 """Files a run writes into its directory (``overwrite=True`` replaces exactly these)."""
 
 REPLACED_PREFIX = ".replaced-run-"
@@ -108,6 +108,10 @@ class TrainConfig:
             epoch ends). A run resumed from such a checkpoint continues the epoch at the next batch, with
             the same order and views as an unbroken run (the loader's ``set_epoch(epoch, start_step)``)
             and the global RNG state it had; for long epochs over streamed data.
+        tensorboard: also write every number of ``metrics.jsonl`` as a TensorBoard scalar (tag
+            ``<event>/<name>``, e.g. ``step/loss``, ``epoch/loss``, at the global step) into
+            ``<out_dir>/tensorboard`` (needs ``tensorboard``: ``pip install tensorboard``).
+            ``metrics.jsonl`` stays the source of truth.
     """
 
     epochs: int = 100
@@ -132,6 +136,7 @@ class TrainConfig:
     monitor_every: int = 50
     checkpoint_every: int = 1
     checkpoint_steps: int | None = None
+    tensorboard: bool = False
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field."""
@@ -371,6 +376,25 @@ class Trainer:
                 f.write(json.dumps(record) + "\n")
         except OSError as err:
             raise _output_error(err, path) from err
+        if self.config.tensorboard:
+            self._tensorboard_scalars(record)
+
+    def _tensorboard_scalars(self, record: dict[str, Any]) -> None:
+        """The numbers of one ``metrics.jsonl`` record as TensorBoard scalars ``<event>/<key>``."""
+        from pairs.results.tensorboard import open_writer
+
+        writer = getattr(self, "_tb_writer", None)
+        if writer is None:
+            assert self.run_dir is not None
+            writer = self._tb_writer = open_writer(self.run_dir)
+        event = str(record.get("event", "log"))
+        step = int(record.get("step", self.global_step))
+        for key, value in record.items():
+            if key in ("event", "step") or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            writer.add_scalar(f"{event}/{key}", float(value), step)
+        if event in ("end", "diverged"):
+            writer.flush()
 
     # -- optimisation -----------------------------------------------------------------------------------
     def _build_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
@@ -576,6 +600,9 @@ class Trainer:
         self._log(
             {"event": "end", "epoch": self.epoch, "step": self.global_step, "seconds": round(seconds, 3)}
         )
+        if getattr(self, "_tb_writer", None) is not None:
+            self._tb_writer.close()
+            self._tb_writer = None
         ckpt = str(self.run_dir / CHECKPOINT_NAME) if self.run_dir is not None else None
         final = epoch_losses[-1] if epoch_losses else loss_value
         return TrainResult(
