@@ -103,7 +103,40 @@ def _accepted_arguments(factory: Callable[..., Method]) -> list[str] | None:
     return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
+_CLASSES = {
+    "BarlowTwins": "barlow_twins",
+    "BYOL": "byol",
+    "SimSiam": "byol",
+    "CLIP": "clip",
+    "CPC": "cpc",
+    "DINO": "dino",
+    "GRACE": "grace",
+    "GraphCL": "graphcl",
+    "Siamese": "metric",
+    "Triplet": "metric",
+    "MoCoV2": "moco",
+    "MoCoV3": "moco",
+    "SupCon": "supcon",
+    "SwAV": "swav",
+    "TS2Vec": "ts2vec",
+    "VICReg": "vicreg",
+}
+"""Method classes importable by name (``from pairs.methods import BYOL``), from their modules on first use."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _CLASSES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pairs.methods' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_CLASSES])
+
+
 __all__ = [
+    *_CLASSES,
     "Method",
     "SimCLR",
     "available_methods",

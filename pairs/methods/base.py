@@ -48,11 +48,80 @@ class Method(nn.Module):
 
     @property
     def feature_dim(self) -> int:
-        """Size of the encoder's features."""
-        dim = getattr(self.encoder, "out_dim", None)
-        if dim is None:
-            raise AttributeError(f"{type(self.encoder).__name__} has no out_dim attribute")
+        """Size of the encoder's features: its ``out_dim`` attribute, else found by one dry forward pass
+        (:func:`infer_feature_dim`).
+
+        Raises:
+            ConfigError: when neither works (the message says how to declare it).
+        """
+        cached = self.__dict__.get("_feature_dim")
+        if cached is None:
+            cached = infer_feature_dim(self.encoder, owner=type(self).__name__)
+            self.__dict__["_feature_dim"] = cached
+        return cached
+
+
+_DRY_SHAPES = {nn.Conv1d: (128,), nn.Conv2d: (64, 64), nn.Conv3d: (16, 32, 32)}
+
+
+def infer_feature_dim(encoder: nn.Module, owner: str = "the method") -> int:
+    """The size ``D`` of an encoder's ``(B, D)`` features.
+
+    An ``out_dim`` attribute (an int) is used as it is. Otherwise one dry forward pass in eval mode without
+    gradients (batch statistics untouched) on zeros shaped for the encoder's first layer: ``(2, C, 64, 64)``
+    for a first ``Conv2d`` with ``C`` input channels (e.g. ``torchvision.models.resnet18(weights=None)``),
+    ``(2, C, 128)`` for ``Conv1d``, ``(2, C, 16, 32, 32)`` for ``Conv3d``, ``(2, F)`` for ``Linear``.
+
+    Raises:
+        ConfigError: the encoder declares no ``out_dim`` and the dry pass is not possible (first layer of
+            another kind, a forward that does not take one tensor) or does not give ``(B, D)`` features.
+    """
+    from pairs.errors import ConfigError
+
+    dim = getattr(encoder, "out_dim", None)
+    if dim is not None:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ConfigError(f"{type(encoder).__name__}.out_dim must be a positive int, got {dim!r}")
         return int(dim)
+    name = type(encoder).__name__
+    fix = (
+        f"declare it: set encoder.out_dim = D (the size of its (B, D) features) before passing the "
+        f"{name} to {owner}"
+    )
+    first = next(
+        (m for m in encoder.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))), None
+    )
+    if first is None:
+        raise ConfigError(
+            f"{owner} cannot tell the feature size of {name}: it has no out_dim attribute and no Conv/Linear "
+            f"layer to shape a dry forward pass; {fix}"
+        )
+    param = next(encoder.parameters())
+    if isinstance(first, nn.Linear):
+        shape: tuple[int, ...] = (2, first.in_features)
+    else:
+        shape = (2, first.in_channels, *_DRY_SHAPES[type(first)])
+    x = torch.zeros(shape, device=param.device, dtype=param.dtype)
+    was_training = encoder.training
+    try:
+        encoder.eval()
+        with torch.no_grad():
+            out = encoder(x)
+    except Exception as err:  # noqa: BLE001 - any failure of the dry pass means: declare out_dim
+        raise ConfigError(
+            f"{owner} cannot tell the feature size of {name}: it has no out_dim attribute and a dry forward "
+            f"pass on zeros of shape {shape} failed ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:120]}); {fix}"
+        ) from err
+    finally:
+        encoder.train(was_training)
+    if not isinstance(out, Tensor) or out.dim() != 2:
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ConfigError(
+            f"{owner} needs (B, D) features, but {name} returned {got} on a dry forward pass of shape "
+            f"{shape}; pool or flatten its output (e.g. nn.Sequential(encoder, nn.Flatten())) and {fix}"
+        )
+    return int(out.shape[1])
 
 
 def projection_hidden_dim(in_dim: int, hidden_dim: int | None = None) -> int:

@@ -97,7 +97,7 @@ def _curves(fig: Any, spec: Any, rows: list[dict[str, Any]]) -> None:
         ax = fig.add_subplot(sub[0, i])
         xs = [r["step"] for r in steps if key in r]
         ys = [r[key] for r in steps if key in r]
-        ax.plot(xs, ys, lw=1.2, color="C0")
+        ax.plot(xs, ys, lw=1.2, color="C0", marker="o" if len(xs) < 20 else None, ms=3)
         if key == "loss":
             epochs = [r for r in rows if r.get("event") == "epoch" and "loss" in r]
             if epochs:
@@ -360,7 +360,8 @@ def report(
     extra = info.extra
     fig.suptitle(
         f"{info.run_dir.name}: {extra['method']} with {extra['encoder']} on {extra['data']} "
-        f"({info.epoch} epochs); bottom: held-out queries (red) and their nearest training items",
+        f"({info.epoch} epoch{'' if info.epoch == 1 else 's'}); "
+        "bottom: held-out queries (red) and their nearest training items",
         fontsize=11,
     )
     try:

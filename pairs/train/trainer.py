@@ -277,9 +277,9 @@ class Trainer:
         if existing or (self.run_dir.exists() and any(self.run_dir.iterdir())):
             if not self.config.overwrite:
                 raise RunDirectoryExists(
-                    f"run directory {self.run_dir} already exists; pass --resume to continue it, "
-                    "--overwrite to "
-                    "replace it, or choose another --out"
+                    f"run directory {self.run_dir} already exists; continue it (TrainConfig(resume=True), "
+                    "pairs train --resume), replace it (overwrite=True, --overwrite), or choose another "
+                    "out_dir (--out)"
                 )
             self._replacing = existing
 
