@@ -371,7 +371,9 @@ def run(argv: list[str] | None = None) -> int:
             report_png=args.report,
             tensorboard=args.tensorboard,
         )
-        if args.json:
+        from pairs.train.distributed import is_main_process
+
+        if args.json and is_main_process():  # under torchrun only rank 0 has the figures: one JSON line
             _print_json(report)
         return 0
     if args.command == "eval":

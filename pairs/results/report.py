@@ -143,8 +143,8 @@ def _bars(ax: Any, figures: dict[str, float]) -> None:
     ax.set_xticks(np.arange(len(labels)))
     ax.set_xticklabels([n.replace("_", " ") for n in labels], fontsize=7, rotation=20, ha="right")
     top = max([v for v in [*trained, *untrained, *baselines.values()] if np.isfinite(v)] + [1.0])
-    ax.set_ylim(0, top * 1.15)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_ylim(0, top * 1.3)
+    ax.legend(fontsize=7, loc="upper center", ncol=3)
     ax.set_title("figures: trained vs untrained vs baseline", fontsize=9)
     ax.tick_params(labelsize=7)
 
