@@ -150,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--data", required=True, help="data spec to pack (see `pairs data`)")
     k.add_argument("--out", required=True, help="output folder (new or empty)")
     k.add_argument("--shard-size", type=_positive_int, default=10_000, help="samples per shard (10000)")
+    k.add_argument(
+        "--workers",
+        type=_nonnegative_int,
+        help="DataLoader workers decoding a streamed source (default: cores - 1)",
+    )
     k.add_argument("--no-progress", action="store_true", help="hide progress bars")
     k.add_argument("--json", action="store_true", help="end with one JSON line describing the shards")
 
@@ -332,7 +337,13 @@ def run(argv: list[str] | None = None) -> int:
     if args.command == "pack":
         from pairs.data.shards import pack
 
-        meta = pack(args.data, args.out, shard_size=args.shard_size, progress=not args.no_progress)
+        meta = pack(
+            args.data,
+            args.out,
+            shard_size=args.shard_size,
+            progress=not args.no_progress,
+            workers=args.workers,
+        )
         for split, part in meta["splits"].items():
             print(f"{split}: {part['n']} samples in {len(part['shards'])} shards")
         print(f"wrote {args.out}; train on it with --data wds:{args.out}")

@@ -155,8 +155,30 @@ def _n(samples: Any) -> int:
     return int(samples.shape[0]) if isinstance(samples, Tensor) else len(samples)
 
 
+def _same(item: Any) -> Any:
+    return item
+
+
+def _items(samples: Any, workers: int | None) -> Iterator[Any]:
+    """The samples in order; a streamed source is decoded by ``DataLoader`` workers (order kept)."""
+    from torch.utils.data import DataLoader
+
+    from pairs.data.source import default_workers, is_streamed
+
+    workers = default_workers() if workers is None else int(workers)
+    if is_streamed(samples) and workers > 0:
+        yield from DataLoader(samples, batch_size=None, num_workers=workers, collate_fn=_same)
+    else:
+        for i in range(_n(samples)):
+            yield samples[i]
+
+
 def pack(
-    data: str | DataBundle, out: str | Path, shard_size: int = 10_000, progress: bool = False
+    data: str | DataBundle,
+    out: str | Path,
+    shard_size: int = 10_000,
+    progress: bool = False,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Write a data spec (or a loaded bundle) into WebDataset tar shards plus ``meta.json``.
 
@@ -165,6 +187,8 @@ def pack(
         out: the output folder (created; must not hold shards already).
         shard_size: samples per shard.
         progress: show a progress bar.
+        workers: ``DataLoader`` workers decoding a streamed source (default
+            :func:`pairs.data.source.default_workers`); in-memory data is read directly.
 
     Returns:
         The ``meta.json`` content: ``{"format", "version", "domain", "spec", "class_names", "info",
@@ -220,11 +244,11 @@ def pack(
         )
         bar = tqdm(total=n, desc=f"packing {split}", disable=not progress, leave=False)
         try:
-            for i in range(n):
+            for i, item in enumerate(_items(samples, workers)):
                 record: dict[str, Any] = {"__key__": f"{split}{i:09d}", "id.txt": str(ids(i)).encode("utf-8")}
                 if labels is not None:
                     record["cls"] = str(int(labels[i])).encode("ascii")
-                record.update(encode_sample(bundle.domain, samples[i]))
+                record.update(encode_sample(bundle.domain, item))
                 writer.write(record)
                 bar.update(1)
         finally:

@@ -310,16 +310,25 @@ def evaluate_graphs(
     from pairs.domains.evaluation import probe_and_knn
     from pairs.eval import svm_cv_accuracy
 
+    if bundle.train_labels is None or (bundle.test is not None and bundle.test_labels is None):
+        return {}  # unlabelled: decide before reading any graph (a lazy source may hold millions)
     collate = collate or _collate_for(bundle)
-    graphs, labels = all_graphs(bundle)
-    if labels is None:
-        return {}
+    labels = bundle.train_labels
+    if bundle.test is not None:
+        labels = torch.cat([labels, bundle.test_labels])
+    labels = labels.long()
     out: dict[str, Any] = {}
     counts = torch.bincount(labels)
     counts = counts[counts > 0]
     folds = min(10, int(counts.min()))
     if len(counts) >= 2 and folds >= 2:
-        x = encode_graphs(encoder, graphs, collate, device)
+        if _is_source(bundle.train):  # read in batches by DataLoader workers, never all graphs at once
+            from pairs.eval import extract_features
+
+            splits = [s for s in (bundle.train, bundle.test) if s is not None]
+            x = torch.cat([extract_features(encoder, s, device=device, transform=collate) for s in splits])
+        else:
+            x = encode_graphs(encoder, all_graphs(bundle)[0], collate, device)
         svm = svm_cv_accuracy(x, labels, folds=folds, seed=seed)
         out.update({"svm_acc": svm["mean"], "svm_acc_std": svm["std"], "svm_folds": folds})
     out.update(probe_and_knn(encoder, bundle, device, collate=collate))

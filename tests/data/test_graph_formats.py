@@ -355,3 +355,25 @@ def test_smiles_csv_trains_end_to_end(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path.parent)  # the run stores the absolute path: evaluation works from elsewhere
     assert main(["eval", "--checkpoint", str(tmp_path / "run"), "--json"]) == 0
     assert last_json(capsys.readouterr().out)["knn_acc"] == pytest.approx(report["knn_acc"])
+
+
+def test_lazy_graph_evaluation_equals_in_memory_and_skips_unlabelled(tmp_path, monkeypatch):
+    import dataclasses
+
+    import encoders
+    from pairs.domains.graph import GraphCollate, evaluate_graphs
+
+    torch.manual_seed(0)
+    encoder = encoders.get("gin", in_dim=177, hidden_dim=16, n_layers=2)
+    lazy = load_data(f"smiles:{_molecule_csv(tmp_path / 'mols.csv', grow=4)}@label=target")
+    listed = dataclasses.replace(lazy, train=list(lazy.train), test=list(lazy.test))
+    collate = GraphCollate()
+    assert evaluate_graphs(encoder, lazy, collate=collate) == evaluate_graphs(
+        encoder, listed, collate=collate
+    )
+
+    unlabelled = load_data(f"smiles:{_molecule_csv(tmp_path / 'u.csv', grow=2)}")
+    calls = []
+    real = F.MoleculeSource.get
+    monkeypatch.setattr(F.MoleculeSource, "get", lambda self, i: calls.append(i) or real(self, i))
+    assert evaluate_graphs(encoder, unlabelled, collate=collate) == {} and calls == []
