@@ -243,8 +243,9 @@ def finite_loss(fn: _Fn | None = None, *, allow_neg_inf: bool = False) -> Any:
         dtype = next(t.dtype for t in results if bad(t))
         raise DataError(
             f"{fn.__name__}: the loss overflowed {dtype}: inputs of magnitude up to {peak:.3g} give "
-            f"similarities, squares or variances beyond the range of the dtype; L2-normalise the "
-            "embeddings (normalize=True where the loss has it) or scale them down, or compute in float64"
+            "similarities, squares or variances (after any temperature or scale) beyond the range of the "
+            "dtype; L2-normalise the embeddings (normalize=True where the loss has it) or scale them down, "
+            "raise a tiny temperature, or compute in float64"
         )
 
     return wrapper  # type: ignore[return-value]
