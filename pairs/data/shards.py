@@ -333,9 +333,13 @@ class ShardSource(Source):
         labels: ``(N,)`` int64 labels read from the ``.cls`` members at start, or ``None`` if any is missing.
         domain: the domain.
 
-    ``source[i]`` is sample ``i`` (shard order, then tar order), ``source.item_id(i)`` the id stored with
-    it, ``source.position(i)`` its global index. The source reopens its files in each process.
+    ``source[i]`` is sample ``i`` (shard order, then tar order; ``i`` is the sample's global position, as in
+    ``ViewBatch.index`` of :class:`ShardLoader`), ``source.item_id(i)`` the id stored with it. The source
+    reopens its files in each process and keeps at most :attr:`OPEN_FILES` of them open.
     """
+
+    OPEN_FILES = 16
+    """Shard files kept open per process (the least recently opened is closed first)."""
 
     def __init__(self, shards: Sequence[Path], domain: str, classes: Sequence[str] = ()) -> None:
         super().__init__()
@@ -384,6 +388,8 @@ class ShardSource(Source):
             self._files, self._pid = {}, os.getpid()
         f = self._files.get(shard)
         if f is None:
+            if len(self._files) >= self.OPEN_FILES:
+                self._files.pop(next(iter(self._files))).close()
             f = self._files[shard] = open(self.shards[shard], "rb")  # noqa: SIM115 - cached handle
         f.seek(offset)
         return f.read(size)
