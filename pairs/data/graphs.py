@@ -422,7 +422,7 @@ def _tu_spec(arg: str | None) -> DataBundle:
     text = (arg or "").strip()
     folder, sep, name = text.rpartition("@")
     path = Path((folder if sep else text) or ".").expanduser()
-    if ("/" in text or path.is_dir()) and path.is_dir():  # a TU folder of the user's
+    if path.is_dir() and ("/" in text or any(path.glob("*_A.txt"))):  # a TU folder of the user's
         source = read_tu_folder(path.resolve(), name if sep else None)
         info = {"source": f"TU folder {source.folder} ({source.name})", "num_classes": source.num_classes}
         spec = f"tu:{source.folder}" + (f"@{name}" if sep else "")
