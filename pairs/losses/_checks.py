@@ -133,6 +133,15 @@ def l2_normalize(x: Tensor, eps: float | None = None, dim: int = -1) -> Tensor:
     Shape:
         output has the shape of ``x``.
     """
+    if (
+        isinstance(dim, bool)
+        or not isinstance(dim, numbers.Integral)
+        or not -x.dim() <= dim < max(x.dim(), 1)
+    ):
+        raise ValueError(
+            f"l2_normalize: dim must be an int in [-{x.dim()}, {x.dim() - 1}] for shape {tuple(x.shape)}, "
+            f"got {dim!r}"
+        )
     if eps is None:
         eps = default_eps(x.dtype)
     if x.numel() == 0:

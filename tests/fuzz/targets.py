@@ -11,6 +11,7 @@ loss is therefore fuzzed as soon as it is exported; if it needs an argument nobo
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import math
@@ -48,6 +49,7 @@ CHOICES: dict[str, list[Any]] = {  # what a case draws (with a seed and five tex
     "noncontiguous": [False, True],
     "rank_off": [0, 0, 0, 0, 0, 0, 1, -1, -2],  # a rank one too high / low, or flattened
     "mixed": [False, False, False, True],  # losses: the second input in another float dtype
+    "options": [False, False, True],  # change some optional settings (see perturbed_options)
 }
 COUNTS: Counter[str] = Counter()  # outcome kind -> cases run (printed by conftest.py)
 FAILURES: Counter[str] = Counter()  # contract violation kind -> cases
@@ -91,6 +93,47 @@ class Target:
     keeps_dtype: bool = True  # float outputs have the input dtype (not for format conversions)
     int_to_float: bool = False  # integer images may come out as float (torchvision's ToDtype in a transform)
     loss_roles: dict[str, str] = field(default_factory=dict)  # loss targets: argument -> role
+    optional: list[inspect.Parameter] = field(default_factory=list)  # settings a case may change
+    with_options: Callable[[dict[str, Any]], Target] | None = None  # the target with those settings
+
+
+def perturbed_options(params: list[inspect.Parameter], seed: int) -> dict[str, Any]:
+    """Other values for about half of the optional numeric, boolean and ``reduction`` settings.
+
+    Numbers are scaled up and down by large factors, set to 0 or negated (the constructors and losses must
+    refuse what they cannot use, clearly); booleans are flipped; ``reduction`` is ``"sum"`` or ``"none"``.
+    """
+    rng = random.Random(seed)
+    out: dict[str, Any] = {}
+    for p in params:
+        v = p.default
+        if rng.random() < 0.5 or p.name in UNPERTURBED:
+            continue
+        if isinstance(v, bool):
+            out[p.name] = not v
+        elif p.name == "reduction":
+            out[p.name] = rng.choice(["sum", "none"])
+        elif isinstance(v, int):
+            out[p.name] = rng.choice([0, 1, 2 * v + 1, 10 * v, -v])
+        elif isinstance(v, float):
+            out[p.name] = rng.choice([v * 10, v / 10, v * 1e3, v / 1e3, 0.0, -v])
+        elif isinstance(v, tuple) and len(v) == 2 and all(isinstance(e, float) for e in v):
+            f = rng.choice([0.5, 2.0, 10.0, 0.1])
+            out[p.name] = (v[0] * f, v[1] * f)
+    return out
+
+
+UNPERTURBED = {"gather_distributed", "distributed", "chunk_size", "block_size", "n_fft", "hop_length"}
+"""Settings left at their defaults: distributed gathering needs a process group; the rest tune speed."""
+
+
+def _optional(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    sig = inspect.signature(fn)
+    return [
+        p
+        for p in sig.parameters.values()
+        if p.default is not p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -195,6 +238,12 @@ def _view_target(qualname: str, domain: str, view: Any) -> Target:
     return Target(qualname, in_domain, lambda x: view(x, 0), writes_nan=nan, int_to_float=tv)
 
 
+def _rebuilt_view(
+    qual: str, domain: str, cls: type, required: dict[str, Any], options: dict[str, Any]
+) -> Target:
+    return _view_target(qual, domain, cls(**required, **options))
+
+
 def _views_of(result: Any) -> list[Any]:
     """The views a factory returned: one view, a tuple of views (BYOL's pair), or a MultiCrop."""
     from pairs.views import View
@@ -246,11 +295,15 @@ def _discover_views(targets: list[Target], unfuzzable: dict[str, str]) -> None:
                 if missing:
                     unfuzzable[qual] = f"no value for constructor argument(s) {missing}"
                     continue
-                view = obj(**{p.name: args_table[p.name]() for p in _required(obj.__init__)})
+                required = {p.name: args_table[p.name]() for p in _required(obj.__init__)}
+                view = obj(**required)
                 if not (isinstance(view, View) or type(view).__name__ == "MultiCrop"):
                     unfuzzable[qual] = f"a {type(view).__name__} is neither a view nor a known data type"
                     continue
-                targets.append(_view_target(qual, run_domain, view))
+                target = _view_target(qual, run_domain, view)
+                target.optional = _optional(obj.__init__)
+                target.with_options = functools.partial(_rebuilt_view, qual, run_domain, obj, required)
+                targets.append(target)
                 continue
             params = _required(obj)
             data = [p.name for p in params if p.name in DATA_PARAMS or p.name in DATA_PARAMS_DATA]
@@ -430,14 +483,20 @@ def _loss_target(qual: str, name: str, obj: Any, ctor: list, fwd: list) -> Targe
     ctor_roles = {p.name: ROLE_BY_NAME[p.name] for p in ctor}
     all_roles = {**{f"__init__.{k}": v for k, v in ctor_roles.items()}, **roles}
 
-    def call(values: dict[str, Any]) -> Any:
-        kwargs = {k: values[k] for k in roles}
-        if inspect.isclass(obj):
-            module = obj(**{k: values[f"__init__.{k}"] for k in ctor_roles})
-            return module(**kwargs)
-        return obj(**kwargs)
+    def target(options: dict[str, Any]) -> Target:
+        def call(values: dict[str, Any]) -> Any:
+            kwargs = {k: values[k] for k in roles}
+            if inspect.isclass(obj):
+                module = obj(**{k: values[f"__init__.{k}"] for k in ctor_roles}, **options)
+                return module(**kwargs)
+            return obj(**kwargs, **options)
 
-    return Target(qual, "loss", call, loss_roles=all_roles, is_view=False)
+        return Target(qual, "loss", call, loss_roles=all_roles, is_view=False)
+
+    out = target({})
+    out.optional = _optional(obj.__init__ if inspect.isclass(obj) else obj)
+    out.with_options = target
+    return out
 
 
 DATA_ROLES = (EMBEDDING, "latents", "scores", "crops", "predictions", "prediction")

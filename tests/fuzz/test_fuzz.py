@@ -2,7 +2,9 @@
 
 Each case draws an odd shape (empty batches, size-1 and odd dimensions, a rank off by one), a dtype (float16,
 bfloat16, float32, float64 or an integer type), a magnitude (unit, 1e-30, sqrt of the dtype's max, an eighth
-of its max), an optional NaN/+inf/-inf entry, a non-contiguous layout, and for losses mixed float dtypes.
+of its max), an optional NaN/+inf/-inf entry, a non-contiguous layout, for losses mixed float dtypes, and in a
+third of the cases other values for the optional settings of the view or loss (scaled, zeroed, negated,
+flipped; a constructor may refuse them, clearly).
 The contract, checked on every case:
 
 * either the call refuses the input with a ``PairsError``, ``ValueError`` or ``TypeError`` raised by the
@@ -39,6 +41,7 @@ from tests.fuzz.targets import (
     discover,
     loss_inputs,
     make_view_input,
+    perturbed_options,
 )
 
 TARGETS, UNFUZZABLE = discover()
@@ -164,8 +167,31 @@ def _check_loss_output(target: Target, values: dict[str, Any], out: Any) -> None
             raise ContractViolation("dtype changed", f"{target.name}: {dt} in, {outs[0].dtype} out")
 
 
+def _check_refusal(target: Target, exc: BaseException) -> None:
+    """A refusal must come from the library's own checks (not deep inside torch) and carry a message."""
+    if not _raised_by_library(exc):
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        raise ContractViolation(
+            f"unclear {type(exc).__name__} from outside pairs",
+            f"{target.name}: {where.filename}:{where.lineno}: {exc}",
+        ) from exc
+    if len(str(exc).strip()) < 15:
+        raise ContractViolation("error without a message", f"{target.name}: {exc!r}") from exc
+
+
 def run_case(target: Target, case: dict[str, Any]) -> str:
     """Run one case and check the contract; returns the outcome kind (``ok`` or ``refused:<Error>``)."""
+    if case.get("options") and target.with_options is not None:
+        options = perturbed_options(target.optional, case["seed"])
+        try:
+            target = target.with_options(options)
+        except (PairsError, ValueError, TypeError) as exc:  # a setting the constructor refuses, clearly
+            _check_refusal(target, exc)
+            return f"refused ({type(exc).__name__})"
+        except Exception as exc:  # noqa: BLE001
+            raise ContractViolation(
+                f"crash {type(exc).__name__}", f"{target.name}({options}): {exc}"
+            ) from exc
     if target.domain == "loss":
         inp: Any = loss_inputs(target.loss_roles, case)
     else:
@@ -175,14 +201,7 @@ def run_case(target: Target, case: dict[str, Any]) -> str:
             warnings.simplefilter("ignore")
             out = target.call(inp)
     except (PairsError, ValueError, TypeError) as exc:
-        if not _raised_by_library(exc):
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            raise ContractViolation(
-                f"unclear {type(exc).__name__} from outside pairs",
-                f"{target.name}: {where.filename}:{where.lineno}: {exc}",
-            ) from exc
-        if len(str(exc).strip()) < 15:
-            raise ContractViolation("error without a message", f"{target.name}: {exc!r}") from exc
+        _check_refusal(target, exc)
         return f"refused ({type(exc).__name__})"
     except Exception as exc:  # noqa: BLE001 - every other exception breaks the contract
         where = traceback.extract_tb(exc.__traceback__)[-1]

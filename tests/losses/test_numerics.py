@@ -126,6 +126,8 @@ def test_l2_normalize_of_nothing_is_nothing() -> None:
     for shape in ((3, 0), (0, 4)):
         out = L.l2_normalize(torch.zeros(shape))
         assert out.shape == shape
+    with pytest.raises(ValueError, match=r"dim must be an int in \[-2, 1\] for shape \(3, 4\), got -10"):
+        L.l2_normalize(torch.ones(3, 4), dim=-10)
 
 
 def test_tiled_logsumexp_overflow_is_a_clear_error_but_empty_rows_stay_minus_inf() -> None:
