@@ -326,7 +326,7 @@ def train(
         "seed": seed,
         "device": str(dev),
     }
-    if evaluate_untrained and not resume:
+    if evaluate_untrained and not resume and not bundle.streamed:
         untrained = recipe.evaluate(model.encoder, bundle, dev)
         report.update({f"{k}_untrained": v for k, v in untrained.items() if _is_figure(k)})
     config = TrainConfig(
@@ -349,6 +349,9 @@ def train(
         progress=progress,
     )
     trainer = Trainer(model, config, extra_state=spec)
+    train_data = bundle.train
+    if recipe.decode_views is not None and bundle.streamed and getattr(bundle, "shards", None) is None:
+        view, train_data = recipe.decode_views(view, model.n_views, train_data)
     n_train = len(bundle.train)
     shards = getattr(bundle, "shards", None)
     if bundle.streamed and shards is None:
@@ -369,7 +372,7 @@ def train(
         )
     else:
         loader = ViewLoader(
-            bundle.train,
+            train_data,
             view,
             n_views=model.n_views,
             labels=bundle.train_labels if model.needs_labels else None,
@@ -398,6 +401,19 @@ def train(
     if is_main_process():
         figures = recipe.evaluate(model.encoder, bundle, trainer.device)
         report.update(figures)
+        if evaluate_untrained and not resume and bundle.streamed:
+            # after training, so the first step comes at once: the same initialisation, rebuilt from the seed
+            untrained_model, _ = build_model(
+                bundle,
+                recipe,
+                encoder=spec["encoder"],
+                encoder_kwargs=spec["encoder_kwargs"],
+                method=spec["method"],
+                method_kwargs=spec["method_kwargs"],
+                seed=seed,
+            )
+            untrained = recipe.evaluate(untrained_model.encoder, bundle, trainer.device)
+            report.update({f"{k}_untrained": v for k, v in untrained.items() if _is_figure(k)})
         if recipe.baseline is not None:  # a hand-crafted feature, no encoder: once per run
             baseline = recipe.baseline(bundle)
             report.update(baseline)

@@ -10,13 +10,15 @@ Specs registered here:
   clips): a proxy for speaker and recording conditions, not a speech-content label. Every third
   window of each clip is held out (no overlap between train and held-out windows). Install the clips
   with ``apt-get install pocketsphinx-testdata``.
-* ``audio:DIR``: a folder of WAV/FLAC/OGG files (read with soundfile), labels from sub-folder names
-  (``DIR/<class>/<file>``) or unlabeled (``DIR/<file>``); resampled to 16 kHz mono and cut or padded to
-  1 s by default. ``audio:DIR@SR`` picks the rate, ``audio:DIR@SR@SECONDS`` the clip length. With
-  labels, a stratified 80/20 split. A WAV file whose header promises more samples than the file holds (a
-  truncated copy) is refused, and so is a clip shorter than 10 ms; shorter clips are zero-padded to the
-  clip length and reported (a warning names the shortest file and its length; ``info["padded"]`` counts
-  them).
+* ``audio:DIR``: a folder of WAV/FLAC/OGG/AIFF files (and MP3, which the installed libsndfile reads),
+  labels from sub-folder names (``DIR/<class>/<file>``) or unlabeled (``DIR/<file>``). Streamed
+  (:class:`AudioFolderSource`): every file is cut into 1 s windows over its *whole* length (random
+  windows each epoch in training, sequential windows for evaluation), read with soundfile's seek and
+  resampled to 16 kHz mono in the loader's workers. ``audio:DIR@SR`` picks the rate,
+  ``audio:DIR@SR@SECONDS`` the window length. With labels, a stratified 80/20 split of the *files*.
+  A WAV file whose header promises more samples than the file holds (a truncated copy) is refused, and
+  so is a file shorter than 10 ms; files shorter than one window are zero-padded and reported (a
+  warning names the shortest).
 
 :func:`load_audio` reads one file (mono or stereo kept as channels) and resamples it.
 """
@@ -26,12 +28,14 @@ from __future__ import annotations
 import logging
 import math
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pairs.data.registry import DataBundle, register_data
+from pairs.data.source import Source
 from pairs.errors import DataError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif")
@@ -191,42 +195,139 @@ def load_speech(arg: str | None = None) -> DataBundle:
     )
 
 
-def _check_clip_lengths(clips: list[torch.Tensor], paths: list[Path], sr: int, length: int) -> int:
-    """Refuse clips under :data:`MIN_CLIP_SECONDS`; report (log a warning) the ones that will be padded.
+class AudioFolderSource(Source):
+    """Audio files cut into windows over their whole length, read on demand with soundfile's seek.
 
-    Returns:
-        How many clips are shorter than ``length`` samples (zero-padded).
+    Item ``k`` is window ``w`` of file ``f`` (``item_id``: ``path#w``). Indexing reads only the headers
+    (``soundfile.info``: frames and rate); a file of ``F`` frames gives ``max(1, ceil(F / W))`` windows
+    of ``W`` = ``seconds`` at the file's rate.
+
+    * ``source[k]`` (evaluation): the ``w``-th sequential window (frames ``[w W, (w + 1) W)``, the last
+      zero-padded).
+    * ``train_item(k, g)``: a random window inside the ``w``-th of ``n`` equal strata of the possible
+      starts, so each epoch draws new windows and every part of every file is drawn from.
+
+    Each window is averaged to mono and resampled (torchaudio) to ``sample_rate`` in the worker that reads
+    it: ``(1, round(seconds * sample_rate))`` float32.
+
+    Args:
+        paths: absolute file paths.
+        frames: frames per file.
+        rates: sample rate per file.
+        labels: class per file, or ``None``.
+        classes: class names.
+        sample_rate: output rate.
+        seconds: window length.
     """
-    lengths = [int(c.shape[-1]) for c in clips]
-    minimum = max(1, int(math.ceil(MIN_CLIP_SECONDS * sr)))
-    for n, path in zip(lengths, paths):
-        if n < minimum:
+
+    domain = "audio"
+
+    def __init__(
+        self,
+        paths: list[str],
+        frames: list[int],
+        rates: list[int],
+        labels: list[int] | None,
+        classes: list[str],
+        sample_rate: int,
+        seconds: float,
+    ) -> None:
+        super().__init__()
+        self.paths, self.classes = paths, list(classes)
+        self.sample_rate, self.seconds = int(sample_rate), float(seconds)
+        self.length = int(round(seconds * sample_rate))
+        self.frames = np.asarray(frames, dtype=np.int64)
+        self.rates = np.asarray(rates, dtype=np.int64)
+        self.win = np.maximum(1, np.round(self.seconds * self.rates)).astype(np.int64)  # frames per window
+        counts = np.maximum(1, -(-self.frames // self.win))
+        self.file_of = np.repeat(np.arange(len(paths), dtype=np.int64), counts)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self.window_of = np.arange(len(self.file_of), dtype=np.int64) - np.repeat(starts, counts)
+        self.n_windows = counts
+        self.labels = None if labels is None else torch.as_tensor(np.asarray(labels)[self.file_of])
+        self.sample_shape = (1, self.length)
+        self.info = {
+            "sample_rate": self.sample_rate,
+            "window_seconds": self.seconds,
+            "files": len(paths),
+            "hours": round(float((self.frames / self.rates).sum()) / 3600, 3),
+        }
+
+    def __len__(self) -> int:
+        return len(self.file_of)
+
+    def item_id(self, i: int) -> str:
+        return f"{self.paths[int(self.file_of[i])]}#{int(self.window_of[i])}"
+
+    def _read(self, f: int, start: int) -> torch.Tensor:
+        import soundfile as sf
+
+        path, win = self.paths[f], int(self.win[f])
+        try:
+            with sf.SoundFile(path) as handle:
+                handle.seek(start)
+                data = handle.read(win, dtype="float32", always_2d=True)
+        except (RuntimeError, sf.LibsndfileError, TypeError) as err:
             raise DataError(
-                f"audio file {path} holds only {n} samples ({1000 * n / sr:.2g} ms at {sr} Hz), too short "
-                f"to be a clip (at least {1000 * MIN_CLIP_SECONDS:g} ms); it would be {length / sr:g} s of "
-                "padding around nothing: remove it or replace it with a complete recording"
-            )
-    short = [i for i, n in enumerate(lengths) if n < length]
-    if short:
-        k = min(short, key=lambda i: lengths[i])
-        logger.warning(
-            "%d of %d audio files are shorter than the %g s clip length and are zero-padded; the shortest is "
-            "%s (%.3g s)",
-            len(short),
-            len(clips),
-            length / sr,
-            paths[k],
-            lengths[k] / sr,
+                f"cannot read audio file {path}: {err}; expected {', '.join(AUDIO_SUFFIXES)} audio that "
+                "soundfile reads"
+            ) from err
+        wave = torch.from_numpy(np.ascontiguousarray(data.T)).mean(dim=0, keepdim=True)
+        rate = int(self.rates[f])
+        if rate != self.sample_rate:
+            import torchaudio.functional as AF
+
+            wave = AF.resample(wave, rate, self.sample_rate)
+        return fix_length(wave, self.length)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        f, w = int(self.file_of[i]), int(self.window_of[i])
+        return self._read(f, w * int(self.win[f]))
+
+    def train_item(self, i: int, generator: torch.Generator) -> torch.Tensor:
+        f, w = int(self.file_of[i]), int(self.window_of[i])
+        room = int(self.frames[f] - self.win[f])  # possible starts: [0, room]
+        u = float(torch.rand(1, generator=generator, dtype=torch.float64))
+        start = int((w + u) * (room + 1) / int(self.n_windows[f])) if room > 0 else 0
+        return self._read(f, min(start, max(room, 0)))
+
+    def file_subset(self, files: Sequence[int]) -> AudioFolderSource:
+        """The windows of files ``files`` only (a split by file, so no file is in two splits)."""
+        files = list(files)
+        labels = None if self.labels is None else [self._file_label(f) for f in files]
+        return AudioFolderSource(
+            [self.paths[f] for f in files],
+            [int(self.frames[f]) for f in files],
+            [int(self.rates[f]) for f in files],
+            labels,
+            self.classes,
+            self.sample_rate,
+            self.seconds,
         )
-    return len(short)
+
+    def _file_label(self, f: int) -> int:
+        first = int(np.searchsorted(self.file_of, f))
+        return int(self.labels[first])
+
+
+def _audio_suffixes() -> tuple[str, ...]:
+    """The suffixes read: WAV/FLAC/OGG/AIFF, and MP3 when the installed libsndfile reads it (>= 1.1)."""
+    import soundfile as sf
+
+    return AUDIO_SUFFIXES + ((".mp3",) if "MP3" in sf.available_formats() else ())
 
 
 def load_audio_folder(arg: str | None) -> DataBundle:
-    """A user's folder of audio files (``audio:DIR[@SR[@SECONDS]]``), see the module docstring."""
+    """A user's folder of audio files (``audio:DIR[@SR[@SECONDS]]``), see the module docstring.
+
+    Only the headers are read here; the windows are read and resampled later by the loader's workers.
+    """
+    import soundfile as sf
+
     if not arg:
         raise DataError("data spec 'audio' needs a folder: use audio:DIR")
     parts = arg.split("@")
-    root = Path(parts[0]).expanduser()
+    root = Path(parts[0]).expanduser().absolute()
     try:
         sr = int(parts[1]) if len(parts) > 1 and parts[1] else 16000
         seconds = float(parts[2]) if len(parts) > 2 and parts[2] else 1.0
@@ -240,42 +341,79 @@ def load_audio_folder(arg: str | None) -> DataBundle:
         )
     if not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
         raise DataError(
-            f"audio:DIR@SR@SECONDS: the clip length must be a finite number of seconds above 0 and at most "
+            f"audio:DIR@SR@SECONDS: the window length must be a finite number of seconds above 0 and at most "
             f"{MAX_SECONDS:g}, got {parts[2]!r} in {arg!r}"
         )
+    if int(round(seconds * sr)) < 1:
+        raise DataError(f"audio:DIR@SR@SECONDS: {seconds:g} s at {sr} Hz is less than one sample ({arg!r})")
     if not root.is_dir():
         raise DataError(f"audio folder not found: {root}")
+    suffixes = _audio_suffixes()
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     entries: list[tuple[Path, int | None]] = []
     if classes:
         for k, name in enumerate(classes):
-            entries += [(p, k) for p in sorted((root / name).iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES]
+            entries += [(p, k) for p in sorted((root / name).iterdir()) if p.suffix.lower() in suffixes]
     else:
-        entries = [(p, None) for p in sorted(root.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES]
+        entries = [(p, None) for p in sorted(root.iterdir()) if p.suffix.lower() in suffixes]
     if not entries:
         raise DataError(
-            f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in {root} or its class sub-folders "
+            f"no audio files ({', '.join(suffixes)}) in {root} or its class sub-folders "
             "(expected DIR/<class>/<file> or DIR/<file>)"
         )
-    length = int(round(seconds * sr))
-    if length < 1:
-        raise DataError(f"audio:DIR@SR@SECONDS: {seconds:g} s at {sr} Hz is less than one sample ({arg!r})")
-    clips = [load_audio(p, sr)[0] for p, _ in entries]
-    padded = _check_clip_lengths(clips, [p for p, _ in entries], sr, length)
-    waves = torch.stack([fix_length(clip, length) for clip in clips])
-    info = {"root": str(root), "sample_rate": sr, "shape": (1, length), "classes": classes, "padded": padded}
-    spec = f"audio:{arg}"
-    labels = [k for _, k in entries]
-    if not classes or len(set(labels)) < 2 or len(entries) < 10:
+    paths, frames, rates = [], [], []
+    for path, _ in entries:
+        try:
+            if path.suffix.lower() in (".wav", ".wave"):
+                check_wav_complete(path)
+            head = sf.info(str(path))
+        except (RuntimeError, sf.LibsndfileError, TypeError) as err:
+            raise DataError(
+                f"cannot read audio file {path}: {err}; expected {', '.join(suffixes)} audio that soundfile "
+                "reads (convert it, e.g. with ffmpeg, or remove it)"
+            ) from err
+        if head.frames < max(1, math.ceil(MIN_CLIP_SECONDS * head.samplerate)):
+            raise DataError(
+                f"audio file {path} holds only {head.frames} samples "
+                f"({1000 * head.frames / head.samplerate:.2g} ms), too short to be a recording (at least "
+                f"{1000 * MIN_CLIP_SECONDS:g} ms): remove it or replace it with a complete recording"
+            )
+        paths.append(str(path))
+        frames.append(int(head.frames))
+        rates.append(int(head.samplerate))
+    labels = [k for _, k in entries] if classes else None
+    everything = AudioFolderSource(paths, frames, rates, labels, classes, sr, seconds)
+    durations = np.asarray(frames) / np.asarray(rates)
+    short = np.flatnonzero(durations < seconds)
+    if len(short):
+        k = int(short[np.argmin(durations[short])])
+        logger.warning(
+            "%d of %d audio files are shorter than the %g s window and are zero-padded; the shortest is %s "
+            "(%.3g s)",
+            len(short),
+            len(paths),
+            seconds,
+            paths[k],
+            durations[k],
+        )
+    spec = f"audio:{root}" + "".join(f"@{p}" for p in parts[1:])
+    info = {
+        "root": str(root),
+        "sample_rate": sr,
+        "shape": (1, everything.length),
+        "classes": classes,
+        "files": len(paths),
+        "hours": everything.info["hours"],
+        "padded": len(short),
+    }
+    if labels is None or len(set(labels)) < 2 or len(entries) < 10:
         info["split"] = "none (unlabeled or too few files): no held-out evaluation"
-        y = torch.tensor(labels) if classes else None
-        return DataBundle(spec, "audio", waves, y, None, None, info)
+        return DataBundle(spec, "audio", everything, info=info)
     from pairs.data.images import stratified_split
 
     tr, te = stratified_split(np.asarray(labels), 0.2)
-    y = torch.tensor(labels)
-    info["split"] = "stratified 80%/20%, random_state=0"
-    return DataBundle(spec, "audio", waves[tr], y[tr], waves[te], y[te], info)
+    info["split"] = "stratified 80%/20% of the files (all windows of a file in one split), random_state=0"
+    return DataBundle(spec, "audio", everything.file_subset(tr), test=everything.file_subset(te), info=info)
 
 
 register_data(
@@ -288,6 +426,7 @@ register_data(
     "audio",
     load_audio_folder,
     domain="audio",
-    description="your WAV/FLAC/OGG folder (DIR/<class>/<file>), 16 kHz mono 1 s; DIR@SR@SECONDS",
+    description="your WAV/FLAC/OGG/MP3 folder (DIR/<class>/<file>), whole files in 1 s windows at 16 kHz; "
+    "DIR@SR@SECONDS",
     argument="DIR",
 )

@@ -61,6 +61,8 @@ from pairs.errors import ConfigError, DataError
 __all__ = [
     "Source",
     "InMemorySource",
+    "SubsetSource",
+    "evaluation_subset",
     "as_source",
     "take",
     "n_items",
@@ -175,6 +177,48 @@ class InMemorySource(Source):
         if isinstance(self.data, Tensor):
             return self.data.index_select(0, torch.as_tensor(index, dtype=torch.long))
         return [self.data[int(i)] for i in index]
+
+
+class SubsetSource(Source):
+    """Items ``positions`` of another source, in that order (ids, labels and decoding are the parent's).
+
+    Args:
+        parent: the source.
+        positions: positions in ``parent``.
+    """
+
+    def __init__(self, parent: Source, positions: Sequence[int] | Tensor) -> None:
+        super().__init__()
+        self.parent = parent
+        self.positions = torch.as_tensor(positions, dtype=torch.long)
+        self.domain = parent.domain
+        self.classes = list(parent.classes)
+        self.sample_shape = parent.sample_shape
+        self.labels = None if parent.labels is None else parent.labels[self.positions]
+        self.info = dict(parent.info)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.parent[int(self.positions[int(i)])]
+
+    def train_item(self, i: int, generator: torch.Generator) -> Any:
+        return self.parent.train_item(int(self.positions[int(i)]), generator)
+
+    def item_id(self, i: int) -> str:
+        return self.parent.item_id(int(self.positions[int(i)]))
+
+
+def evaluation_subset(data: Any, max_items: int, seed: int = 0) -> Any:
+    """At most ``max_items`` items of a streamed source for evaluation, so its memory does not grow with
+    the data: a seeded random subset (positions sorted), or ``data`` itself when it is small enough or in
+    memory (sets that ship in packages are evaluated whole)."""
+    if not is_streamed(data) or len(data) <= max_items:
+        return data
+    g = torch.Generator().manual_seed(int(seed))
+    positions = torch.randperm(len(data), generator=g)[:max_items].sort().values
+    return SubsetSource(data, positions)
 
 
 def as_source(data: Any, labels: Any = None, *, domain: str = "", name: str = "memory") -> Source:

@@ -41,6 +41,9 @@ class Recipe:
         baseline: ``(bundle) -> dict`` of figures of a hand-crafted feature that needs no training (audio:
             ``mfcc_probe_acc``), reported next to the learned features' figures (``None``: none).
         preview: ``(bundle, view, n, n_views, path, seed) -> None`` drawing samples and their views.
+        decode_views: ``(view, n_views, source) -> (view, source)`` moving what a view does better at decode
+            time into a streamed source (image: the random resized crops cut from the full-resolution
+            file); ``None``, or an unchanged pair, keeps the view on the device.
     """
 
     views: dict[str, Callable[[DataBundle], Any]]
@@ -62,6 +65,7 @@ class Recipe:
     collate: Callable[[list], Any] | None = None
     baseline: Callable[[DataBundle], dict[str, Any]] | None = None
     preview: Callable[..., None] | None = None
+    decode_views: Callable[[Any, int, Any], tuple[Any, Any]] | None = None
 
     @property
     def default_view(self) -> str:

@@ -7,11 +7,13 @@ unlabeled folders (``audio:DIR`` without class sub-folders) get ``{}`` from the 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 
 from pairs.data.registry import DataBundle
+from pairs.data.source import sample_shape, take
 from pairs.domains import Recipe, register_recipe
 from pairs.domains.evaluation import probe_and_knn
 from pairs.views import audio as av
@@ -27,7 +29,7 @@ def cpc_window_length(bundle: DataBundle) -> int:
     A random fixed-length window of each clip, no augmentation (``--method cpc --views cpc_window``).
     """
     hop = max(1, _rate(bundle) // 100)
-    t = int(bundle.train.shape[-1]) if hasattr(bundle.train, "shape") else 0
+    t = int(sample_shape(bundle.train)[-1])
     return max(hop, (int(0.8 * t) // hop) * hop)
 
 
@@ -69,6 +71,19 @@ def mfcc_baseline(bundle: DataBundle) -> dict[str, Any]:
     if bundle.train_labels is None or bundle.test is None or bundle.test_labels is None:
         return {}
     sr = _rate(bundle)
+    if bundle.streamed:  # in batches, from the evaluation subset, read by the workers
+        from pairs.data.source import evaluation_subset
+        from pairs.domains.evaluation import EVAL_MAX_ITEMS
+        from pairs.eval import extract_features
+
+        train_part = evaluation_subset(bundle.train, EVAL_MAX_ITEMS)
+        test_part = evaluation_subset(bundle.test, EVAL_MAX_ITEMS)
+        train, test = (
+            extract_features(functools.partial(mfcc_statistics, sample_rate=sr), part)
+            for part in (train_part, test_part)
+        )
+        probe = linear_probe(train, train_part.labels, test, test_part.labels)
+        return {"mfcc_probe_acc": float(probe["acc"])}
     train, test = mfcc_statistics(bundle.train, sr), mfcc_statistics(bundle.test, sr)
     probe = linear_probe(train, bundle.train_labels, test, bundle.test_labels)
     return {"mfcc_probe_acc": float(probe["acc"])}
@@ -84,7 +99,7 @@ def preview_audio(bundle: DataBundle, view: Any, n: int, n_views: int, path: str
     from pairs.pairing import make_views
 
     sr = _rate(bundle)
-    x = bundle.train[:n]
+    x = take(bundle.train, range(n))
     views = make_views(view, x, n_views, torch.Generator().manual_seed(seed))
     cols = 1 + len(views)
     fig, axes = plt.subplots(2 * len(x), cols, figsize=(2.4 * cols, 2.4 * len(x)), squeeze=False)

@@ -11,7 +11,7 @@ from pairs.data.source import sample_shape, take
 from pairs.domains import Recipe, register_recipe
 from pairs.domains.evaluation import probe_and_knn
 from pairs.views import image as iv
-from pairs.views.base import Compose, RandomApply, View
+from pairs.views.base import Compose, Lambda, RandomApply, View
 
 
 def small_image_view(size: int) -> View:
@@ -82,7 +82,63 @@ def image_recipe(bundle: DataBundle) -> Recipe:
         optimizer="adamw",
         warmup_epochs=2.0,
         preview=preview_images,
+        decode_views=crops_at_decode,
     )
+
+
+class DecodedCrops:
+    """The views of images whose random resized crops were cut at decode time (a multi-view producer).
+
+    Takes a batch ``(B, V, C, H, W)`` of ``V`` crops per image (:meth:`ImageFolderSource.with_crops`) and
+    runs the rest of view ``v`` (its steps after the crop) on crop ``v``, each as one batched call.
+
+    Args:
+        views: the ``V`` views without their crop.
+    """
+
+    multi_view = True
+
+    def __init__(self, views: list[View]) -> None:
+        self.views = list(views)
+
+    def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
+        if batch.dim() != 5 or batch.shape[1] != len(self.views):
+            raise ValueError(
+                f"DecodedCrops expects (B, {len(self.views)}, C, H, W) crops, got {tuple(batch.shape)}"
+            )
+        return [view(batch[:, v], generator) for v, view in enumerate(self.views)]
+
+    def __repr__(self) -> str:
+        return f"DecodedCrops({self.views})"
+
+
+def crops_at_decode(view: Any, n_views: int, source: Any) -> tuple[Any, Any]:
+    """Cut the views' random resized crops from the full-resolution files at decode time.
+
+    When ``source`` is an :class:`~pairs.data.images.ImageFolderSource` and each of the ``n_views`` views is
+    a :class:`~pairs.views.base.Compose` starting with a :class:`~pairs.views.image.RandomResizedCrop` to the
+    source's size, the source decodes those crops (same scale and ratio ranges) and the views keep their
+    other steps (:class:`DecodedCrops`); anything else is returned unchanged (multi-crop, in-memory data).
+    """
+    from pairs.data.images import ImageFolderSource
+
+    if not isinstance(source, ImageFolderSource) or getattr(view, "multi_view", False):
+        return view, source
+    views = list(view) if isinstance(view, (list, tuple)) else [view] * n_views
+    if len(views) != n_views:
+        return view, source
+    crops, rest = [], []
+    for v in views:
+        first = v.views[0] if isinstance(v, Compose) and v.views else None
+        if not isinstance(first, iv.RandomResizedCrop) or tuple(first._hw) != (source.size, source.size):
+            return view, source
+        crops.append((tuple(first.scale), tuple(first.ratio)))
+        rest.append(Compose(v.views[1:]) if len(v.views) > 1 else Lambda(_identity, "identity"))
+    return DecodedCrops(rest), source.with_crops(crops)
+
+
+def _identity(batch: torch.Tensor) -> torch.Tensor:
+    return batch
 
 
 def preview_images(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:

@@ -12,6 +12,7 @@ import torch
 
 from pairs.data import load_data
 from pairs.data.audio import SPEECH_ROOT, load_audio
+from pairs.data.source import take
 
 HAS_SPEECH = (SPEECH_ROOT / "librivox").is_dir()
 
@@ -51,10 +52,13 @@ def test_folder_with_labels_resampling_and_stereo(tmp_path: Path) -> None:
             ext = ".flac" if fmt == "FLAC" else ".wav"
             sf.write(tmp_path / name / f"{i}{ext}", _tone(sr, 0.7, 300 * (k + 1), 1 + i % 2), sr, format=fmt)
     b = load_data(f"audio:{tmp_path}@8000@0.5")
-    assert b.train.shape[1:] == (1, 4000) and len(b.train) + len(b.test) == 12
-    assert b.info["classes"] == ["high", "low"]
+    # 0.7 s files in 0.5 s windows: two windows each (the second zero-padded), files split 80/20
+    assert b.train.sample_shape == (1, 4000) and len(b.train) + len(b.test) == 24
+    assert b.info["classes"] == ["high", "low"] and b.train.item_id(1).endswith("#1")
     # the tone frequency survives reading and resampling: spectral peak at 300 or 600 Hz
-    spec = torch.fft.rfft(b.train[:, 0]).abs()
+    x = take(b.train, range(len(b.train)))
+    assert x.shape == (len(b.train), 1, 4000)
+    spec = torch.fft.rfft(x[:, 0]).abs()
     peak = spec.argmax(1).float() * 8000 / 4000
     expected = torch.where(b.train_labels == 1, 300.0, 600.0)
     torch.testing.assert_close(peak, expected, atol=2.0, rtol=0)
