@@ -108,6 +108,11 @@ class Source(Dataset):
         """A stable id of item ``i`` (absolute path, ``path#window``, ``path:line``, ``path:row``)."""
         raise NotImplementedError
 
+    def __iter__(self) -> Iterator[Any]:
+        """Every item in order, ``source[0], source[1], ...`` (the evaluation form)."""
+        for i in range(len(self)):
+            yield self[i]
+
     def train_item(self, i: int, generator: torch.Generator) -> Any:
         """Item ``i`` decoded for training (random crop/window from ``generator``); default ``self[i]``."""
         return self[i]

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from pairs.data.registry import DataBundle
+from pairs.data.source import evaluation_subset, take
 from pairs.domains import Recipe, register_recipe
 from pairs.domains.evaluation import probe_and_knn
 from pairs.errors import DataError
@@ -38,8 +39,19 @@ def _mean_words(texts: list[str]) -> float:
     return sum(len(t.split()) for t in texts) / max(1, len(texts))
 
 
+VOCAB_TEXTS = 50_000
+"""Texts of a streamed file the vocabulary is built from (a seeded random sample; all of a smaller file)."""
+CV_TEXTS = 2_000
+"""Most texts of a streamed file in the cross-validated probe (a seeded random sample per split)."""
+
+
+def _texts(data: Any, limit: int) -> list[str]:
+    """All texts of ``data`` (a list, or a source of at most ``limit`` texts), else a seeded sample."""
+    return list(evaluation_subset(data, limit))
+
+
 def _is_long(bundle: DataBundle) -> bool:
-    return _mean_words(bundle.train) > 40
+    return _mean_words(_texts(bundle.train, 2_000)) > 40
 
 
 def lee_spearman(encoder: nn.Module, texts: list[str], human: torch.Tensor, device: Any = "cpu") -> float:
@@ -150,8 +162,14 @@ def evaluate_text(encoder: nn.Module, bundle: DataBundle, device: Any = "cpu") -
         texts, labels = list(bundle.info["probe_texts"]), bundle.info["probe_labels"]
     elif bundle.train_labels is not None and bundle.test is not None and bundle.test_labels is not None:
         figures.update(probe_and_knn(encoder, bundle, device))
-        texts = list(bundle.train) + list(bundle.test)
-        labels = torch.cat([bundle.train_labels, bundle.test_labels])
+        train, test = evaluation_subset(bundle.train, CV_TEXTS), evaluation_subset(bundle.test, CV_TEXTS)
+        texts = list(train) + list(test)
+        labels = torch.cat(
+            [
+                bundle.train_labels if train is bundle.train else train.labels,
+                bundle.test_labels if test is bundle.test else test.labels,
+            ]
+        )
     else:
         return figures
     cv = probe_cv(encoder, texts, labels, device, repeats=CV_REPEATS)
@@ -163,7 +181,8 @@ def _encoder_kwargs(bundle: DataBundle) -> dict[str, Any]:
     from encoders.text import Vocabulary
 
     long = _is_long(bundle)
-    vocab = Vocabulary.build(bundle.train, min_freq=2 if len(bundle.train) > 1000 or long else 1)
+    texts = _texts(bundle.train, VOCAB_TEXTS)
+    vocab = Vocabulary.build(texts, min_freq=2 if len(texts) > 1000 or long else 1)
     return {"vocab": vocab.tokens, "max_len": 256 if long else 64}
 
 
@@ -217,7 +236,7 @@ def preview_text(bundle: DataBundle, view: Any, n: int, n_views: int, path: str,
 
     from pairs.pairing import make_views
 
-    texts = [t[:400] for t in bundle.train[:n]]
+    texts = [t[:400] for t in take(bundle.train, range(n))]
     g = torch.Generator().manual_seed(seed)
     views = make_views(view, texts, n_views, g)
     rows: list[tuple[str, list[tuple[str, bool]]]] = []
