@@ -28,7 +28,8 @@ def test_text_file_labelled_and_unlabelled(tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("first line\n\n  second line  \nthird\n", encoding="utf-8")
     b = load_data(f"text:{plain}")
-    assert list(b.train) == ["first line", "  second line", "third"] and b.test is None and b.train_labels is None
+    assert list(b.train) == ["first line", "  second line", "third"]
+    assert b.test is None and b.train_labels is None
     assert [b.train.item_id(i) for i in range(3)] == [f"{plain}:1", f"{plain}:3", f"{plain}:4"]
     labelled = tmp_path / "lab.txt"
     labelled.write_text("".join(f"__label__{'ab'[i % 2]} sentence number {i}\n" for i in range(20)))
