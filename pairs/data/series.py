@@ -8,6 +8,12 @@ Specs registered here:
 * ``series:FILE``: a user's array of series, ``.npy`` of shape ``(N, C, T)`` (or ``(N, T)`` for univariate
   series), or ``.npz`` with ``X`` and optional ``y``; ``series:FILE@LABELS`` reads labels from a separate
   ``.npy``/``.txt``/``.csv``. Labeled data gets a fixed stratified 80/20 split (``random_state=0``).
+  A ``.npy`` larger than :data:`STREAM_BYTES` (256 MiB) is streamed (:class:`NpySeriesSource`: the header
+  read memory-mapped, each series read on demand), so files far larger than RAM train.
+* ``series:FILE.csv`` / ``.parquet``: a table read whole: *wide* (a series per row, numeric columns in
+  order; ``@label=COLUMN``), or *long* (``@id=COLUMN,time=COLUMN[,value=A;B][,label=COLUMN]``).
+* ``series:FILE.ts``: a UCR/UEA ``.ts`` file (sktime's reader); ``NAME_TRAIN.ts`` with a ``NAME_TEST.ts``
+  beside it gives the published split.
 
 Arrays are ``(N, C, T)`` float32. Series of unequal length are NaN-padded at the end to a common ``T``
 (the UEA convention), which :mod:`pairs.views.temporal` and :mod:`encoders.temporal` understand.
@@ -29,6 +35,7 @@ import numpy as np
 import torch
 
 from pairs.data.registry import DataBundle, register_data
+from pairs.data.source import Source, SubsetSource
 from pairs.errors import DataError, DataNotFoundError, DataTypeError
 
 __all__ = ["available_ucr", "load_ucr", "ucr_task", "ucr_classes", "load_series_file"]
@@ -370,6 +377,181 @@ def load_series_file(
     return x, y
 
 
+STREAM_BYTES = 256 * 2**20
+"""``.npy`` files larger than this are streamed (:class:`NpySeriesSource`); smaller ones are read whole."""
+
+
+class NpySeriesSource(Source):
+    """Series of a ``.npy`` file read one at a time, never the whole file.
+
+    The header is read with ``np.load(path, mmap_mode="r", allow_pickle=False)`` (shape, dtype, data offset;
+    nothing is unpickled), then series ``i`` is read with one positioned read (``os.pread``) of its bytes, in
+    whichever worker asks for it. Unlike indexing the memory map itself, this leaves no file pages mapped in
+    the process, so its memory stays flat however much of the file an epoch reads.
+
+    ``source[i]``: ``(C, T)`` float32 (a ``(N, T)`` file gives ``C = 1``). ``item_id``: ``path:row``.
+
+    Args:
+        path: a C-ordered ``.npy`` file of a numeric array ``(N, C, T)`` or ``(N, T)``.
+        labels: optional ``(N,)`` int64 labels.
+
+    Raises:
+        DataError: a Fortran-ordered, non-numeric, pickled or wrongly shaped array.
+    """
+
+    domain = "series"
+
+    def __init__(self, path: str | Path, labels: np.ndarray | None = None) -> None:
+        super().__init__()
+        self.path = str(Path(path).expanduser().absolute())
+        _check_magic(Path(self.path), "series file")
+        try:
+            array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except ValueError as err:
+            raise DataError(
+                f"cannot read series file {self.path} as a numeric .npy array ({err}); expected an array "
+                "(N, C, T) or (N, T) saved with np.save (no pickled objects)"
+            ) from None
+        if not isinstance(array, np.memmap) or array.dtype.kind not in "biuf" or array.ndim not in (2, 3):
+            raise DataError(
+                f"series file {self.path} holds {getattr(array, 'dtype', '?')} of shape "
+                f"{getattr(array, 'shape', '?')}; expected a numeric array (N, C, T) or (N, T)"
+            )
+        if not array.flags.c_contiguous:
+            raise DataError(f"series file {self.path} is Fortran-ordered; save it with np.ascontiguousarray")
+        if 0 in array.shape:
+            raise DataError(f"series file {self.path} holds an empty array of shape {array.shape}")
+        self.n = int(array.shape[0])
+        self.sample_shape = (
+            (1, int(array.shape[1])) if array.ndim == 2 else tuple(int(v) for v in array.shape[1:])
+        )
+        self.dtype = array.dtype
+        self.offset = int(array.offset)
+        self.row_bytes = int(np.prod(array.shape[1:])) * array.dtype.itemsize
+        del array
+        self.labels = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        self._fd: int | None = None
+        self.info = {"file": self.path, "series": self.n, "shape": self.sample_shape}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_fd": None}  # each worker opens its own descriptor
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        i = int(i)
+        if not 0 <= i < self.n:
+            raise IndexError(f"series {i} out of range for {self.n} series")
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        raw = os.pread(self._fd, self.row_bytes, self.offset + i * self.row_bytes)
+        row = np.frombuffer(raw, dtype=self.dtype).astype(np.float32).reshape(self.sample_shape)
+        return torch.from_numpy(row)
+
+    def item_id(self, i: int) -> str:
+        return f"{self.path}:{int(i)}"
+
+
+def _series_options(arg: str) -> tuple[str, dict[str, str]]:
+    """``FILE@key=value,...`` -> ``(FILE, {key: value})``; ``FILE@LABELS`` -> ``(FILE, {"labels": ...})``."""
+    head, sep, tail = arg.rpartition("@")
+    if not sep:
+        return arg, {}
+    if "=" not in tail:
+        if Path(tail).suffix in _LABEL_SUFFIXES:
+            return head, {"labels": tail}
+        return arg, {}
+    options: dict[str, str] = {}
+    for part in tail.split(","):
+        key, eq, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or key not in ("labels", "label", "id", "time", "value") or not value:
+            raise DataError(
+                f"series:{arg}: the options after '@' are labels=FILE (.npy), label=COLUMN, id=COLUMN, "
+                f"time=COLUMN, value=COLUMN[;COLUMN...] (tables), comma-separated; got {part!r}"
+            )
+        options[key] = value
+    return head, options
+
+
+def load_series_table(path: Path, options: dict[str, str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Series from a ``.csv`` or ``.parquet`` table (read whole, with pandas).
+
+    * **wide** (no ``id``): one series per row, its values in the numeric columns in order; ``label=COLUMN``
+      names a label column (left out of the values).
+    * **long** (``id=COLUMN,time=COLUMN``): one row per (series, time step); the values are
+      ``value=A;B`` (channels) or every other numeric column; ``label=COLUMN`` is constant per series.
+      Series of unequal length are NaN-padded at the end.
+
+    Returns:
+        ``(X (N, C, T) float32, labels (N,) int64 or None)``.
+    """
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    except (ValueError, OSError, pd.errors.ParserError) as err:
+        raise DataError(f"cannot read series table {path}: {err}") from None
+    label, ident, time = options.get("label"), options.get("id"), options.get("time")
+    for name in (label, ident, time, *(options.get("value", "").split(";") if "value" in options else [])):
+        if name and name not in frame.columns:
+            raise DataError(f"series table {path} has no column {name!r} (columns: {list(frame.columns)})")
+    if (ident is None) != (time is None):
+        raise DataError(f"series:{path}: a long table needs both id=COLUMN and time=COLUMN")
+    y = None
+    if ident is None:
+        values = frame.drop(columns=[label]) if label else frame
+        numeric = values.select_dtypes("number")
+        if numeric.shape[1] != values.shape[1]:
+            bad = [c for c in values.columns if c not in numeric.columns]
+            raise DataError(
+                f"series table {path} has non-numeric columns {bad[:5]}; a wide table holds one series per "
+                "row in numeric columns (name a label column with @label=NAME, or give id=,time= for a long "
+                "table)"
+            )
+        x = numeric.to_numpy(dtype=np.float32)[:, None, :]
+        if label:
+            y = frame[label].to_numpy()
+    else:
+        channels = (
+            options["value"].split(";")
+            if "value" in options
+            else [c for c in frame.select_dtypes("number").columns if c not in (ident, time, label)]
+        )
+        if not channels:
+            raise DataError(f"series table {path} has no numeric value column besides id/time/label")
+        frame = frame.sort_values([ident, time], kind="stable")
+        groups = list(frame.groupby(ident, sort=True))
+        t = max(len(g) for _, g in groups)
+        x = np.full((len(groups), len(channels), t), np.nan, dtype=np.float32)
+        for k, (_, g) in enumerate(groups):
+            x[k, :, : len(g)] = g[channels].to_numpy(dtype=np.float32).T
+        if label:
+            y = np.array([g[label].iloc[0] for _, g in groups])
+    if x.size == 0:
+        raise DataError(f"series table {path} holds no values")
+    if y is not None and np.asarray(y).dtype == object:  # pandas strings
+        y = np.asarray(y).astype(str)
+    return x, None if y is None else _as_labels(y, len(x), f"{path} (column {label!r})")
+
+
+def load_ts_file(path: Path) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """A UCR/UEA ``.ts`` file (sktime's ``load_from_tsfile``): ``(X (N, C, T), labels or None, classes)``."""
+    from sktime.datasets import load_from_tsfile
+
+    try:
+        frame, y = load_from_tsfile(str(path), return_data_type="nested_univ")
+    except Exception as err:  # sktime raises its own error types for malformed files
+        raise DataError(f"cannot read {path} as a UCR/UEA .ts file: {err}") from None
+    x = _nested_to_array(frame)
+    if y is None or len(y) == 0:
+        return x, None, []
+    classes = _sorted_labels(np.asarray(y).astype(str))
+    index = {c: i for i, c in enumerate(classes)}
+    return x, np.array([index[v] for v in np.asarray(y).astype(str)], dtype=np.int64), classes
+
+
 # --------------------------------------------------------------------------------------------------
 # Data specs
 # --------------------------------------------------------------------------------------------------
@@ -422,19 +604,86 @@ def _stratified_split(labels: np.ndarray, test_fraction: float = 0.2) -> tuple[n
 def _load_series_spec(arg: str | None) -> DataBundle:
     if not arg:
         raise DataError(
-            "data spec 'series' needs a file: use series:FILE.npy, series:FILE.npz or series:FILE@LABELS"
+            "data spec 'series' needs a file: use series:FILE.npy, series:FILE.npz, series:FILE@LABELS, "
+            "series:FILE.csv / .parquet (@label=, or @id=,time= for long tables) or series:FILE.ts"
         )
-    path, labels = arg, None
-    head, sep, tail = arg.rpartition("@")
-    if sep and Path(tail).suffix in _LABEL_SUFFIXES:
-        path, labels = head, tail
-    try:
-        x, y = load_series_file(path, labels)
-    except (FileNotFoundError, TypeError) as err:
-        raise DataError(str(err)) from None
-    spec = f"series:{arg}"
-    info = {**_series_info(x), "file": str(Path(path).expanduser())}
-    xt = torch.from_numpy(x)
+    path_text, options = _series_options(arg)
+    path = Path(path_text).expanduser().absolute()
+    suffix = path.suffix.lower()
+    spec = f"series:{path}" + (f"@{arg.rpartition('@')[2]}" if options else "")
+    if not path.is_file():
+        raise DataError(f"series file not found: {path}" if not path.exists() else f"{path} is not a file")
+    if suffix == ".npy" and path.stat().st_size > STREAM_BYTES:
+        y = None
+        if "labels" in options:
+            lp = _check_file(options["labels"], "labels file")
+            y = _load_labels(lp)
+        source = NpySeriesSource(path, None)
+        if y is not None:
+            y = _as_labels(y, len(source), str(options["labels"]))
+        info = {
+            "shape": source.sample_shape,
+            "channels": source.sample_shape[0],
+            "length": source.sample_shape[1],
+            "variable_length": False,
+            "file": str(path),
+            "streamed": "read series by series (os.pread), the file is never loaded whole",
+        }
+        if y is None or len(np.unique(y)) < 2 or len(y) < 10:
+            info["split"] = "none (unlabeled or too few series): no held-out evaluation"
+            if y is not None:
+                source.labels = torch.from_numpy(y)
+            return DataBundle(spec, "series", source, info=info)
+        source.labels = torch.from_numpy(y)
+        train, test = _stratified_split(y)
+        info["split"] = "stratified 80%/20%, random_state=0"
+        return DataBundle(
+            spec, "series", SubsetSource(source, train), test=SubsetSource(source, test), info=info
+        )
+    classes: list[str] = []
+    split_test = None
+    if suffix in (".npy", ".npz"):
+        try:
+            x, y = load_series_file(path, options.get("labels"))
+        except (FileNotFoundError, TypeError) as err:
+            raise DataError(str(err)) from None
+    elif suffix in (".csv", ".parquet"):
+        x, y = load_series_table(path, options)
+    elif suffix == ".ts":
+        x, y, classes = load_ts_file(path)
+        if path.stem.upper().endswith("_TRAIN"):
+            sibling = path.with_name(path.stem[: -len("_TRAIN")] + "_TEST" + path.suffix)
+            if sibling.is_file():
+                split_test = load_ts_file(sibling)
+    else:
+        raise DataError(
+            f"series file {path} has suffix {suffix!r}; expected .npy/.npz (N, C, T), .csv/.parquet (wide: a "
+            "series per row; long: @id=,time=), or a UCR/UEA .ts file"
+        )
+    info = {**_series_info(x), "file": str(path)}
+    if classes:
+        info["classes"] = classes
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    if split_test is not None:
+        x_test, y_test, test_classes = split_test
+        if x_test.shape[1:] != x.shape[1:] or (y is None) != (y_test is None):
+            raise DataError(f"{path} and its _TEST file hold different kinds of series")
+        if y is not None and y_test is not None:
+            merged = sorted(set(classes) | set(test_classes))
+            remap = {c: i for i, c in enumerate(merged)}
+            y = np.array([remap[classes[v]] for v in y], dtype=np.int64)
+            y_test = np.array([remap[test_classes[v]] for v in y_test], dtype=np.int64)
+            info["classes"] = merged
+        info["split"] = "the _TRAIN and _TEST files"
+        return DataBundle(
+            spec,
+            "series",
+            xt,
+            None if y is None else torch.from_numpy(y),
+            torch.from_numpy(np.ascontiguousarray(x_test, dtype=np.float32)),
+            None if y_test is None else torch.from_numpy(y_test),
+            info,
+        )
     if y is None or len(np.unique(y)) < 2 or len(y) < 10:
         info["split"] = "none (unlabeled or too few series): no held-out evaluation"
         return DataBundle(spec, "series", xt, None if y is None else torch.from_numpy(y), None, None, info)
@@ -455,6 +704,7 @@ register_data(
     "series",
     _load_series_spec,
     domain="series",
-    description="your series: .npy (N, C, T) or (N, T), or .npz with X and optional y; FILE@LABELS: labels",
+    description="your series: .npy (N, C, T) or (N, T) (large files streamed), .npz with X and y, "
+    "FILE@LABELS; .csv/.parquet (wide, or long @id=,time=), UCR .ts",
     argument="FILE",
 )

@@ -31,6 +31,7 @@ Reference:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -38,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from pairs.data.registry import DataBundle
+from pairs.data.source import evaluation_subset, sample_shape, take
 from pairs.domains import Recipe, register_recipe
 from pairs.errors import DataError, DataTypeError
 from pairs.views.base import Compose, View
@@ -211,6 +213,27 @@ class CenterPadded(SeriesView):
         return batch.gather(2, source[:, None, :].expand(-1, batch.shape[1], -1))
 
 
+SAMPLE_SERIES = 10_000
+"""Series of a streamed file the recipe looks at (checks, the standardiser's statistics): a seeded sample."""
+
+
+def in_memory(bundle: DataBundle, limit: int = SAMPLE_SERIES) -> DataBundle:
+    """``bundle`` itself when it is in memory; for a streamed one, a copy holding tensors of at most
+    ``limit`` series per split (a seeded random subset, :func:`pairs.data.source.evaluation_subset`)."""
+    if not bundle.streamed:
+        return bundle
+    parts = {}
+    for split in ("train", "test"):
+        data = getattr(bundle, split)
+        if data is None:
+            parts[split], parts[f"{split}_labels"] = None, None
+            continue
+        part = evaluation_subset(data, limit)
+        parts[split] = take(part, range(len(part)))
+        parts[f"{split}_labels"] = part.labels
+    return dataclasses.replace(bundle, **parts)
+
+
 def check_series_bundle(bundle: DataBundle) -> None:
     """Validate series data before training: ``(N, C, T)`` float tensors, no all-NaN series, ``T >= 2``.
 
@@ -249,7 +272,7 @@ def check_series_bundle(bundle: DataBundle) -> None:
 def ts2vec_iterations(bundle: DataBundle) -> int:
     """TS2Vec's default number of optimizer steps: 200 when the train split holds at most 100,000 values
     (``N * T * C``), else 600."""
-    return 200 if bundle.train.numel() <= 100_000 else 600
+    return 200 if len(bundle.train) * math.prod(sample_shape(bundle.train)) <= 100_000 else 600
 
 
 def _epochs_for(bundle: DataBundle, iterations: int, batch_size: int) -> int:
@@ -280,6 +303,7 @@ def ts2vec_standardizer(bundle: DataBundle) -> ChannelStandardizer | None:
     Reference:
         Yue et al. 2022 (TS2Vec), ``datautils.load_UCR`` and ``datautils.load_UEA``.
     """
+    bundle = in_memory(bundle)
     name = str(bundle.info.get("name", bundle.spec.partition(":")[2]))
     ucr_univariate = bundle.spec.startswith("ucr:") and int(bundle.train.shape[1]) == 1
     if ucr_univariate and name not in TS2VEC_RENORMALISED_UCR:
@@ -291,7 +315,7 @@ def _prepare(bundle: DataBundle, standardizer: ChannelStandardizer | None, train
     steps: list[View] = [] if standardizer is None else [standardizer]
     if training and bool(bundle.info.get("variable_length", False)):
         steps.append(CenterPadded())
-    if training and bundle.train.shape[-1] > MAX_TRAIN_LENGTH:
+    if training and sample_shape(bundle.train)[-1] > MAX_TRAIN_LENGTH:
         steps.append(RandomCrop(MAX_TRAIN_LENGTH))
     return steps
 
@@ -302,9 +326,9 @@ def series_recipe(bundle: DataBundle) -> Recipe:
     Raises:
         ValueError, TypeError: on data the recipe cannot train on (see :func:`check_series_bundle`).
     """
-    check_series_bundle(bundle)
+    check_series_bundle(in_memory(bundle))
     standardizer = ts2vec_standardizer(bundle)
-    channels = int(bundle.train.shape[1])
+    channels = int(sample_shape(bundle.train)[0])
     batch_size = min(BATCH_SIZE, len(bundle.train))
     views = {
         "ts2vec": lambda b: Compose([*_prepare(b, standardizer, True), OverlappingCrops(temporal_unit=0)]),
@@ -313,7 +337,7 @@ def series_recipe(bundle: DataBundle) -> Recipe:
         "cpc_window": lambda b: Compose(
             [
                 *_prepare(b, standardizer, True),
-                RandomCrop(max(2, int(0.8 * min(b.train.shape[-1], MAX_TRAIN_LENGTH)))),
+                RandomCrop(max(2, int(0.8 * min(sample_shape(b.train)[-1], MAX_TRAIN_LENGTH)))),
             ]
         ),
     }
@@ -393,6 +417,7 @@ def evaluate_series(
     if bundle.train_labels is None or bundle.test is None or bundle.test_labels is None:
         return {}
     standardizer = ts2vec_standardizer(bundle)
+    bundle = in_memory(bundle)
     train = encode_series(encoder, bundle.train, standardizer, device)
     test = encode_series(encoder, bundle.test, standardizer, device)
     # TS2Vec's fit_svm: GridSearchCV(cv=5), i.e. unshuffled stratified folds
@@ -425,7 +450,7 @@ def preview_series(bundle: DataBundle, view: Any, n: int, n_views: int, path: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x = bundle.train[:n]
+    x = take(bundle.train, range(n))
     cols = 1 + n_views
     fig, axes = plt.subplots(n, cols, figsize=(2.2 * cols, 1.2 * n), squeeze=False)
     outs = [view(x, torch.Generator().manual_seed(seed + k)) for k in range(n_views)]
