@@ -341,7 +341,7 @@ def load_audio_folder(arg: str | None) -> DataBundle:
         )
     if not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
         raise DataError(
-            f"audio:DIR@SR@SECONDS: the window length must be a finite number of seconds above 0 and at most "
+            f"audio:DIR@SR@SECONDS: the clip length must be a finite number of seconds above 0 and at most "
             f"{MAX_SECONDS:g}, got {parts[2]!r} in {arg!r}"
         )
     if int(round(seconds * sr)) < 1:
@@ -375,8 +375,9 @@ def load_audio_folder(arg: str | None) -> DataBundle:
         if head.frames < max(1, math.ceil(MIN_CLIP_SECONDS * head.samplerate)):
             raise DataError(
                 f"audio file {path} holds only {head.frames} samples "
-                f"({1000 * head.frames / head.samplerate:.2g} ms), too short to be a recording (at least "
-                f"{1000 * MIN_CLIP_SECONDS:g} ms): remove it or replace it with a complete recording"
+                f"({1000 * head.frames / head.samplerate:.2g} ms at {head.samplerate} Hz), too short to be a "
+                f"recording (at least {1000 * MIN_CLIP_SECONDS:g} ms): remove it or replace it with a "
+                "complete recording"
             )
         paths.append(str(path))
         frames.append(int(head.frames))
