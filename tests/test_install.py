@@ -170,12 +170,12 @@ def test_a_missing_dependency_names_the_install_command(monkeypatch):
         check_dependency("librosa")
 
 
-def test_help_does_not_import_torch():
-    """Start-up: `pairs --help` imports no heavy library (so it answers at once)."""
+def test_help_and_the_data_list_do_not_import_torch():
+    """Start-up: `pairs --help` and `pairs data` import no heavy library (so they answer at once)."""
     code = (
         "import sys, contextlib, io\n"
         "from pairs.cli import main\n"
-        "for argv in (['--help'], ['train', '--help']):\n"
+        "for argv in (['--help'], ['train', '--help'], ['data']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
         "        try:\n"
         "            main(argv)\n"
@@ -188,4 +188,4 @@ def test_help_does_not_import_torch():
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, check=True
     )
-    assert proc.stdout.splitlines() == ["--help []", "train []"], proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == ["--help []", "train []", "data []"], proc.stdout + proc.stderr

@@ -1,6 +1,7 @@
 """Data that works offline, by name: ``load_data("digits")``, ``load_data("images:DIR")``, ...
 
-``known_specs()`` lists every registered spec; loader modules register theirs on first use.
+``known_specs()`` lists every spec without importing the loaders (nor torch); a loader module is imported
+when one of its specs is loaded.
 """
 
 from pairs.data.registry import (

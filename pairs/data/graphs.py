@@ -532,12 +532,27 @@ register_data(
     description="molecules in an SDF file, graphs by RDKit on demand (sdf:FILE@label=PROP)",
     argument="FILE",
 )
-_DESCRIPTIONS = {
-    "karate": "Zachary's karate club, 34 nodes, 2 club labels (networkx)",
-    "les_miserables": "Les Miserables co-appearances, 77 nodes (networkx)",
-    "davis_southern_women": "Davis southern women, bipartite 32 nodes (networkx)",
-    "florentine_families": "Florentine families marriages, 15 nodes (networkx)",
-}
-for _name in NETWORKX_GRAPHS:
-    register_data(_name, _networkx_spec(_name), domain="graph", description=_DESCRIPTIONS[_name])
-del _name
+register_data(
+    "karate",
+    _networkx_spec("karate"),
+    domain="graph",
+    description="Zachary's karate club, 34 nodes, 2 club labels (networkx)",
+)
+register_data(
+    "les_miserables",
+    _networkx_spec("les_miserables"),
+    domain="graph",
+    description="Les Miserables co-appearances, 77 nodes (networkx)",
+)
+register_data(
+    "davis_southern_women",
+    _networkx_spec("davis_southern_women"),
+    domain="graph",
+    description="Davis southern women, bipartite 32 nodes (networkx)",
+)
+register_data(
+    "florentine_families",
+    _networkx_spec("florentine_families"),
+    domain="graph",
+    description="Florentine families marriages, 15 nodes (networkx)",
+)

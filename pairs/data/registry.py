@@ -4,20 +4,23 @@ A *data spec* is a string ``NAME`` or ``NAME:ARGUMENT``. Each registered name kn
 into a :class:`DataBundle` (train and held-out samples, labels when there are any, and the domain).
 Loader modules in this package register their specs with :func:`register_data` when imported; the
 domain defaults that go with a bundle (views, encoder, method, evaluation) live in :mod:`pairs.domains`.
+
+Listing the specs (:func:`known_specs`, ``pairs data``) imports no loader module: their top-level
+``register_data(...)`` calls are read from the source (:mod:`pairs.data.catalog`), so this module and the
+listing import neither torch nor any domain library. Loading a spec imports only the module declaring it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
-
-from pairs.data.source import Source, is_streamed, n_items
-from pairs.data.source import take as take_items
+from pairs.data import catalog
 from pairs.errors import DataError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass
@@ -46,6 +49,8 @@ class DataBundle:
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from pairs.data.source import Source
+
         if self.train_labels is None and isinstance(self.train, Source):
             self.train_labels = self.train.labels
         if self.test_labels is None and isinstance(self.test, Source):
@@ -54,11 +59,15 @@ class DataBundle:
     @property
     def streamed(self) -> bool:
         """Whether the training data is a source read item by item (not in memory)."""
+        from pairs.data.source import is_streamed
+
         return is_streamed(self.train)
 
     @property
     def n_classes(self) -> int | None:
         """Number of classes, when labels exist."""
+        import torch
+
         if self.train_labels is None:
             return None
         labels = (
@@ -110,34 +119,45 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 
 
 def known_specs() -> list[tuple[str, str, str]]:
-    """``[(usage, domain, description), ...]`` of every registered data spec, for ``pairs data``."""
-    _ensure_loaded()
+    """``[(usage, domain, description), ...]`` of every data spec, for ``pairs data``.
+
+    Specs of loader modules not imported yet are read from their source (:mod:`pairs.data.catalog`), so
+    this imports nothing heavy; specs registered at run time (by the user's own modules) are listed too.
+    """
+    entries = {d.name: (d.name, d.domain, d.description, d.argument) for d in catalog.declared_specs()}
+    entries.update({e.name: (e.name, e.domain, e.description, e.argument) for e in _REGISTRY.values()})
     return [
-        (e.name if e.argument is None else f"{e.name}:{e.argument}", e.domain, e.description)
-        for e in sorted(_REGISTRY.values(), key=lambda e: e.name)
+        (name if argument is None else f"{name}:{argument}", domain, description)
+        for name, domain, description, argument in sorted(entries.values())
     ]
 
 
-LOADER_MODULES = ("images", "graphs", "series", "text", "audio", "shards")
-"""Modules of this package that register data specs when imported (imported lazily, on first use)."""
-
-
-def _ensure_loaded() -> None:
+def _ensure_loaded(name: str | None = None) -> None:
+    """Import the loader module declaring spec ``name`` (every loader module when ``name`` is None or
+    not declared by any)."""
     import importlib
 
-    for module in LOADER_MODULES:
-        name = f"pairs.data.{module}"
+    modules = catalog.loader_modules()
+    if name is not None and name not in _REGISTRY:
+        declared = {d.name: d.module for d in catalog.declared_specs()}
+        if name in declared:
+            modules = [declared[name]]
+    for module in modules:
         try:
-            importlib.import_module(name)
+            importlib.import_module(module)
         except ModuleNotFoundError as err:
-            if err.name != name:  # the module exists but one of its imports is missing: say so
+            if err.name != module:  # the module exists but one of its imports is missing: say so
                 raise
 
 
 def _lookup(spec: str) -> tuple[_Entry, str | None]:
-    _ensure_loaded()
     name, arg = parse_spec(spec)
+    if name not in _REGISTRY:
+        _ensure_loaded(name)
     entry = _REGISTRY.get(name)
+    if entry is None:
+        _ensure_loaded()
+        entry = _REGISTRY.get(name)
     if entry is None:
         known = ", ".join(usage for usage, _, _ in known_specs())
         raise DataError(f"unknown data spec {spec!r}; known specs: {known}")
@@ -162,7 +182,12 @@ def load_data(spec: str) -> DataBundle:
 def take_samples(data: Any, index: Sequence[int] | Tensor) -> Any:
     """Select samples by position from a tensor, a list or a source (a tensor gives a tensor, a list or a
     source of non-tensor items a list, a source of tensor items a stacked tensor)."""
-    if isinstance(data, Tensor):
+    import torch
+
+    from pairs.data.source import Source
+    from pairs.data.source import take as take_items
+
+    if isinstance(data, torch.Tensor):
         index = torch.as_tensor(index, dtype=torch.long)
         return data.index_select(0, index)
     if isinstance(data, Source):
@@ -172,4 +197,6 @@ def take_samples(data: Any, index: Sequence[int] | Tensor) -> Any:
 
 def n_samples(data: Any) -> int:
     """Number of samples in a tensor (dim 0), a list or a source."""
+    from pairs.data.source import n_items
+
     return n_items(data)
