@@ -41,6 +41,22 @@ def _is_figure(key: str) -> bool:
     return key.endswith(FIGURE_SUFFIXES)
 
 
+def below_untrained(report: dict[str, Any]) -> list[str]:
+    """The figures of ``report`` (``*_acc``, ``*_spearman``, ``*_auc``) below their ``*_untrained`` twin.
+
+    A trained encoder that scores below the same architecture at its random initialisation has not learned
+    what the figure measures; ``pairs train`` says so in a warning line for each of these.
+    """
+    return sorted(
+        key
+        for key in report
+        if _is_figure(key)
+        and isinstance(report.get(f"{key}_untrained"), (int, float))
+        and isinstance(report[key], (int, float))
+        and report[key] < report[f"{key}_untrained"]
+    )
+
+
 def default_run_dir(data: str, method: str, root: str = "runs") -> Path:
     """A new run directory name ``runs/<data>-<method>-<timestamp>`` that does not exist yet."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{data}-{method}").strip("_")[:60]
@@ -436,6 +452,13 @@ def train(
         else:
             note = ""
         say(f"{key}: {report[key]:.4f}{note}")
+    report["below_untrained"] = below_untrained(report)
+    for key in report["below_untrained"]:
+        say(
+            f"warning: {key} {report[key]:.4f} is below the untrained encoder's "
+            f"{report[key + '_untrained']:.4f}: training did not pay on this figure (try more epochs, other "
+            "views or another method)"
+        )
     if report_png and is_main_process():
         from pairs.results.report import report as draw_report
 
