@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from pairs.data.registry import DataBundle, register_data
 from pairs.data.source import Source
@@ -362,7 +363,7 @@ def load_audio_folder(arg: str | None) -> DataBundle:
             "(expected DIR/<class>/<file> or DIR/<file>)"
         )
     paths, frames, rates = [], [], []
-    for path, _ in entries:
+    for path, _ in tqdm(entries, desc="indexing audio", unit="file", disable=None, leave=False):
         try:
             if path.suffix.lower() in (".wav", ".wave"):
                 check_wav_complete(path)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from pairs.data.registry import DataBundle, register_data
 from pairs.data.source import Source
@@ -98,7 +99,9 @@ def _scan_folder(root: Path) -> tuple[list[str], list[int] | None, list[str]]:
     if classes:
         paths: list[str] = []
         labels: list[int] = []
-        for k, name in enumerate(classes):
+        for k, name in enumerate(
+            tqdm(classes, desc="indexing images", unit="folder", disable=None, leave=False)
+        ):
             found = _list_images(root / name)
             paths += found
             labels += [k] * len(found)

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from pairs.data.registry import DataBundle, register_data
 from pairs.data.source import Source, SubsetSource
@@ -435,10 +436,20 @@ class TextFileSource(Source):
         offsets, lines = array("q"), array("q")
         names: list[str] = []
         prefixed, pos = True, 0
-        with open(self.path, "rb") as fh:
+        bar = tqdm(
+            total=self.path.stat().st_size,
+            desc="indexing text",
+            unit="B",
+            unit_scale=True,
+            disable=None,
+            leave=False,
+        )
+        with open(self.path, "rb") as fh, bar:
             for number, raw in enumerate(fh, start=1):
                 start = pos
                 pos += len(raw)
+                if number % 65536 == 0:
+                    bar.update(pos - bar.n)
                 if number == 1 and raw.startswith(codecs.BOM_UTF8):  # a UTF-8 byte-order mark: skip it
                     raw, start = raw[len(codecs.BOM_UTF8) :], start + len(codecs.BOM_UTF8)
                 if raw.strip():

@@ -79,8 +79,9 @@ def _batches(
             collate_fn=_collate,
             worker_init_fn=_worker_init if n_workers > 0 else None,
         )
-        show = (len(data) > batch_size) if progress is None else progress
-        yield from tqdm(loader, desc="features", disable=not show, leave=False, dynamic_ncols=True)
+        # progress None: a bar on a terminal (tqdm's disable=None) when there is more than one batch
+        disable = (None if len(data) > batch_size else True) if progress is None else not progress
+        yield from tqdm(loader, desc="features", disable=disable, leave=False, dynamic_ncols=True)
         return
     if isinstance(data, Tensor):
         if data.dim() == 0 or data.shape[0] == 0:
@@ -142,8 +143,8 @@ def extract_features(
             normalisation or a collate function such as ``torch_geometric.data.Batch.from_data_list``).
         workers: ``DataLoader`` workers reading a streamed source (default
             :func:`~pairs.data.source.default_workers`); unused for other data.
-        progress: show a progress bar over the batches of a streamed source (default: when it has more
-            than one batch).
+        progress: show a progress bar over the batches of a streamed source (default: on a terminal, when
+            it has more than one batch).
 
     Returns:
         float32 CPU features ``(N, D)``.
