@@ -169,7 +169,7 @@ def main() -> int:
                 made = time.perf_counter() - t0
                 peak, seconds, result = peak_of_run(spec, folder / "run", steps, batch)
                 peaks[name] = peak
-                figures = {k: v for k, v in result.items() if k.endswith("_acc") or k.startswith("eval_")}
+                figures = {k: v for k, v in result.items() if k.endswith("_acc")}
                 print(
                     f"{domain} {name}: {size} {unit} (generated in {made:.0f} s): peak RSS {peak:.0f} MB, "
                     f"run {seconds:.0f} s, {result['steps']} steps, {figures}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -22,8 +23,7 @@ def probe_and_knn(
 
     The probe's regularisation is chosen by cross-validation on the training split only. A streamed split
     larger than ``EVAL_MAX_ITEMS`` is evaluated on a seeded random subset of that many items (so
-    evaluation memory stays flat in the data size; ``eval_train_items`` / ``eval_test_items`` in the
-    figures say how many were used).
+    evaluation memory stays flat in the data size; the ``pairs`` logger says how many were used).
 
     Returns:
         ``{"linear_probe_acc", "knn_acc", "probe_C"}``, or ``{}`` when the data has no labels or no held-out
@@ -43,5 +43,11 @@ def probe_and_knn(
     knn = knn_accuracy(train, y_train, test, y_test, k=min(20, len(y_train)))
     figures = {"linear_probe_acc": float(probe["acc"]), "knn_acc": float(knn), "probe_C": probe.get("C")}
     if is_streamed(bundle.train):
-        figures.update({"eval_train_items": len(train_part), "eval_test_items": len(test_part)})
+        logging.getLogger("pairs").info(
+            "evaluated on %d of %d training and %d of %d held-out items",
+            len(train_part),
+            len(bundle.train),
+            len(test_part),
+            len(bundle.test),
+        )
     return figures
