@@ -272,11 +272,12 @@ def expand_pattern(pattern: str) -> list[Path]:
     Raises:
         DataError: for a pattern naming no existing ``.tar`` file.
     """
-    import braceexpand
+    from webdataset.shardlists import expand_urls
 
-    if pattern.startswith(("pipe:", "http://", "https://", "s3://", "gs://")):
+    urls = expand_urls(pattern)  # webdataset's own expansion: braces, "::" lists, WDS_ variables
+    if any(u.startswith(("pipe:", "http://", "https://", "s3://", "gs://")) or "://" in u for u in urls):
         raise DataError(f"wds:{pattern}: only local shard files are read (no pipes or URLs)")
-    paths = [Path(p).expanduser().resolve() for p in braceexpand.braceexpand(pattern)]
+    paths = [Path(p).expanduser().resolve() for p in urls]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise DataError(
