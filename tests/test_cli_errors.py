@@ -211,6 +211,14 @@ def test_random_bytes_named_npy(capsys, tmp_path):
     assert "is not a numpy .npy file" in line and "Python objects" not in line
 
 
+def test_infinite_values_in_a_series_file_are_a_data_error(capsys, tmp_path):
+    x = np.random.default_rng(0).normal(size=(10, 50)).astype(np.float32)
+    x[3, 7] = np.inf
+    np.save(tmp_path / "s.npy", x)
+    line = one_error_line(capsys, 2, ["train", "--data", f"series:{tmp_path / 's.npy'}", "--no-progress"])
+    assert "1 infinite values (first at index (3, 0, 7))" in line and "NaN" in line
+
+
 def test_utf16_text_file_with_bom_is_read(tmp_path):
     from pairs.data.text import read_lines
 

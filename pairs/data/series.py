@@ -278,6 +278,16 @@ def _as_series_array(x: np.ndarray, path: Path) -> np.ndarray:
         )
     if 0 in x.shape:
         raise DataError(f"series file {path} holds an empty array of shape {x.shape}")
+    if x.dtype.kind == "f" and np.isinf(x).any():
+        where = tuple(int(i) for i in np.argwhere(np.isinf(x))[0])
+        raise DataError(
+            f"series file {path} holds {int(np.isinf(x).sum())} infinite values (first at index {where}); "
+            "mark missing values with NaN, or clip the values"
+        )
+    if np.abs(np.nan_to_num(x, nan=0.0)).max() > np.finfo(np.float32).max:
+        raise DataError(
+            f"series file {path} holds values beyond float32's range (about 3.4e38); rescale them"
+        )
     return np.ascontiguousarray(x, dtype=np.float32)
 
 

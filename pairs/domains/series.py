@@ -262,6 +262,13 @@ def check_series_bundle(bundle: DataBundle) -> None:
             raise DataError(
                 f"{bundle.spec}: {split} series {shown} are NaN everywhere (no data); remove them first"
             )
+        infinite = torch.isinf(x).flatten(1).any(dim=1)
+        if bool(infinite.any()):
+            idx = infinite.nonzero().flatten().tolist()
+            shown = ", ".join(map(str, idx[:10])) + (", ..." if len(idx) > 10 else "")
+            raise DataError(
+                f"{bundle.spec}: {split} series {shown} hold +-inf; mark missing values with NaN or clip them"
+            )
     t = int(bundle.train.shape[-1])
     if t < 2:
         raise DataError(

@@ -702,6 +702,8 @@ class Trainer:
         views = getattr(batch, "views", batch)
         if not all(bool(torch.isfinite(t).all()) for t in _floating_tensors(views)):
             return None  # the data holds NaN/inf: not training's doing
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            return None  # re-running the forward pass alone could wait forever on the other processes
         layer = self._first_non_finite_layer(batch)
         if layer is None:
             return None
