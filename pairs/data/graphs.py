@@ -32,6 +32,7 @@ import numbers
 import os
 import pickle
 import shutil
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -313,7 +314,9 @@ def load_graph_file(path: str | Path) -> list[Data]:
     try:
         content = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:  # any unpickling/format error means a bad file for the user
-        if isinstance(err, pickle.UnpicklingError):  # torch's text: paragraphs with terminal escapes
+        if not zipfile.is_zipfile(path):
+            why = "it is not a file written by torch.save (a zip archive)"
+        elif isinstance(err, pickle.UnpicklingError):  # torch's text: paragraphs with terminal escapes
             why = "it holds pickled Python objects, which are not loaded"
         else:
             why = f"{type(err).__name__}: {first_line(str(err))}"
