@@ -659,18 +659,6 @@ def _split_options(arg: str) -> tuple[str, dict[str, str]]:
     return arg, {}
 
 
-LAZY_DOMAINS = ("graph", "image")
-"""Domains whose recipes take a streamed source; the others' shards are read into memory at start."""
-
-
-def _materialise(source: ShardSource) -> Any:
-    """Read every sample into memory (for domains whose recipes still take a tensor or a list; logged)."""
-    log.info("reading %d %s samples from shards into memory", len(source), source.domain)
-    if source.domain in ("image", "series", "audio"):
-        return torch.stack([source[i] for i in range(len(source))])
-    return [source[i] for i in range(len(source))]
-
-
 def load_shards(arg: str | None) -> DataBundle:
     """The ``wds:`` loader: ``wds:DIR`` (written by ``pairs pack``) or ``wds:PATTERN[@domain=NAME]``."""
     if not arg:
@@ -724,14 +712,7 @@ def load_shards(arg: str | None) -> DataBundle:
         }
     )
     info["class_names"] = (meta or {}).get("class_names") or info.get("class_names") or []
-    if domain in LAZY_DOMAINS:
-        train_data, test_data = train, test
-    else:
-        train_data = _materialise(train)
-        test_data = None if test is None else _materialise(test)
-    bundle = DataBundle(
-        spec, domain, train_data, train.labels, test_data, None if test is None else test.labels, info
-    )
+    bundle = DataBundle(spec, domain, train, train.labels, test, None if test is None else test.labels, info)
     bundle.shards = train  # type: ignore[attr-defined]  # the trainer streams these (ShardLoader)
     return bundle
 

@@ -50,7 +50,7 @@ def _assert_round_trip(spec: str, out: Path, shard_size: int) -> None:
     assert back.shards.counts == counts
 
 
-@pytest.mark.parametrize("spec", ["digits", "tu:MUTAG", "text:polarity", "ucr:GunPoint"])
+@pytest.mark.parametrize("spec", ["digits", "tu:MUTAG", "text:polarity", "ucr:GunPoint", "speech"])
 def test_pack_then_wds_gives_the_same_samples(tmp_path, spec):
     _assert_round_trip(spec, tmp_path / "shards", shard_size=64)
 
