@@ -479,8 +479,15 @@ def _save_report(run_dir: Path, report: dict[str, Any]) -> None:
         return v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
 
     path = run_dir / "report.json"
+    record = {k: safe(v) for k, v in report.items()}
+    if path.exists():  # a resumed run: keep the untrained encoder's figures measured when it started
+        try:
+            old = json.loads(path.read_text())
+            record.update({k: v for k, v in old.items() if k.endswith("_untrained") and k not in record})
+        except (OSError, ValueError):
+            pass
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({k: safe(v) for k, v in report.items()}, indent=1))
+    tmp.write_text(json.dumps(record, indent=1))
     tmp.replace(path)
 
 

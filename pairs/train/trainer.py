@@ -247,6 +247,7 @@ class Trainer:
         self.epoch = 0
         self.global_step = 0
         self._batches_done = 0  # micro-batches done in the current epoch (saved by mid-epoch checkpoints)
+        self._restart_step = 0  # where the learning-rate schedule (re)starts: > 0 once a run was extended
         self._prepare_run_dir()
 
     # -- run directory ----------------------------------------------------------------------------------
@@ -353,12 +354,18 @@ class Trainer:
                     f"cannot resume: the run was started with {key}={saved[key]!r}, now {key}="
                     f"{getattr(self.config, key)!r}; resume with the same settings"
                 )
-        if saved.get("epochs", self.config.epochs) != self.config.epochs:
-            raise ConfigError(
-                f"cannot resume: the run was planned for {saved['epochs']} epochs "
-                "(its schedule depends on it), "
-                f"now {self.config.epochs}"
-            )
+        planned = int(saved.get("epochs", self.config.epochs))
+        self._restart_step = int(state.get("restart_step", 0))
+        if planned != self.config.epochs:
+            finished = int(state.get("epoch", 0)) >= planned and not state.get("batches_done")
+            if not (finished and self.config.epochs > planned and self.config.max_steps is None):
+                raise ConfigError(
+                    f"cannot resume: the run was planned for {planned} epochs (its schedule depends on it), "
+                    f"now {self.config.epochs}; a run can only be extended to more epochs once it has "
+                    f"finished its {planned} (then its learning rate restarts a cosine over the new epochs)"
+                )
+            # extend a finished run: a warm restart (SGDR) of the cosine from the step it ended at
+            self._restart_step = int(state.get("global_step", 0))
         for key in ("method", "optimizer", "scheduler", "epoch", "global_step"):
             if key not in state:
                 raise CheckpointError(
@@ -465,9 +472,14 @@ class Trainer:
         self.method.to(self.device)
         params = [p for p in self.method.parameters() if p.requires_grad]
         optimizer = self._build_optimizer(params)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: warmup_cosine(s, total_steps, warmup_steps, c.min_lr_ratio)
-        )
+
+        def lr_factor(s: int) -> float:
+            r = self._restart_step  # 0, or the step where an extended run restarted its cosine
+            if s < r or r >= total_steps:
+                return warmup_cosine(s, total_steps, warmup_steps, c.min_lr_ratio)
+            return warmup_cosine(s - r, total_steps - r, 0 if r else warmup_steps, c.min_lr_ratio)
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
         scaler = torch.amp.GradScaler("cuda", enabled=(c.amp == "auto" and self.device.type == "cuda"))
         start_epoch, start_batch = 0, 0
         rng_state = None
@@ -761,6 +773,7 @@ class Trainer:
                     "optimizer": optimizer_state,
                     "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict(),
+                    "restart_step": self._restart_step,
                     "train_config": asdict(self.config),
                     "extra": self.extra_state,
                 },
@@ -783,6 +796,10 @@ class Trainer:
         self.method.load_state_dict(state["method"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if self._restart_step == int(state["global_step"]) and self._restart_step > 0:
+            # extending a finished run: its optimizer holds the schedule's last (smallest) learning rate
+            for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
+                group["lr"] = base * scheduler.lr_lambdas[0](scheduler.last_epoch)
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         self.epoch = int(state["epoch"])
