@@ -129,10 +129,13 @@ def preview_audio(bundle: DataBundle, view: Any, n: int, n_views: int, path: str
             ax.set_xticks([])
             ax.set_yticks([] if col else [0, sr / 4000])
         if bundle.train_labels is not None:
-            axes[2 * row][0].set_ylabel(f"label {int(bundle.train_labels[row])}", fontsize=7)
+            label = int(bundle.train_labels[row])
+            classes = bundle.info.get("classes") or []
+            name = classes[label] if 0 <= label < len(classes) else f"label {label}"
+            axes[2 * row][0].set_ylabel(str(name), fontsize=7)
     axes[-1][0].set_ylabel("kHz", fontsize=7)
     fig.suptitle(f"{bundle.spec}: waveform and log-spectrogram of each view", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the headers
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

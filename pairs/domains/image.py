@@ -168,9 +168,12 @@ def preview_images(bundle: DataBundle, view: Any, n: int, n_views: int, path: st
             if row == 0:
                 ax.set_title("original" if col == 0 else f"view {col}", fontsize=8)
         if bundle.train_labels is not None:
-            axes[row][0].set_ylabel(f"label {int(bundle.train_labels[row])}", fontsize=7)
+            label = int(bundle.train_labels[row])
+            classes = bundle.info.get("classes") or []
+            name = classes[label] if 0 <= label < len(classes) else f"label {label}"
+            axes[row][0].set_ylabel(str(name), fontsize=7)
     fig.suptitle(f"{bundle.spec}: samples and their views", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -225,7 +225,8 @@ def text_recipe(bundle: DataBundle) -> Recipe:
 
 
 def preview_text(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
-    """Draw ``n`` samples and ``n_views`` views of each as text; words not in the original are in red."""
+    """Draw ``n`` samples and ``n_views`` views of each as text; words not in the original are in red and
+    words of the original left out (crops, deletions) are marked ``[-k]`` in grey."""
     import difflib
     import textwrap
 
@@ -239,17 +240,19 @@ def preview_text(bundle: DataBundle, view: Any, n: int, n_views: int, path: str,
     texts = [t[:400] for t in take(bundle.train, range(n))]
     g = torch.Generator().manual_seed(seed)
     views = make_views(view, texts, n_views, g)
-    rows: list[tuple[str, list[tuple[str, bool]]]] = []
+    rows: list[tuple[str, list[tuple[str, bool | None]]]] = []
     for i, text in enumerate(texts):
         rows.append(("original", [(w, False) for w in text.split()]))
         for k, batch in enumerate(views):
             old, new = text.split(), batch[i].split()
             marked: list[tuple[str, bool]] = []
-            for op, _, _, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+            for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+                if op in ("delete", "replace") and i2 > i1:  # words of the original left out of the view
+                    marked.append((f"[-{i2 - i1}]", None))
                 marked += [(w, op != "equal") for w in new[j1:j2]]
             rows.append((f"view {k + 1}", marked))
     width = 100
-    lines: list[tuple[str, list[tuple[str, bool]]]] = []
+    lines: list[tuple[str, list[tuple[str, bool | None]]]] = []
     for label, words in rows:
         wrapped = textwrap.wrap(" ".join(w for w, _ in words), width) or [""]
         pos = 0
@@ -274,7 +277,7 @@ def preview_text(bundle: DataBundle, view: Any, n: int, n_views: int, path: str,
                 w + " ",
                 fontsize=7,
                 family="monospace",
-                color="red" if changed else "black",
+                color="gray" if changed is None else ("red" if changed else "black"),
                 weight="bold" if changed else "normal",
                 transform=ax.transAxes,
                 va="top",
@@ -282,7 +285,11 @@ def preview_text(bundle: DataBundle, view: Any, n: int, n_views: int, path: str,
             bbox = t.get_window_extent(renderer=renderer).transformed(ax.transAxes.inverted())
             x += bbox.width
         y -= step
-    ax.set_title(f"{bundle.spec}: samples and their views (changed words in red)", fontsize=9)
+    ax.set_title(
+        f"{bundle.spec}: samples and their views (words changed or inserted in red; [-k]: k words of the "
+        "original left out, e.g. by a crop)",
+        fontsize=9,
+    )
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
