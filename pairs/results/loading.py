@@ -285,7 +285,11 @@ def _image_preprocess(info: RunInfo) -> Preprocess:
     def size() -> int:
         if "size" not in size_cache:
             shape = info.extra.get("input_shape")
-            size_cache["size"] = int(shape[-1]) if shape else int(info.bundle().train.shape[-1])
+            if not shape:
+                from pairs.data.source import sample_shape
+
+                shape = sample_shape(info.bundle().train)  # a tensor or a streamed source
+            size_cache["size"] = int(shape[-1])
         return size_cache["size"]
 
     def read(path: Any) -> Tensor:
