@@ -353,16 +353,33 @@ class _TrainItems(Dataset):
 
     DECODE = 0xDEC0
 
-    def __init__(self, source: Source, seed: int) -> None:
+    def __init__(self, source: Source, seed: int, tag_step: bool = False) -> None:
         self.source = source
         self.seed = int(seed)
+        self.tag_step = tag_step
 
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, key: tuple[int, int]) -> Any:
-        epoch, i = key
-        return self.source.train_item(i, _generator(self.seed, self.DECODE, epoch, i))
+    def __getitem__(self, key: tuple[int, ...]) -> Any:
+        epoch, i = key[0], key[1]
+        item = self.source.train_item(i, _generator(self.seed, self.DECODE, epoch, i))
+        return (key[2], item) if self.tag_step else item
+
+
+class _ViewsInWorker:
+    """Collate of a worker that also makes the batch's views there (CPU training): ``(step, item)`` pairs
+    -> the list of view batches of step ``step``, drawn from ``(seed, epoch, step, rank)`` as in the
+    training process, so the views are the same wherever they are made."""
+
+    def __init__(self, loader: ViewLoader, epoch: int) -> None:
+        self.collate, self.view, self.n_views = loader.collate, loader.view, loader.n_views
+        self.seed, self.epoch, self.rank = loader.seed, epoch, loader.rank
+
+    def __call__(self, items: list[tuple[int, Any]]) -> list[Any]:
+        step = items[0][0]
+        raw = self.collate([item for _, item in items])
+        return make_views(self.view, raw, self.n_views, _generator(self.seed, self.epoch, step, self.rank))
 
 
 class _BatchKeys:
@@ -376,7 +393,7 @@ class _BatchKeys:
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         for step in range(self.start, len(self.loader)):
-            yield [(self.epoch, int(i)) for i in self.loader.batch_indices(step)]
+            yield [(self.epoch, int(i), step) for i in self.loader.batch_indices(step)]
 
 
 def _worker_init(worker_id: int) -> None:
@@ -410,6 +427,10 @@ class ViewLoader:
         workers: ``DataLoader`` worker processes for a streamed source (default
             :func:`~pairs.data.source.default_workers`; 0 decodes in this process). Ignored in memory.
         prefetch: batches each worker reads ahead.
+        views_in_workers: when training on the CPU with workers, make each batch's views in the worker
+            that read it (one batched call, the same generator as in this process, so the same views),
+            so that views of coming batches are made on the other cores while this process trains; on
+            an accelerator the views always run there, in this process.
 
     Yields:
         :class:`ViewBatch` objects.
@@ -431,6 +452,7 @@ class ViewLoader:
         world_size: int | None = None,
         workers: int | None = None,
         prefetch: int = 2,
+        views_in_workers: bool = True,
     ) -> None:
         if isinstance(samples, InMemorySource):
             samples = samples.data
@@ -467,6 +489,7 @@ class ViewLoader:
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
         self.prefetch = int(prefetch)
+        self.views_in_workers = bool(views_in_workers)
         self.epoch = 0
         self.start_step = 0
         self._order: Tensor | None = None
@@ -520,17 +543,23 @@ class ViewLoader:
         from torch.utils.data import DataLoader
 
         self._epoch_order()
+        in_workers = self.views_in_workers and self.workers > 0 and self.device.type == "cpu"
         loader = DataLoader(
-            _TrainItems(self.samples, self.seed),
+            _TrainItems(self.samples, self.seed, tag_step=in_workers),
             batch_sampler=_BatchKeys(self, self.epoch, start),
             num_workers=self.workers,
-            collate_fn=self.collate,
+            collate_fn=_ViewsInWorker(self, self.epoch) if in_workers else self.collate,
             pin_memory=self.device.type == "cuda",
             worker_init_fn=_worker_init if self.workers > 0 else None,
             prefetch_factor=self.prefetch if self.workers > 0 else None,
         )
-        for step, raw in zip(range(start, len(self)), loader):
-            yield self._make(step, self.batch_indices(step), raw)
+        for step, out in zip(range(start, len(self)), loader):
+            index = self.batch_indices(step)
+            if in_workers:
+                labels = None if self.labels is None else self.labels[index]
+                yield ViewBatch(out, labels, index)
+            else:
+                yield self._make(step, index, out)
 
     def get_batch(self, step: int) -> ViewBatch:
         """Global batch ``step`` of the current epoch (this rank's slice), with its views.
