@@ -149,7 +149,7 @@ def test_saved_index_is_reused_and_faiss_recall(digits_run: Path) -> None:
     again = search(digits_run, "digits", "digits", k=10, index_split="train", query_split="test")
     assert again["index_saved"] == str(folder)  # read back, not rebuilt
     assert [r["neighbors"] for r in again["results"]] == [r["neighbors"] for r in first["results"]]
-    pytest.importorskip("faiss")
+    pytest.importorskip("faiss", reason='the optional faiss extra: pip install -e ".[faiss]"')
     approx = search(
         digits_run, "digits", "digits", k=10, index_split="train", query_split="test", backend="faiss"
     )
@@ -195,7 +195,7 @@ def test_embed_npy_and_parquet(digits_run: Path, tmp_path: Path) -> None:
         "id": "digits:test:0",
         "label": int(load_data("digits").test_labels[0]),
     }
-    pytest.importorskip("pyarrow")
+    pytest.importorskip("pyarrow", reason='the optional parquet extra: pip install -e ".[parquet]"')
     import pyarrow.parquet as pq
 
     embed(digits_run, "digits", tmp_path / "e.parquet", split="test")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("tensorboard")
+pytest.importorskip("tensorboard", reason='the optional tensorboard extra: pip install -e ".[tensorboard]"')
 
 
 def test_tensorboard_scalars_equal_metrics_jsonl_and_projector_has_labels(tmp_path: Path) -> None:

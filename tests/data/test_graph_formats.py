@@ -18,8 +18,6 @@ from pairs.data import graphs as G
 from pairs.data import load_data
 from pairs.errors import DataError
 
-needs_grakel = pytest.mark.skipif(not G.available_tu(), reason="grakel (which ships the TU files) is absent")
-
 # real molecules (name, SMILES, heavy atoms, bonds), with a made-up 2-class label: has a ring or not
 MOLECULES = [
     ("ethanol", "CCO", 3, 2),
@@ -56,7 +54,6 @@ def _assert_same_graphs(ours, reference) -> None:
                 assert a[key] == b[key], (i, key)
 
 
-@needs_grakel
 @pytest.mark.parametrize("name", ["MUTAG", "Cuneiform"])
 @pytest.mark.parametrize("attributes", [False, True])
 def test_tu_text_reader_equals_pyg_tudataset(tmp_path, name, attributes):
@@ -81,7 +78,6 @@ class _Marker:
         return (Path.touch, (Path(self.path),))
 
 
-@needs_grakel
 def test_tu_cache_honours_pairs_cache_and_never_unpickles(tmp_path, monkeypatch):
     cache, home = tmp_path / "cache", tmp_path / "home"
     home.mkdir()
