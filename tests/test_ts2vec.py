@@ -165,6 +165,52 @@ def test_hierarchical_loss_in_low_precision(dtype, tol):
     assert float((z1.grad.double() - r1.grad).abs().max()) <= 10 * tol * scale
 
 
+@pytest.mark.parametrize("shape", [(8, 37, 16), (3, 64, 5), (1, 9, 4), (5, 2, 3)])
+@pytest.mark.parametrize("block", [(2, 50), 7, (16, 40)])
+def test_hierarchical_loss_tiled_path_matches_reference_code(shape, block):
+    """The tiled self-similarity path (tiles of 2, 7 and 16 timestamps / series, chunks of problems)
+    gives the reference code's value and gradients in float64."""
+    a, b = randn(*shape, seed=6), randn(*shape, seed=7)
+    z1, z2 = a.clone().requires_grad_(), b.clone().requires_grad_()
+    r1, r2 = a.clone().requires_grad_(), b.clone().requires_grad_()
+    ours = hierarchical_contrastive_loss(z1, z2, alpha=0.3, mode="tiled", block_size=block)
+    ref = ref_hierarchical(r1, r2, alpha=0.3)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-12, abs=1e-12)
+    g_ours = torch.autograd.grad(ours, [z1, z2])
+    g_ref = torch.autograd.grad(ref, [r1, r2])
+    for x, y in zip(g_ours, g_ref, strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-12)
+
+
+def test_temporal_loss_tiled_in_float32_with_large_representations():
+    """Unnormalised representations of norm up to ~20 (logits in the hundreds, spread wider than a tile
+    rescaling allows): the float32 tiled temporal loss and its gradient stay within 1e-5 of float64."""
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(3, 150, 8, generator=g, dtype=torch.float64) * torch.linspace(0.1, 7, 150)[None, :, None]
+    b = a + 0.3 * torch.randn(3, 150, 8, generator=g, dtype=torch.float64)
+    z1, z2 = a.float().requires_grad_(), b.float().requires_grad_()
+    r1, r2 = a.float().double().requires_grad_(), b.float().double().requires_grad_()
+    ours = temporal_contrastive_loss(z1, z2, mode="tiled", block_size=64)
+    ref = ref_temporal(r1, r2)
+    assert abs(ours.item() - ref.item()) <= 1e-5 * abs(ref.item())
+    for x, y in zip(torch.autograd.grad(ours, [z1, z2]), torch.autograd.grad(ref, [r1, r2]), strict=True):
+        assert float((x.double() - y).abs().max()) <= 1e-5 * float(y.abs().max())
+
+
+def test_auto_mode_tiles_the_large_terms_only(monkeypatch):
+    from pairs.losses import tiled
+
+    used = []
+    real = tiled._SelfTiledLogSumExp.apply
+    monkeypatch.setattr(tiled._SelfTiledLogSumExp, "apply", lambda *a: used.append(a[0].shape) or real(*a))
+    a, b = randn(2, 40, 3, seed=8), randn(2, 40, 3, seed=9)
+    hierarchical_contrastive_loss(a, b)
+    assert used == []  # (2, 80, 80) and (40, 4, 4) float64: dense
+    monkeypatch.setattr(tiled, "AUTO_DENSE_MAX_BYTES", 2 * 80 * 80 * 8 - 1)
+    hierarchical_contrastive_loss(a, b)
+    assert used == [(2, 80, 3)]  # only the temporal term of the first scale is above the switch
+
+
 def test_loss_rejects_bad_input():
     z = torch.randn(2, 5, 3)
     with pytest.raises(ValueError, match=r"\(B, T, D\)"):

@@ -181,7 +181,8 @@ def nt_xent(
         normalize: L2-normalise the embeddings first (cosine similarity).
         mode: ``"auto"`` (dense while the logits matrix is <= 64 MiB, tiled above), ``"dense"`` or
             ``"tiled"`` (blocks, never the full matrix; same value and gradient).
-        block_size: tiled block ``(rows, cols)`` or one int; ``None`` for ``(512, 4096)``.
+        block_size: tiled block ``(rows, cols)`` or one int; ``None`` for the defaults of
+            :mod:`pairs.losses.tiled` (a self-similarity tile is square, of side ``min(rows, cols)``).
         gather_distributed: under torch.distributed, use the embeddings of all ranks as candidates
             (gradients flow back to every rank, see :func:`pairs.losses.distributed.gather_with_grad`).
             Each rank's loss covers its local anchors; with ``reduction="mean"`` it is their sum
@@ -240,7 +241,9 @@ def nt_xent(
         )
 
     rows = z.reshape(n_views * b, d)
-    cols = z_all.reshape(n_views * big_b, d)
+    # without gathering, the candidates are the anchors themselves: passing the same tensor lets the
+    # tiled path use the symmetry of the similarity matrix (each pair of tiles computed once)
+    cols = rows if not gathered else z_all.reshape(n_views * big_b, d)
     dev = z.device
     ex_idx = torch.arange(b, device=dev).repeat(n_views)
     # where each anchor sits among the columns: a plain diagonal unless V > 1 views were gathered
@@ -256,12 +259,12 @@ def nt_xent(
             pos_mean = pos_mean / (n_views - 1)
         n_valid_global = n_views * big_b
         if decoupled:
-            row_gid = offset + ex_idx
             col_gid = torch.arange(big_b, device=dev).repeat(n_views)
+            row_gid = offset + ex_idx if gathered else col_gid
     else:  # SupCon: positives are all other rows with the same label (class sums, no mask)
         ex_gid, n_groups = _group_ids(all_labels)
         col_gid = ex_gid.repeat(n_views)
-        row_gid = ex_gid[offset + ex_idx]
+        row_gid = ex_gid[offset + ex_idx] if gathered else col_gid
         sums, counts = _class_sums(cols, col_gid, n_groups)
         pos_cnt = counts[row_gid] - 1  # the anchor itself is not its own positive
         pos_sum = (rows * (sums[row_gid] - rows)).sum(dim=1) * scale

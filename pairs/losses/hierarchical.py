@@ -12,6 +12,15 @@ then both are max-pooled over time by a factor 2 and contrasted again, until one
 (:func:`hierarchical_contrastive_loss`). Similarities are raw dot products (no normalisation, no
 temperature), as in the reference code.
 
+Each term is ``mean(LSE) - mean(positive logit)``: the ``-log_softmax`` of the positive, averaged over
+anchors, is the mean log-sum-exp over the anchor's candidates minus the mean positive similarity, and
+the positive similarity ``<z1[i, t], z2[i, t]>`` is the same for both directions. The log-sum-exps are
+those of a self-similarity with the diagonal left out, one problem per series (``2T`` timestamps,
+temporal) or per timestamp (``2B`` series, instance), computed by
+:func:`pairs.losses.tiled.self_logsumexp`: dense while the ``(G, N, N)`` logits fit in 64 MiB, else
+in tiles (each pair of tiles of the symmetric matrix once, nothing of size ``N^2`` kept for backward),
+so the temporal term of long series runs at the rate of its matrix products in bounded memory.
+
 The functions follow ``models/losses.py`` of the reference implementation (zhihanyue/ts2vec) term for term;
 the tests compare them with a transcription of it. Half-precision inputs are computed in float32.
 
@@ -29,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pairs.losses._checks import check_embeddings, check_same_kind, finite_loss
+from pairs.losses.tiled import check_mode, resolve_block_size, self_logsumexp
 
 __all__ = [
     "HierarchicalContrastiveLoss",
@@ -66,16 +76,20 @@ def _check_pair(z1: object, z2: object, owner: str) -> tuple[Tensor, Tensor]:
     return z1, z2
 
 
-def _off_diagonal_nll(sim: Tensor) -> Tensor:
-    """``-log_softmax`` of each row of ``sim (..., N, N)`` over the other ``N - 1`` columns (the diagonal,
-    a representation's similarity to itself, is left out). Diagonal entries of the result are ``inf``."""
-    n = sim.shape[-1]
-    eye = torch.eye(n, dtype=torch.bool, device=sim.device)
-    return -F.log_softmax(sim.masked_fill(eye, float("-inf")), dim=-1)
+def _contrast(z: Tensor, pos: Tensor, mode: str, block_size: int | tuple[int, int] | None) -> Tensor:
+    """``mean_i -log softmax_i(positive)`` for ``G`` problems of ``N`` candidates each.
+
+    ``z (G, N, D)`` holds the representations, ``pos`` the positive similarity of each anchor pair (its
+    two anchors share it). The result is ``mean(LSE over the other N - 1) - mean(pos)``.
+    """
+    lse = self_logsumexp(z.contiguous(), 1.0, exclude_self=True, mode=mode, block_size=block_size)
+    return lse.mean() - pos.mean()
 
 
 @finite_loss
-def instance_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
+def instance_contrastive_loss(
+    z1: Tensor, z2: Tensor, *, mode: str = "auto", block_size: int | tuple[int, int] | None = None
+) -> Tensor:
     """TS2Vec's instance-wise contrastive loss.
 
     At each timestamp, the ``2B`` representations ``z1[:, t]`` and ``z2[:, t]`` form one softmax problem:
@@ -86,6 +100,9 @@ def instance_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
     Args:
         z1: ``(B, T, D)`` representations of the first crop's overlap.
         z2: ``(B, T, D)`` representations of the same timestamps from the second crop.
+        mode: ``"auto"`` (dense while the logits take at most 64 MiB, tiled above), ``"dense"`` or
+            ``"tiled"``; the same value and gradient either way.
+        block_size: tile budget of the tiled path (see :func:`pairs.losses.tiled.self_logsumexp`).
 
     Returns:
         Scalar loss (float32 for half-precision inputs).
@@ -100,17 +117,18 @@ def instance_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
         Yue et al. 2022 (TS2Vec), Eq. 3; ``instance_contrastive_loss`` in the reference code.
     """
     z1, z2 = _check_pair(z1, z2, "instance_contrastive_loss")
-    b = z1.shape[0]
-    if b == 1:
+    check_mode(mode)
+    resolve_block_size(block_size)
+    if z1.shape[0] == 1:
         return z1.new_tensor(0.0)
-    z = torch.cat([z1, z2], dim=0).transpose(0, 1)  # (T, 2B, D)
-    nll = _off_diagonal_nll(torch.matmul(z, z.transpose(1, 2)))  # (T, 2B, 2B)
-    i = torch.arange(b, device=z.device)
-    return (nll[:, i, b + i].mean() + nll[:, b + i, i].mean()) / 2
+    z = torch.cat([z1, z2], dim=0).transpose(0, 1)  # (T, 2B, D): one problem per timestamp
+    return _contrast(z, (z1 * z2).sum(dim=-1), mode, block_size)
 
 
 @finite_loss
-def temporal_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
+def temporal_contrastive_loss(
+    z1: Tensor, z2: Tensor, *, mode: str = "auto", block_size: int | tuple[int, int] | None = None
+) -> Tensor:
     """TS2Vec's temporal contrastive loss.
 
     In each series, the ``2T`` representations ``z1[i]`` and ``z2[i]`` form one softmax problem: the
@@ -120,6 +138,9 @@ def temporal_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
     Args:
         z1: ``(B, T, D)`` representations of the first crop's overlap.
         z2: ``(B, T, D)`` representations of the same timestamps from the second crop.
+        mode: ``"auto"`` (dense while the logits take at most 64 MiB, tiled above), ``"dense"`` or
+            ``"tiled"``; the same value and gradient either way.
+        block_size: tile budget of the tiled path (see :func:`pairs.losses.tiled.self_logsumexp`).
 
     Returns:
         Scalar loss (float32 for half-precision inputs).
@@ -134,13 +155,12 @@ def temporal_contrastive_loss(z1: Tensor, z2: Tensor) -> Tensor:
         Yue et al. 2022 (TS2Vec), Eq. 2; ``temporal_contrastive_loss`` in the reference code.
     """
     z1, z2 = _check_pair(z1, z2, "temporal_contrastive_loss")
-    t = z1.shape[1]
-    if t == 1:
+    check_mode(mode)
+    resolve_block_size(block_size)
+    if z1.shape[1] == 1:
         return z1.new_tensor(0.0)
-    z = torch.cat([z1, z2], dim=1)  # (B, 2T, D)
-    nll = _off_diagonal_nll(torch.matmul(z, z.transpose(1, 2)))  # (B, 2T, 2T)
-    s = torch.arange(t, device=z.device)
-    return (nll[:, s, t + s].mean() + nll[:, t + s, s].mean()) / 2
+    z = torch.cat([z1, z2], dim=1)  # (B, 2T, D): one problem per series
+    return _contrast(z, (z1 * z2).sum(dim=-1), mode, block_size)
 
 
 def _check_alpha(alpha: object) -> float:
@@ -161,7 +181,13 @@ def _check_unit(temporal_unit: object) -> int:
 
 @finite_loss
 def hierarchical_contrastive_loss(
-    z1: Tensor, z2: Tensor, alpha: float = 0.5, temporal_unit: int = 0
+    z1: Tensor,
+    z2: Tensor,
+    alpha: float = 0.5,
+    temporal_unit: int = 0,
+    *,
+    mode: str = "auto",
+    block_size: int | tuple[int, int] | None = None,
 ) -> Tensor:
     """TS2Vec's hierarchical contrastive loss (Algorithm 1 of the paper).
 
@@ -175,6 +201,9 @@ def hierarchical_contrastive_loss(
         z2: ``(B, T, D)`` the same timestamps from the second crop.
         alpha: weight of instance contrast (``1 - alpha`` for temporal contrast); TS2Vec uses 0.5.
         temporal_unit: the first scale at which temporal contrast is used (TS2Vec's ``temporal_unit``).
+        mode: ``"auto"``, ``"dense"`` or ``"tiled"`` for every term (see
+            :func:`temporal_contrastive_loss`).
+        block_size: tile budget of the tiled path.
 
     Returns:
         Scalar loss (float32 for half-precision inputs).
@@ -198,19 +227,22 @@ def hierarchical_contrastive_loss(
     z1, z2 = _check_pair(z1, z2, "hierarchical_contrastive_loss")
     alpha = _check_alpha(alpha)
     temporal_unit = _check_unit(temporal_unit)
+    check_mode(mode)
+    resolve_block_size(block_size)
+    kw = {"mode": mode, "block_size": block_size}
     loss = z1.new_zeros(())
     d = 0
     while z1.shape[1] > 1:
         if alpha != 0:
-            loss = loss + alpha * instance_contrastive_loss(z1, z2)
+            loss = loss + alpha * instance_contrastive_loss(z1, z2, **kw)
         if d >= temporal_unit and 1 - alpha != 0:
-            loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2)
+            loss = loss + (1 - alpha) * temporal_contrastive_loss(z1, z2, **kw)
         d += 1
         z1 = F.max_pool1d(z1.transpose(1, 2), kernel_size=2).transpose(1, 2)
         z2 = F.max_pool1d(z2.transpose(1, 2), kernel_size=2).transpose(1, 2)
     if z1.shape[1] == 1:
         if alpha != 0:
-            loss = loss + alpha * instance_contrastive_loss(z1, z2)
+            loss = loss + alpha * instance_contrastive_loss(z1, z2, **kw)
         d += 1
     return loss / d
 

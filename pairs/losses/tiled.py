@@ -7,18 +7,41 @@ matrix is where the time and memory go. This module computes it two ways with on
 
 * :func:`dense_logsumexp` builds the ``(N, M)`` logits once, turns them in place into the softmax and
   keeps it for backward (fast for small and medium batches, ``O(N * M)`` memory);
-* :func:`tiled_logsumexp` walks blocks of rows and columns with a running max / running sum (the
-  online softmax of Milakov & Gimelshein 2018, as in FlashAttention, Dao et al. 2022) inside a custom
+* :func:`tiled_logsumexp` walks blocks of rows and columns with a running log-sum-exp (the online
+  softmax of Milakov & Gimelshein 2018, as in FlashAttention, Dao et al. 2022) inside a custom
   :class:`torch.autograd.Function` that saves only the inputs and the per-row LSE and recomputes the
   blocks in backward (gradient checkpointing of the similarity matrix, as in GradCache, Gao et al.
   2021). Memory is ``O((N + M) * D + block_rows * block_cols)`` instead of ``O(N * M)``.
 
+When the columns are the rows themselves (``cols is rows``: NT-Xent, SupCon and DCL without
+``gather_distributed``, TS2Vec's temporal and instance terms) the similarity matrix is symmetric and
+:func:`self_logsumexp` visits each pair of tiles ``(I, J), I <= J`` once: the tile ``S_IJ`` gives the
+row sums of rows ``I`` and (as ``S_JI = S_IJ^T``) the row sums of rows ``J``; in backward the same tile
+gives both ``W_IJ`` and ``W_JI^T``, so the gradient ``(W + W^T) Z`` takes two products per tile pair.
+Work per pair of tiles, with ``S`` the ``t x t`` tile of logits (``2 t^2 D`` FLOPs per product):
+
+=====================  ==================================  ========================================
+path                   forward                             backward
+=====================  ==================================  ========================================
+dense                  1 product, softmax kept             2 products
+tiled (rows != cols)   1 product per tile                  3 products per tile (one recomputes S)
+tiled, self-similarity 1 product per *pair* of tiles       3 products per *pair* of tiles
+=====================  ==================================  ========================================
+
+so the self-similarity path does ``4 N^2 D`` FLOPs where the dense one does ``6 N^2 D`` (and the
+general tiled one ``8 N M D``). Inside a tile nothing is allocated: the products write into
+preallocated buffers, the shift by the row's LSE is fused into the product (``addmm`` with a bias),
+``exp`` runs in place, and the factors that do not depend on both indices (the incoming gradient, the
+temperature) are applied to the ``(t, D)`` operands instead of the ``(t, t)`` tile. The column side of
+a self-similarity tile reuses the row side's ``exp``: ``exp(s_ij - a_j) = exp(s_ij - a_i) exp(a_i - a_j)``,
+a rank-one rescaling, used when the shifts of the two tiles lie within :data:`SPAN_LIMIT` of each other
+(always, for cosine similarities at any usual temperature), so no term that matters can underflow;
+otherwise the tile takes a second ``exp``.
+
 :func:`similarity_logsumexp` picks one of them: ``mode="auto"`` uses the dense path while the
 ``(N, M)`` matrix in the compute dtype takes at most :data:`AUTO_DENSE_MAX_BYTES` (64 MiB, i.e.
-``N = M = 4096`` in float32) and the tiled path above it. Measured on CPU (D = 128, float32), the
-dense path (3 matmuls, softmax kept) is faster up to about that size and the tiled one (4 matmuls,
-nothing kept) is as fast from there on, with memory that stays flat. ``mode="dense"`` /
-``mode="tiled"`` force either path; both give the same value and gradient (to rounding).
+``N = M = 4096`` in float32) and the tiled path above it. ``mode="dense"`` / ``mode="tiled"`` force
+either path; both give the same value and gradient (to rounding).
 
 Exclusions (columns left out of row ``i``'s sum):
 
@@ -29,7 +52,9 @@ Exclusions (columns left out of row ``i``'s sum):
   left out (the positives, for the decoupled loss DCL, Yeh et al. 2022).
 
 A row left with no candidate column gets ``LSE = -inf`` and a zero gradient; the public losses reject
-such inputs before they get here.
+such inputs before they get here. float16 / bfloat16 inputs are computed in float32 and their LSE is
+float32 (the library's rule for losses, :func:`pairs.losses._checks.loss_dtype`); gradients flow back
+in the input dtype.
 """
 
 from __future__ import annotations
@@ -43,13 +68,21 @@ from pairs.losses._checks import check_embeddings, check_same_kind, finite_loss
 AUTO_DENSE_MAX_BYTES = 64 * 2**20
 """``mode="auto"`` uses the dense path while the ``(N, M)`` logits take at most this many bytes (64 MiB)."""
 
-DEFAULT_BLOCK_ROWS = 512
-"""Default number of rows per block of the tiled path."""
+DEFAULT_BLOCK_ROWS = 1024
+"""Default number of rows per block of the tiled path (and side of a self-similarity tile)."""
 
-DEFAULT_BLOCK_COLS = 4096
-"""Default number of columns per block of the tiled path (one block = 8 MiB of float32 logits)."""
+DEFAULT_BLOCK_COLS = 1024
+"""Default number of columns per block of the tiled path (one block = 4 MiB of float32 logits)."""
+
+SPAN_LIMIT = 40.0
+"""Largest spread (in log units) of the shifts of two tiles for which the column side of a
+self-similarity tile is rescaled from the row side instead of taking its own ``exp``: a term
+``exp(s_ij - a_j)`` that matters to row ``j`` (above ``exp(-47)``) is then at least ``exp(-87)`` on the
+row side, still a normal float32."""
 
 _MODES = ("auto", "dense", "tiled")
+_HALF = (torch.float16, torch.bfloat16)
+_NEG_INF = float("-inf")
 
 
 def check_mode(mode: str) -> str:
@@ -97,7 +130,7 @@ def choose_mode(n_rows: int, n_cols: int, dtype: torch.dtype, mode: str = "auto"
     """Resolve ``mode="auto"`` to ``"dense"`` or ``"tiled"`` from the size of the logits matrix.
 
     Args:
-        n_rows: number of rows ``N`` (anchors).
+        n_rows: number of rows ``N`` (anchors), summed over groups for a batch of problems.
         n_cols: number of columns ``M`` (candidates).
         dtype: compute dtype of the logits.
         mode: ``"auto"``, ``"dense"`` or ``"tiled"``; the last two are returned unchanged.
@@ -112,6 +145,9 @@ def choose_mode(n_rows: int, n_cols: int, dtype: torch.dtype, mode: str = "auto"
     return "dense" if n_rows * n_cols * itemsize <= AUTO_DENSE_MAX_BYTES else "tiled"
 
 
+# --------------------------------------------------------------------------------------------------
+# helpers shared by the paths
+# --------------------------------------------------------------------------------------------------
 def _mask_block(
     s: Tensor,
     r0: int,
@@ -120,29 +156,96 @@ def _mask_block(
     row_gid: Tensor | None,
     col_gid: Tensor | None,
 ) -> None:
-    """Set the excluded entries of the logits block ``s = logits[r0:r0+h, c0:c0+w]`` to ``-inf``, in place."""
-    h, w = s.shape
+    """Set the excluded entries of the logits block ``s = logits[..., r0:r0+h, c0:c0+w]`` to ``-inf``.
+
+    In place; ``s`` may carry leading batch dimensions (the exclusions are the same for every group).
+    """
+    h, w = s.shape[-2:]
     if row_gid is not None and col_gid is not None:
-        s.masked_fill_(row_gid[r0 : r0 + h, None] == col_gid[None, c0 : c0 + w], float("-inf"))
+        s.masked_fill_(row_gid[r0 : r0 + h, None] == col_gid[None, c0 : c0 + w], _NEG_INF)
     if isinstance(self_col, int):
         k = r0 + self_col - c0  # block-local diagonal: column ii + k for local row ii
         if -h < k < w:
-            s.diagonal(offset=k).fill_(float("-inf"))
+            s.diagonal(offset=k, dim1=-2, dim2=-1).fill_(_NEG_INF)
     elif self_col is not None:
         cols = self_col[r0 : r0 + h]
         hit = (cols >= c0) & (cols < c0 + w)
         if bool(hit.any()):
             rows = torch.nonzero(hit, as_tuple=True)[0]
-            s[rows, cols[rows] - c0] = float("-inf")
+            s[..., rows, cols[rows] - c0] = _NEG_INF
 
 
+def _finite_or_zero(x: Tensor) -> Tensor:
+    """``x`` with its infinite entries replaced by 0: a safe shift for a row whose max is ``-inf``."""
+    return torch.where(torch.isinf(x), torch.zeros_like(x), x)
+
+
+def _exp_sum(s: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """Max of ``s`` along ``dim`` and the sum of ``exp(s - max)``; overwrites ``s`` with ``exp(s - max)``.
+
+    In place (no copy of the block). A row whose max is ``-inf`` (every entry excluded) is shifted by 0
+    and sums to 0.
+    """
+    mx = s.amax(dim=dim, keepdim=True)
+    total = s.sub_(_finite_or_zero(mx)).exp_().sum(dim=dim)
+    return mx.squeeze(dim), total
+
+
+def _merge_(acc_max: Tensor, acc_sum: Tensor, mx: Tensor, total: Tensor) -> None:
+    """Fold a block's ``(max, sum of exp(s - max))`` into running ones, in place (online softmax).
+
+    The running state stays in the linear domain (one ``log`` at the end), so merging many blocks
+    costs no more than a few roundings of the sum.
+    """
+    new_max = torch.maximum(acc_max, mx)
+    shift = _finite_or_zero(new_max)
+    acc_sum.mul_(torch.exp(acc_max - shift)).add_(total * torch.exp(mx - shift))
+    acc_max.copy_(new_max)
+
+
+def _finish_lse(acc_max: Tensor, acc_sum: Tensor) -> Tensor:
+    """``log(sum) + max`` of a running state; ``-inf`` for a row with no candidate."""
+    return acc_sum.log().add_(_finite_or_zero(acc_max))
+
+
+def _ranges(n: int, step: int) -> list[tuple[int, int]]:
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+class _Workspace:
+    """Preallocated flat buffers handed out as contiguous views, so that no tile allocates memory."""
+
+    def __init__(self, count: int, numel: int, like: Tensor) -> None:
+        self.flat = [torch.empty(numel, dtype=like.dtype, device=like.device) for _ in range(count)]
+
+    def view(self, k: int, shape: tuple[int, ...]) -> Tensor:
+        n = 1
+        for s in shape:
+            n *= s
+        return self.flat[k][:n].view(shape)
+
+
+def _as_scale(scale: float | Tensor, like: Tensor) -> Tensor:
+    if isinstance(scale, Tensor):
+        return scale.reshape(())
+    return torch.tensor(float(scale), dtype=like.dtype, device=like.device)
+
+
+def _upcast(x: Tensor) -> Tensor:
+    return x.float() if x.dtype in _HALF else x
+
+
+# --------------------------------------------------------------------------------------------------
+# general tiled path: rows against other columns
+# --------------------------------------------------------------------------------------------------
 class _TiledLogSumExp(torch.autograd.Function):
     """``lse_i = log sum_j exp(scale * r_i . c_j)`` over allowed columns, computed block by block.
 
-    Saves only ``rows``, ``cols``, ``scale`` and the per-row LSE; backward recomputes each logits block,
-    turns it into softmax weights ``p_ij = exp(s_ij - lse_i)`` and accumulates
-    ``dR = scale * (g * P) @ C`` and ``dC = scale * (g * P)^T @ R`` block by block. The gradient of
-    ``scale`` is ``sum_i r_i . dR_i / scale``, so it costs nothing extra.
+    Saves only ``rows``, ``cols``, ``scale`` and the per-row LSE; backward recomputes each logits block
+    already shifted by the row's LSE (``addmm`` with bias ``-lse``), exponentiates it in place into the
+    softmax weights ``p_ij`` and accumulates ``P @ C`` and ``P^T @ (g * R)`` block by block; the factor
+    ``g_i * scale`` is applied to the ``(N, D)`` operands, never to a block. The gradient of ``scale`` is
+    ``sum_ij g_i p_ij r_i . c_j = sum_i r_i . (g_i (P C)_i)``, so it costs nothing extra.
     """
 
     @staticmethod
@@ -158,30 +261,16 @@ class _TiledLogSumExp(torch.autograd.Function):
         block_cols: int,
     ) -> Tensor:
         n, m = rows.shape[0], cols.shape[0]
-        sc = scale.to(rows.dtype)
-        lse = torch.empty(n, dtype=rows.dtype, device=rows.device)
-        neg_inf = float("-inf")
-        for r0 in range(0, n, block_rows):
-            r1 = min(r0 + block_rows, n)
-            rb = rows[r0:r1] * sc  # scale the small side once
-            if m <= block_cols:  # one column block: no running state needed
-                s = rb @ cols.T
-                _mask_block(s, r0, 0, self_col, row_gid, col_gid)
-                lse[r0:r1] = torch.logsumexp(s, dim=1)
-                continue
-            run_max = torch.full((r1 - r0,), neg_inf, dtype=rows.dtype, device=rows.device)
-            run_sum = torch.zeros(r1 - r0, dtype=rows.dtype, device=rows.device)
-            for c0 in range(0, m, block_cols):
-                c1 = min(c0 + block_cols, m)
-                s = rb @ cols[c0:c1].T
+        rs = rows * scale.to(rows.dtype)  # scale the (N, D) side once
+        ws = _Workspace(1, min(block_rows, n) * min(block_cols, m), rows)
+        acc_max = torch.full((n,), _NEG_INF, dtype=rows.dtype, device=rows.device)
+        acc_sum = torch.zeros(n, dtype=rows.dtype, device=rows.device)
+        for r0, r1 in _ranges(n, block_rows):
+            for c0, c1 in _ranges(m, block_cols):
+                s = torch.mm(rs[r0:r1], cols[c0:c1].T, out=ws.view(0, (r1 - r0, c1 - c0)))
                 _mask_block(s, r0, c0, self_col, row_gid, col_gid)
-                new_max = torch.maximum(run_max, s.amax(dim=1))
-                # rows with no allowed column so far have max -inf: shift by 0 to avoid inf - inf
-                shift = torch.where(torch.isinf(new_max), torch.zeros_like(new_max), new_max)
-                run_sum = run_sum * torch.exp(run_max - shift) + s.sub_(shift[:, None]).exp_().sum(dim=1)
-                run_max = new_max
-            shift = torch.where(torch.isinf(run_max), torch.zeros_like(run_max), run_max)
-            lse[r0:r1] = torch.log(run_sum) + shift
+                _merge_(acc_max[r0:r1], acc_sum[r0:r1], *_exp_sum(s, dim=1))
+        lse = _finish_lse(acc_max, acc_sum)
         self_col_t = self_col if isinstance(self_col, Tensor) else None
         ctx.save_for_backward(rows, cols, scale, lse, self_col_t, row_gid, col_gid)
         ctx.self_col_int = self_col if isinstance(self_col, int) else None
@@ -197,32 +286,187 @@ class _TiledLogSumExp(torch.autograd.Function):
         n, m = rows.shape[0], cols.shape[0]
         sc = scale.to(rows.dtype)
         need_rows, need_cols, need_scale = ctx.needs_input_grad[:3]
-        grad_rows = torch.zeros_like(rows)
+        g = grad_lse.to(rows.dtype).contiguous()
+        rs = rows * sc
+        gr = rows * (g * sc)[:, None] if need_cols else None  # g_i * scale * r_i: the (N, D) side
+        pc = torch.zeros_like(rows)  # (P @ C), before the factor g_i
         grad_cols = torch.zeros_like(cols) if need_cols else None
-        # rows without any allowed column (lse = -inf) get zero weight: exp(-inf - (+inf)) = 0
-        lse_safe = torch.where(torch.isneginf(lse), torch.full_like(lse, float("inf")), lse)
-        g = grad_lse.to(rows.dtype) * sc
-        for r0 in range(0, n, block_rows):
-            r1 = min(r0 + block_rows, n)
-            rb = rows[r0:r1] * sc
-            for c0 in range(0, m, block_cols):
-                c1 = min(c0 + block_cols, m)
-                s = rb @ cols[c0:c1].T
+        # rows without any allowed column (lse = -inf) get zero weight: shift them by +inf
+        neg_lse = torch.where(torch.isneginf(lse), torch.full_like(lse, float("inf")), lse).neg_()
+        ws = _Workspace(1, min(block_rows, n) * min(block_cols, m), rows)
+        for r0, r1 in _ranges(n, block_rows):
+            bias = neg_lse[r0:r1, None]
+            for c0, c1 in _ranges(m, block_cols):
+                s = torch.addmm(bias, rs[r0:r1], cols[c0:c1].T, out=ws.view(0, (r1 - r0, c1 - c0)))
                 _mask_block(s, r0, c0, self_col, row_gid, col_gid)
-                w = s.sub_(lse_safe[r0:r1, None]).exp_().mul_(g[r0:r1, None])  # scale * g_i * p_ij
-                grad_rows[r0:r1].addmm_(w, cols[c0:c1])
+                p = s.exp_()  # softmax weights p_ij of this block
+                pc[r0:r1].addmm_(p, cols[c0:c1])
                 if grad_cols is not None:
-                    grad_cols[c0:c1].addmm_(w.T, rows[r0:r1])
+                    grad_cols[c0:c1].addmm_(p.T, gr[r0:r1])
+        pc.mul_(g[:, None])  # sum_j g_i p_ij c_j
         grad_scale = None
         if need_scale:
-            grad_scale = ((rows * grad_rows).sum() / sc).to(scale.dtype).reshape(scale.shape)
-        return (grad_rows if need_rows else None), grad_cols, grad_scale, None, None, None, None, None
+            grad_scale = (rows * pc).sum().to(scale.dtype).reshape(scale.shape)
+        grad_rows = pc.mul_(sc) if need_rows else None
+        return grad_rows, grad_cols, grad_scale, None, None, None, None, None
 
 
-def _as_scale(scale: float | Tensor, like: Tensor) -> Tensor:
-    if isinstance(scale, Tensor):
-        return scale.reshape(())
-    return torch.tensor(float(scale), dtype=like.dtype, device=like.device)
+# --------------------------------------------------------------------------------------------------
+# self-similarity tiled path: one product per pair of tiles
+# --------------------------------------------------------------------------------------------------
+class _SelfTiledLogSumExp(torch.autograd.Function):
+    """``lse[g, i] = log sum_{j allowed} exp(scale * z[g, i] . z[g, j])`` for ``G`` independent problems.
+
+    The logits of each problem form a symmetric ``(N, N)`` matrix; only tiles ``(I, J)`` with ``I <= J``
+    are computed. Forward: per tile, the row-wise LSE feeds rows ``I`` and the column-wise LSE rows ``J``
+    (a weighted column sum of the row side's ``exp``, see :data:`SPAN_LIMIT`), merged into running
+    log-sum-exps. Backward: with ``W_ij = g_i p_ij``, the gradient is ``scale * (W + W^T) Z``; per tile
+    ``A = W_IJ + (W_JI)^T = P_IJ * (g_I 1^T + e^{lse_I} (g_J e^{-lse_J})^T)`` (one ``exp`` and a rank-one
+    factor) and ``dZ_I += A Z_J``, ``dZ_J += A^T Z_I``. Problems are processed in chunks of groups so
+    that a chunk's tile holds at most ``block_rows * block_cols`` logits.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx,
+        z: Tensor,
+        scale: Tensor,
+        exclude_self: bool,
+        gid: Tensor | None,
+        tile: int,
+        budget: int,
+    ) -> Tensor:
+        n_groups, n, _ = z.shape
+        t = min(tile, n)
+        chunk = max(1, budget // (t * t))
+        zs = z * scale.to(z.dtype)
+        zt = z.transpose(-1, -2)
+        tiles = _ranges(n, t)
+        ws = _Workspace(1, min(chunk, n_groups) * t * t, z)
+        acc_max = torch.full((n_groups, n), _NEG_INF, dtype=z.dtype, device=z.device)
+        acc_sum = torch.zeros((n_groups, n), dtype=z.dtype, device=z.device)
+        for g0, g1 in _ranges(n_groups, chunk):
+            gc = g1 - g0
+            for ii, (i0, i1) in enumerate(tiles):
+                for j0, j1 in tiles[ii:]:
+                    shape = (gc, i1 - i0, j1 - j0)
+                    s = torch.bmm(zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(0, shape))
+                    _mask_block(s, i0, j0, 0 if exclude_self else None, gid, gid)
+                    rows_i = (acc_max[g0:g1, i0:i1], acc_sum[g0:g1, i0:i1])
+                    if i0 == j0:  # a diagonal tile holds both sides: its row sums are all there is
+                        _merge_(*rows_i, *_exp_sum(s, dim=2))
+                        continue
+                    rows_j = (acc_max[g0:g1, j0:j1], acc_sum[g0:g1, j0:j1])
+                    col_max = s.amax(dim=1)  # (gc, wj)
+                    ref = col_max.amax(dim=1, keepdim=True)  # the tile's max, per group
+                    rescale = bool(torch.isfinite(ref).all()) and float((ref - col_max).max()) <= SPAN_LIMIT
+                    if not rescale:  # shifts too far apart (or empty columns): the column side's own exp
+                        _merge_(*rows_j, *_exp_sum(s.transpose(1, 2).clone(), dim=2))
+                    row_max, row_sum = _exp_sum(s, dim=2)
+                    _merge_(*rows_i, row_max, row_sum)
+                    if rescale:  # sum_i exp(s_ij - ref) = sum_i exp(row_max_i - ref) * exp(s_ij - row_max_i)
+                        weight = (row_max - ref).exp_()  # 0 for a row masked out of the whole tile
+                        col_sum = torch.bmm(weight[:, None, :], s)[:, 0]
+                        _merge_(*rows_j, ref.expand_as(col_sum), col_sum)
+        lse = _finish_lse(acc_max, acc_sum)
+        ctx.save_for_backward(z, scale, lse, gid)
+        ctx.exclude_self = exclude_self
+        ctx.sizes = (t, chunk)
+        return lse
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_lse: Tensor):  # type: ignore[override]
+        z, scale, lse, gid = ctx.saved_tensors
+        t, chunk = ctx.sizes
+        self_col = 0 if ctx.exclude_self else None
+        n_groups, n, _ = z.shape
+        sc = scale.to(z.dtype)
+        g = grad_lse.to(z.dtype).contiguous()
+        zs = z * sc
+        zt = z.transpose(-1, -2)
+        finite = torch.isfinite(lse)
+        neg_lse = torch.where(finite, lse, torch.full_like(lse, float("inf"))).neg_()
+        tiles = _ranges(n, t)
+        ws = _Workspace(2, min(chunk, n_groups) * t * t, z)
+        dz = torch.zeros_like(z)  # (W + W^T) Z, before the factor scale
+        for g0, g1 in _ranges(n_groups, chunk):
+            gc = g1 - g0
+            for ii, (i0, i1) in enumerate(tiles):
+                bias_i = neg_lse[g0:g1, i0:i1, None]
+                z_i = z[g0:g1, i0:i1]
+                g_i = g[g0:g1, i0:i1]
+                for j0, j1 in tiles[ii:]:
+                    shape = (gc, i1 - i0, j1 - j0)
+                    s = torch.baddbmm(bias_i, zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(0, shape))
+                    _mask_block(s, i0, j0, self_col, gid, gid)
+                    p = s.exp_()  # p_ij = exp(s_ij - lse_i)
+                    if i0 == j0:  # dZ_I += W Z_I + W^T Z_I with W = g_I * P
+                        dz[g0:g1, i0:i1].addcmul_(torch.bmm(p, z_i), g_i[:, :, None])
+                        dz[g0:g1, i0:i1].baddbmm_(p.transpose(1, 2), z_i * g_i[:, :, None])
+                        continue
+                    lse_i, lse_j = -neg_lse[g0:g1, i0:i1], -neg_lse[g0:g1, j0:j1]
+                    g_j = g[g0:g1, j0:j1]
+                    ref = lse_i.amax(dim=1, keepdim=True)
+                    rescale = (
+                        bool(finite[g0:g1, i0:i1].all() and finite[g0:g1, j0:j1].all())
+                        and float((ref - lse_j.amin(dim=1, keepdim=True)).max()) <= SPAN_LIMIT
+                    )
+                    if rescale:  # A = P * (g_i + e^{lse_i - ref} * e^{ref - lse_j} g_j)
+                        factor = torch.mul(
+                            (lse_i - ref).exp_()[:, :, None],
+                            ((ref - lse_j).exp_() * g_j)[:, None, :],
+                            out=ws.view(1, shape),
+                        )
+                        a = p.mul_(factor.add_(g_i[:, :, None]))
+                    else:  # A = g_i * exp(s_ij - lse_i) + g_j * exp(s_ij - lse_j), two exps
+                        q = torch.baddbmm(
+                            neg_lse[g0:g1, None, j0:j1],
+                            zs[g0:g1, i0:i1],
+                            zt[g0:g1, :, j0:j1],
+                            out=ws.view(1, shape),
+                        )
+                        _mask_block(q, i0, j0, self_col, gid, gid)
+                        a = p.mul_(g_i[:, :, None]).add_(q.exp_().mul_(g_j[:, None, :]))
+                    dz[g0:g1, i0:i1].baddbmm_(a, z[g0:g1, j0:j1])
+                    dz[g0:g1, j0:j1].baddbmm_(a.transpose(1, 2), z_i)
+        grad_scale = None
+        if ctx.needs_input_grad[1]:  # sum_ij W_ij z_i . z_j = (Z * (W + W^T) Z).sum() / 2
+            grad_scale = ((z * dz).sum() / 2).to(scale.dtype).reshape(scale.shape)
+        grad_z = dz.mul_(sc) if ctx.needs_input_grad[0] else None
+        return grad_z, grad_scale, None, None, None, None
+
+
+# --------------------------------------------------------------------------------------------------
+# public functions
+# --------------------------------------------------------------------------------------------------
+def _check_pair(rows: object, cols: object) -> tuple[Tensor, Tensor]:
+    rows = check_embeddings(rows, "rows", 2)
+    if cols is not rows:
+        cols = check_embeddings(cols, "cols", 2)
+        check_same_kind(("rows", rows), ("cols", cols))
+        if rows.shape[1] != cols.shape[1]:
+            raise ValueError(
+                "rows and cols must have the same dimension D, got "
+                f"{tuple(rows.shape)} and {tuple(cols.shape)}"
+            )
+    assert isinstance(cols, Tensor)
+    return rows, cols
+
+
+def _symmetric(
+    rows: Tensor,
+    cols: Tensor,
+    self_col: Tensor | int | None,
+    row_gid: Tensor | None,
+    col_gid: Tensor | None,
+) -> bool:
+    """Whether the exclusions keep the self-similarity symmetric (``cols is rows`` is checked apart)."""
+    if cols is not rows or isinstance(self_col, Tensor) or self_col not in (None, 0):
+        return False
+    if row_gid is None or col_gid is None:  # group exclusions apply only when both are given
+        return True
+    return row_gid is col_gid or (row_gid.shape == col_gid.shape and bool(torch.equal(row_gid, col_gid)))
 
 
 @finite_loss(allow_neg_inf=True)  # -inf: a row with no candidate column
@@ -238,6 +482,10 @@ def tiled_logsumexp(
 ) -> Tensor:
     """Row-wise log-sum-exp of ``scale * rows @ cols.T`` without materialising the matrix.
 
+    When ``cols is rows`` (the same tensor object) and the exclusions are symmetric (``self_col`` 0 or
+    ``None``, ``row_gid`` equal to ``col_gid``), the symmetric path of :func:`self_logsumexp` is taken:
+    each pair of tiles is computed once.
+
     Args:
         rows: row embeddings ``R``.
         cols: column embeddings ``C`` (may be the same tensor as ``rows``).
@@ -247,32 +495,37 @@ def tiled_logsumexp(
         row_gid: group id per row; with ``col_gid``, columns of the same group are left out.
         col_gid: group id per column.
         block_size: ``(block_rows, block_cols)``, one int for square blocks, or ``None`` for
-            ``(512, 4096)``. Peak extra memory is about two blocks of logits.
+            ``(1024, 1024)``; a self-similarity tile is square, of side ``min(block_rows, block_cols)``.
+            Peak extra memory is about two blocks of logits.
 
     Returns:
-        ``lse`` with ``lse[i] = log sum_{j allowed} exp(scale * <rows[i], cols[j]>)``.
+        ``lse`` with ``lse[i] = log sum_{j allowed} exp(scale * <rows[i], cols[j]>)`` (float32 for half
+        inputs).
 
     Shape:
         rows ``(N, D)``, cols ``(M, D)``, self_col/row_gid ``(N,)``, col_gid ``(M,)`` -> ``(N,)``.
     """
-    check_embeddings(rows, "rows", 2)
-    check_embeddings(cols, "cols", 2)
-    check_same_kind(("rows", rows), ("cols", cols))
-    if rows.shape[1] != cols.shape[1]:
-        raise ValueError(
-            f"rows and cols must have the same dimension D, got {tuple(rows.shape)} and {tuple(cols.shape)}"
-        )
+    rows, cols = _check_pair(rows, cols)
     br, bc = resolve_block_size(block_size)
+    if _symmetric(rows, cols, self_col, row_gid, col_gid):
+        z = _upcast(rows)
+        sc = _as_scale(scale, z)
+        gid = row_gid if row_gid is not None and col_gid is not None else None
+        out = _SelfTiledLogSumExp.apply(z[None], sc, self_col == 0, gid, min(br, bc), br * bc)
+        return out[0]  # type: ignore[no-any-return]
+    same = cols is rows
+    rows = _upcast(rows)
+    cols = rows if same else _upcast(cols)
     return _TiledLogSumExp.apply(rows, cols, _as_scale(scale, rows), self_col, row_gid, col_gid, br, bc)  # type: ignore[no-any-return]
 
 
 class _DenseLogSumExp(torch.autograd.Function):
     """The same row-wise log-sum-exp as :class:`_TiledLogSumExp`, in one block that is kept.
 
-    Forward builds the ``(N, M)`` logits once, turns them *in place* into the softmax ``P`` and saves
-    ``P``; backward is then two matmuls (``dR = scale * (g * P) @ C``, ``dC = scale * (g * P)^T @ R``)
+    Forward builds the ``(..., N, M)`` logits once, turns them *in place* into the softmax ``P`` and
+    saves ``P``; backward is then two matmuls (``dR = scale * (g * P) @ C``, ``dC = scale * (g * P)^T @ R``)
     with no recomputation: one matmul and one ``exp`` pass fewer than the tiled path, for ``N * M``
-    memory. Used for small matrices.
+    memory. Used for small matrices; accepts a leading batch dimension (independent problems).
     """
 
     @staticmethod
@@ -286,14 +539,14 @@ class _DenseLogSumExp(torch.autograd.Function):
         col_gid: Tensor | None,
     ) -> Tensor:
         sc = scale.to(rows.dtype)
-        s = (rows * sc) @ cols.T
+        s = (rows * sc) @ cols.transpose(-1, -2)
         _mask_block(s, 0, 0, self_col, row_gid, col_gid)
-        row_max = s.amax(dim=1)
-        shift = torch.where(torch.isinf(row_max), torch.zeros_like(row_max), row_max)
-        p = s.sub_(shift[:, None]).exp_()
-        total = p.sum(dim=1)
+        row_max = s.amax(dim=-1)
+        shift = _finite_or_zero(row_max)
+        p = s.sub_(shift[..., None]).exp_()
+        total = p.sum(dim=-1)
         lse = torch.log(total) + shift
-        p.div_(torch.where(total > 0, total, torch.ones_like(total))[:, None])  # softmax; empty rows stay 0
+        p.div_(torch.where(total > 0, total, torch.ones_like(total))[..., None])  # softmax; empty rows stay 0
         ctx.save_for_backward(rows, cols, scale, p)
         return lse
 
@@ -302,9 +555,9 @@ class _DenseLogSumExp(torch.autograd.Function):
     def backward(ctx, grad_lse: Tensor):  # type: ignore[override]
         rows, cols, scale, p = ctx.saved_tensors
         sc = scale.to(rows.dtype)
-        w = p * (grad_lse.to(rows.dtype) * sc)[:, None]
+        w = p * (grad_lse.to(rows.dtype) * sc)[..., None]
         grad_rows = w @ cols
-        grad_cols = w.T @ rows if ctx.needs_input_grad[1] else None
+        grad_cols = w.transpose(-1, -2) @ rows if ctx.needs_input_grad[1] else None
         grad_scale = None
         if ctx.needs_input_grad[2]:
             grad_scale = ((rows * grad_rows).sum() / sc).to(scale.dtype).reshape(scale.shape)
@@ -323,12 +576,74 @@ def dense_logsumexp(
     """Same as :func:`tiled_logsumexp` in one block: builds the ``(N, M)`` logits and keeps the softmax.
 
     Faster than the tiled path for small matrices (no recomputation in backward), at ``O(N * M)``
-    memory.
+    memory. float16 / bfloat16 inputs are computed in float32 (float32 result).
 
     Shape:
         rows ``(N, D)``, cols ``(M, D)``, self_col/row_gid ``(N,)``, col_gid ``(M,)`` -> ``(N,)``.
     """
+    same = cols is rows
+    rows = _upcast(rows)
+    cols = rows if same else _upcast(cols)
     return _DenseLogSumExp.apply(rows, cols, _as_scale(scale, rows), self_col, row_gid, col_gid)  # type: ignore[no-any-return]
+
+
+@finite_loss(allow_neg_inf=True)
+def self_logsumexp(
+    z: Tensor,
+    scale: float | Tensor = 1.0,
+    *,
+    exclude_self: bool = True,
+    gid: Tensor | None = None,
+    mode: str = "auto",
+    block_size: int | tuple[int, int] | None = None,
+) -> Tensor:
+    """Row-wise log-sum-exp of the self-similarity ``scale * z @ z.T``, for one or a batch of problems.
+
+    ``lse[..., i] = log sum_{j allowed} exp(scale * <z[..., i, :], z[..., j, :]>)``: the denominator of
+    NT-Xent / SupCon / DCL over all views, and of TS2Vec's temporal (one problem per series, ``2T``
+    timestamps) and instance (one problem per timestamp, ``2B`` series) contrast. The tiled path computes
+    each pair of tiles of the symmetric matrix once (see the module notes).
+
+    Args:
+        z: embeddings ``(N, D)``, or ``(G, N, D)`` for ``G`` independent problems.
+        scale: inverse temperature, a float or a scalar tensor (learnable: it receives a gradient).
+        exclude_self: leave column ``i`` out of row ``i``'s sum.
+        gid: optional group id per row ``(N,)`` (the same for every problem): columns of the row's own
+            group are left out (DCL's positives).
+        mode: ``"auto"`` (dense while the ``G`` matrices take at most :data:`AUTO_DENSE_MAX_BYTES`),
+            ``"dense"`` or ``"tiled"``; the same value and gradient either way.
+        block_size: tile budget ``(rows, cols)`` or one int (``None`` for ``(1024, 1024)``): tiles are
+            square, of side ``min(rows, cols)``, and a chunk of problems holds at most ``rows * cols``
+            logits.
+
+    Returns:
+        ``(N,)`` or ``(G, N)`` log-sum-exps, float32 for half inputs; ``-inf`` for a row with no
+        candidate (``N = 1`` with ``exclude_self``).
+
+    Raises:
+        TypeError, ValueError: a non-float or non-finite ``z``, a rank other than 2 or 3, a bad ``gid``,
+            ``mode`` or ``block_size``.
+
+    Shape:
+        ``(N, D)`` -> ``(N,)``; ``(G, N, D)`` -> ``(G, N)``; gid ``(N,)``.
+    """
+    z = check_embeddings(z, "z", (2, 3))
+    check_mode(mode)
+    br, bc = resolve_block_size(block_size)
+    n = z.shape[-2]
+    if gid is not None:
+        if not isinstance(gid, Tensor) or gid.is_floating_point() or tuple(gid.shape) != (n,):
+            raise ValueError(f"gid must be an integer tensor of shape ({n},), got {gid!r}")
+        gid = gid.to(z.device)
+    single = z.dim() == 2
+    zz = _upcast(z)
+    zz = zz[None] if single else zz
+    sc = _as_scale(scale, zz)
+    if choose_mode(zz.shape[0] * n, n, zz.dtype, mode) == "dense":
+        out = _DenseLogSumExp.apply(zz, zz, sc, 0 if exclude_self else None, gid, gid)
+    else:
+        out = _SelfTiledLogSumExp.apply(zz, sc, bool(exclude_self), gid, min(br, bc), br * bc)
+    return out[0] if single else out  # type: ignore[no-any-return]
 
 
 def similarity_logsumexp(
@@ -343,6 +658,9 @@ def similarity_logsumexp(
     block_size: int | tuple[int, int] | None = None,
 ) -> Tensor:
     """Dispatch to :func:`dense_logsumexp` or :func:`tiled_logsumexp` (see :func:`choose_mode`).
+
+    Pass ``cols=rows`` (the same object) for a self-similarity: the tiled path then computes each pair
+    of tiles once.
 
     Shape:
         rows ``(N, D)``, cols ``(M, D)`` -> ``(N,)``.
