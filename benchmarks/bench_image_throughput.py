@@ -38,6 +38,7 @@ from _common import report  # noqa: E402
 import encoders  # noqa: E402
 from pairs.data import load_data  # noqa: E402
 from pairs.domains.image import crops_at_decode  # noqa: E402
+from pairs.memory import kept_freed_memory  # noqa: E402
 from pairs.methods import SimCLR  # noqa: E402
 from pairs.pairing import ViewBatch, ViewLoader  # noqa: E402
 from pairs.views import image as iv  # noqa: E402
@@ -133,7 +134,9 @@ def main() -> int:
     n_images = 1024 if args.quick else args.images
     epochs = 1 if args.quick else args.epochs
     ours, theirs, view_share = [], [], []
-    with tempfile.TemporaryDirectory(prefix="pairs-throughput-") as tmp:
+    # both sides train in this process as pairs.Trainer trains on the CPU: freed buffers are kept for the
+    # next step (pairs.memory); lightly's workers, forked from here, inherit it too
+    with kept_freed_memory(), tempfile.TemporaryDirectory(prefix="pairs-throughput-") as tmp:
         folder = Path(tmp) / "imgs"
         make_folder(folder, n_images)
         for e in range(epochs):

@@ -86,7 +86,9 @@ class SmallCNN(nn.Module):
 
     Channels grow as ``width, 2*width, 4*width, 4*width``. Before blocks 2-4 the map is halved by a 2x2
     max-pool while its smaller side is at least 8, so an 8x8 digit is pooled once (8 -> 4), a 28x28 MNIST
-    image twice (28 -> 14 -> 7) and a 32x32 image three times (down to 4x4).
+    image twice (28 -> 14 -> 7) and a 32x32 image three times (down to 4x4). On the CPU, colour batches run
+    in the channels-last layout (NHWC), where oneDNN's kernels are fastest; the features are the same up to
+    float rounding.
 
     Args:
         in_channels: number of input channels (1 for digits/MNIST).
@@ -193,6 +195,10 @@ class SmallCNN(nn.Module):
         """
         _check_image_batch(x, self.in_channels, type(self).__name__, min_size=_MIN_SIZE_TO_POOL)
         plan = self._plan if self._plan is not None else _pool_plan(x.shape[2], x.shape[3], self.n_blocks)
+        if x.device.type == "cpu":
+            # oneDNN's convolutions, batch norm and max-pool run about 1.6x faster on NHWC ("channels last")
+            # than on NCHW CPU tensors; a 1-channel batch is the same either way (kept NCHW)
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.blocks[0](x)
         for pool, block in zip(plan, self.blocks[1:], strict=True):
             if pool:

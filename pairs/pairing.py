@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 from pairs.data.registry import n_samples, take_samples
 from pairs.data.source import InMemorySource, Source, default_workers, is_streamed
 from pairs.errors import ConfigError, DataError, DataTypeError
+from pairs.memory import keep_freed_memory
 from pairs.views.base import View, derive_seed
 
 __all__ = [
@@ -398,6 +399,7 @@ class _BatchKeys:
 
 def _worker_init(worker_id: int) -> None:
     torch.set_num_threads(1)  # the workers decode; the training process owns the cores' math threads
+    keep_freed_memory()  # each batch's buffers are reused by the next (no page faults; pairs.memory)
 
 
 class ViewLoader:

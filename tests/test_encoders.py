@@ -197,6 +197,27 @@ def test_small_cnn_gradients_flow():
         assert p.grad.abs().sum() > 0, name
 
 
+@pytest.mark.parametrize("norm", ["batch", "group"])
+def test_small_cnn_runs_colour_batches_channels_last_on_the_cpu_with_the_same_features(norm):
+    torch.manual_seed(0)
+    net = SmallCNN(in_channels=3, width=8, norm=norm).train()
+    x = torch.rand(6, 3, 20, 20)
+    seen = []
+    net.blocks[1][0].register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    out = net(x)
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert not seen[0].is_contiguous()  # NHWC inside, not NCHW
+    # the same network on NCHW tensors, block by block: the same features up to float rounding
+    ref = net.blocks[0](x)
+    for pool, block in zip(_pool_plan(20, 20, 4), net.blocks[1:], strict=True):
+        ref = block(net.pool(ref) if pool else ref)
+    ref = torch.flatten(nn.functional.adaptive_avg_pool2d(ref, 1), 1)
+    assert out.is_contiguous()
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-4)
+    out.sum().backward()
+    assert all(p.grad is not None and p.grad.is_contiguous() for p in net.parameters())
+
+
 def test_small_cnn_seeded_init():
     torch.manual_seed(3)
     a = SmallCNN(width=4)

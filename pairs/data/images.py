@@ -200,31 +200,52 @@ class ImageFolderSource(Source):
         out.info = dict(self.info)
         return out
 
-    def _open(self, i: int, request: tuple[int, int] | None):
+    def _error(self, path: str, err: Exception) -> DataError:
+        from PIL import Image
+
+        if isinstance(err, Image.DecompressionBombError):
+            return DataError(
+                f"image {path} is too large to decode safely ({err}); resize it or remove it from the folder"
+            )
+        return DataError(
+            f"cannot read image {path}: {err}; expected an image file ({', '.join(IMAGE_SUFFIXES)}) "
+            "that Pillow opens (remove or replace it)"
+        )
+
+    def _header(self, i: int):
+        """Image ``i`` opened lazily: its size and format are read from the header, nothing is decoded."""
         from PIL import Image, UnidentifiedImageError
 
         path = self.paths[int(i)]
         try:
-            img = Image.open(path)
-            if request is not None and img.format == "JPEG":
-                img.draft("L" if self.channels == 1 else "RGB", request)
-            img = img.convert("L" if self.channels == 1 else "RGB")
-        except Image.DecompressionBombError as err:
-            raise DataError(
-                f"image {path} is too large to decode safely ({err}); resize it or remove it from the folder"
-            ) from err
-        except (UnidentifiedImageError, OSError, ValueError) as err:
-            raise DataError(
-                f"cannot read image {path}: {err}; expected an image file ({', '.join(IMAGE_SUFFIXES)}) "
-                "that Pillow opens (remove or replace it)"
-            ) from err
-        return img
+            return Image.open(path)
+        except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError) as err:
+            raise self._error(path, err) from err
 
-    def _tensor(self, img) -> torch.Tensor:
-        arr = np.asarray(img, dtype=np.uint8)
-        t = torch.from_numpy(arr.copy())
-        t = t[None] if t.dim() == 2 else t.permute(2, 0, 1)
-        return t.float().div_(255.0)
+    def _decode(self, i: int, img, request: tuple[int, int] | None):
+        """Decode the opened image ``img`` (a JPEG reduced by the decoder toward ``request``) to L or RGB."""
+        from PIL import Image, UnidentifiedImageError
+
+        mode = "L" if self.channels == 1 else "RGB"
+        try:
+            if request is not None and img.format == "JPEG":
+                img.draft(mode, request)
+            return img.convert(mode)
+        except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError) as err:
+            raise self._error(self.paths[int(i)], err) from err
+        finally:
+            img.close()
+
+    def _open(self, i: int, request: tuple[int, int] | None):
+        return self._decode(i, self._header(i), request)
+
+    @staticmethod
+    def _tensor(images: list) -> torch.Tensor:
+        """Pillow images of one size and mode -> ``(N, C, H, W)`` float32 in [0, 1] (one conversion)."""
+        arr = np.stack([np.asarray(img, dtype=np.uint8) for img in images])
+        t = torch.from_numpy(arr)
+        t = t[:, None] if t.dim() == 3 else t.permute(0, 3, 1, 2)
+        return t.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
 
     def __getitem__(self, i: int) -> torch.Tensor:
         from PIL import Image
@@ -235,7 +256,7 @@ class ImageFolderSource(Source):
         k = s / min(w, h)
         cw, ch = s / k, s / k  # the centre square, in source pixels
         box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
-        return self._tensor(img.resize((s, s), Image.BILINEAR, box=box))
+        return self._tensor([img.resize((s, s), Image.BILINEAR, box=box)])[0]
 
     def train_item(self, i: int, generator: torch.Generator) -> torch.Tensor:
         if not self.crops:
@@ -243,18 +264,19 @@ class ImageFolderSource(Source):
         from PIL import Image
 
         s = self.size
-        head = self._open(i, None)  # header only: the size, nothing decoded yet
+        head = self._header(i)  # the size from the header; decoded once below
         width, height = head.size
         boxes = [_crop_box(width, height, scale, ratio, generator) for scale, ratio in self.crops]
         smallest = min(min(b[2] - b[0], b[3] - b[1]) for b in boxes)
         factor = max(1.0, smallest / s)  # the decoder may shrink the image this much and keep the detail
-        img = self._open(i, (max(s, int(width / factor)), max(s, int(height / factor))))
+        img = self._decode(i, head, (max(s, int(width / factor)), max(s, int(height / factor))))
         fx, fy = img.size[0] / width, img.size[1] / height
-        out = [
-            self._tensor(img.resize((s, s), Image.BILINEAR, box=(b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy)))
-            for b in boxes
-        ]
-        return torch.stack(out)
+        return self._tensor(
+            [
+                img.resize((s, s), Image.BILINEAR, box=(b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy))
+                for b in boxes
+            ]
+        )
 
 
 def _channels(paths: list[str], probe: int = 16) -> int:

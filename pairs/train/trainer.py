@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from pairs.errors import CheckpointError, ConfigError, OutputError, PairsError, TrainingDiverged
 from pairs.eval.metrics import check_positive_int
+from pairs.memory import kept_freed_memory
 from pairs.methods.base import Method
 from pairs.train.checkpoint import (
     CHECKPOINT_NAME,
@@ -448,8 +449,11 @@ class Trainer:
             OutputError: when the run directory cannot be written.
         """
         self._aside: Path | None = None
+        # on the CPU, the step's freed buffers are kept for the next step (no page faults; pairs.memory)
+        keep = kept_freed_memory() if self.device.type == "cpu" else contextlib.nullcontext()
         try:
-            return self._fit(loader)
+            with keep:
+                return self._fit(loader)
         except BaseException:
             if self._aside is not None:  # failed before the first checkpoint: the old run comes back
                 self._restore_replaced(self._aside)

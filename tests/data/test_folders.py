@@ -84,6 +84,26 @@ def test_crops_cut_at_decode_from_the_full_resolution_file(tmp_path):
     assert crops_at_decode(multi, 2, source)[0] is multi
 
 
+def test_training_item_opens_and_decodes_each_file_once(tmp_path, monkeypatch):
+    import PIL.Image
+
+    _image_folder(tmp_path / "imgs")
+    source = load_data(f"images:{tmp_path / 'imgs'}@16").train
+    cropping = crops_at_decode(iv.simclr_view(16), 2, source)[1]
+    opened, decoded = [], []
+    real_open, real_decoder = PIL.Image.open, PIL.Image._getdecoder
+    monkeypatch.setattr(PIL.Image, "open", lambda *a, **k: opened.append(1) or real_open(*a, **k))
+    monkeypatch.setattr(PIL.Image, "_getdecoder", lambda *a, **k: decoded.append(1) or real_decoder(*a, **k))
+    for i in range(len(source)):
+        opened.clear()
+        decoded.clear()
+        crops = cropping.train_item(i, torch.Generator().manual_seed(i))
+        assert crops.shape == (2, 3, 16, 16) and crops.is_contiguous()
+        assert len(opened) == 1 and len(decoded) == 1  # the file is opened and decoded once
+        colour = torch.tensor(COLOURS[Path(source.item_id(i)).parent.name], dtype=torch.float32) / 255
+        torch.testing.assert_close(crops.mean(dim=(2, 3)), colour.expand(2, 3), atol=0.02, rtol=0)
+
+
 def test_unreadable_image_names_the_file(tmp_path):
     _image_folder(tmp_path, per_class=8)
     (tmp_path / "red" / "broken.png").write_bytes(b"not a png")  # 25th file: found when it is read
