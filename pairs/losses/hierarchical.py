@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pairs.losses._checks import check_embeddings, check_same_kind, finite_loss
-from pairs.losses.tiled import check_mode, resolve_block_size, self_logsumexp
+from pairs.losses.tiled import _self_lse, check_mode, resolve_block_size
 
 __all__ = [
     "HierarchicalContrastiveLoss",
@@ -82,7 +82,7 @@ def _contrast(z: Tensor, pos: Tensor, mode: str, block_size: int | tuple[int, in
     ``z (G, N, D)`` holds the representations, ``pos`` the positive similarity of each anchor pair (its
     two anchors share it). The result is ``mean(LSE over the other N - 1) - mean(pos)``.
     """
-    lse = self_logsumexp(z.contiguous(), 1.0, exclude_self=True, mode=mode, block_size=block_size)
+    lse = _self_lse(z.contiguous(), 1.0, True, None, mode, block_size)  # z was checked by _check_pair
     return lse.mean() - pos.mean()
 
 

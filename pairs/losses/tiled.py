@@ -36,7 +36,11 @@ temperature) are applied to the ``(t, D)`` operands instead of the ``(t, t)`` ti
 a self-similarity tile reuses the row side's ``exp``: ``exp(s_ij - a_j) = exp(s_ij - a_i) exp(a_i - a_j)``,
 a rank-one rescaling, used when the shifts of the two tiles lie within :data:`SPAN_LIMIT` of each other
 (always, for cosine similarities at any usual temperature), so no term that matters can underflow;
-otherwise the tile takes a second ``exp``.
+otherwise the tile takes a second ``exp``. On the CPU the tiles are spread over
+``torch.get_num_threads()`` worker threads, each with one intra-op thread and its own accumulators (a
+tile's many short element-wise passes would otherwise each end in a barrier of the intra-op team, which
+on a busy machine costs more than the passes); the assignment of tiles to workers is fixed, so the
+result does not depend on timing.
 
 :func:`similarity_logsumexp` picks one of them: ``mode="auto"`` uses the dense path while the
 ``(N, M)`` matrix in the compute dtype takes at most :data:`AUTO_DENSE_MAX_BYTES` (64 MiB, i.e.
@@ -58,6 +62,10 @@ in the input dtype.
 """
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -236,6 +244,78 @@ def _upcast(x: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------------------------------
+# worker threads
+# --------------------------------------------------------------------------------------------------
+MIN_PARALLEL_TILE = 1 << 16
+"""Tiles of at least this many logits are spread over worker threads on the CPU (see :func:`_run_tiles`)."""
+
+
+def _n_workers(device: torch.device, tile_numel: int, n_items: int) -> int:
+    """How many worker threads :func:`_run_tiles` uses: the intra-op thread count on the CPU for tiles
+    big enough to be worth it, else 1 (GPU work is already parallel inside each product)."""
+    if device.type != "cpu" or tile_numel < MIN_PARALLEL_TILE:
+        return 1
+    return max(1, min(torch.get_num_threads(), n_items))
+
+
+def _run_tiles(
+    items: list[tuple[int, ...]],
+    body: Callable[[tuple[int, ...], Any], None],
+    make_state: Callable[[], Any],
+    n_workers: int,
+) -> list[Any]:
+    """Apply ``body(item, state)`` to every item, on ``n_workers`` threads with one state each.
+
+    On the CPU a tile is one product and a few element-wise passes over about a million logits. Split
+    across the intra-op threads, each of those passes ends in a barrier, and on a busy machine one
+    descheduled thread makes the whole team wait (measured on 2 shared cores: 5x slower than one
+    thread). Here each worker runs every ``n_workers``-th item with one intra-op thread, into its own
+    accumulators; the assignment is fixed (the result does not depend on timing) and the caller
+    combines the states in order. The calling thread is worker 0; grad mode is off in every worker.
+
+    Returns:
+        The ``n_workers`` states.
+    """
+    states = [make_state() for _ in range(n_workers)]
+    if n_workers == 1:
+        for item in items:
+            body(item, states[0])
+        return states
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            torch.set_num_threads(1)
+            with torch.no_grad():
+                for item in items[k::n_workers]:
+                    body(item, states[k])
+        except BaseException as e:  # re-raised in the calling thread
+            errors.append(e)
+
+    saved = torch.get_num_threads()
+    threads = [threading.Thread(target=work, args=(k,), daemon=True) for k in range(1, n_workers)]
+    try:
+        for t in threads:
+            t.start()
+        work(0)
+        for t in threads:
+            t.join()
+    finally:
+        torch.set_num_threads(saved)
+    if errors:
+        raise errors[0]
+    return states
+
+
+def _merge_states(states: list[tuple[Tensor, Tensor, Any]]) -> Tensor:
+    """Combine the workers' running ``(max, sum)`` states (in order) and finish the log-sum-exp."""
+    acc_max, acc_sum = states[0][0], states[0][1]
+    for mx, total, _ in states[1:]:
+        _merge_(acc_max, acc_sum, mx, total)
+    return _finish_lse(acc_max, acc_sum)
+
+
+# --------------------------------------------------------------------------------------------------
 # general tiled path: rows against other columns
 # --------------------------------------------------------------------------------------------------
 class _TiledLogSumExp(torch.autograd.Function):
@@ -262,15 +342,20 @@ class _TiledLogSumExp(torch.autograd.Function):
     ) -> Tensor:
         n, m = rows.shape[0], cols.shape[0]
         rs = rows * scale.to(rows.dtype)  # scale the (N, D) side once
-        ws = _Workspace(1, min(block_rows, n) * min(block_cols, m), rows)
-        acc_max = torch.full((n,), _NEG_INF, dtype=rows.dtype, device=rows.device)
-        acc_sum = torch.zeros(n, dtype=rows.dtype, device=rows.device)
-        for r0, r1 in _ranges(n, block_rows):
-            for c0, c1 in _ranges(m, block_cols):
-                s = torch.mm(rs[r0:r1], cols[c0:c1].T, out=ws.view(0, (r1 - r0, c1 - c0)))
-                _mask_block(s, r0, c0, self_col, row_gid, col_gid)
-                _merge_(acc_max[r0:r1], acc_sum[r0:r1], *_exp_sum(s, dim=1))
-        lse = _finish_lse(acc_max, acc_sum)
+        numel = min(block_rows, n) * min(block_cols, m)
+        items = [(*r, *c) for r in _ranges(n, block_rows) for c in _ranges(m, block_cols)]
+
+        def state() -> tuple[Tensor, Tensor, _Workspace]:
+            acc_max = torch.full((n,), _NEG_INF, dtype=rows.dtype, device=rows.device)
+            return acc_max, torch.zeros_like(acc_max), _Workspace(1, numel, rows)
+
+        def body(item: tuple[int, ...], st: tuple[Tensor, Tensor, _Workspace]) -> None:
+            r0, r1, c0, c1 = item
+            s = torch.mm(rs[r0:r1], cols[c0:c1].T, out=st[2].view(0, (r1 - r0, c1 - c0)))
+            _mask_block(s, r0, c0, self_col, row_gid, col_gid)
+            _merge_(st[0][r0:r1], st[1][r0:r1], *_exp_sum(s, dim=1))
+
+        lse = _merge_states(_run_tiles(items, body, state, _n_workers(rows.device, numel, len(items))))
         self_col_t = self_col if isinstance(self_col, Tensor) else None
         ctx.save_for_backward(rows, cols, scale, lse, self_col_t, row_gid, col_gid)
         ctx.self_col_int = self_col if isinstance(self_col, int) else None
@@ -289,20 +374,31 @@ class _TiledLogSumExp(torch.autograd.Function):
         g = grad_lse.to(rows.dtype).contiguous()
         rs = rows * sc
         gr = rows * (g * sc)[:, None] if need_cols else None  # g_i * scale * r_i: the (N, D) side
-        pc = torch.zeros_like(rows)  # (P @ C), before the factor g_i
-        grad_cols = torch.zeros_like(cols) if need_cols else None
         # rows without any allowed column (lse = -inf) get zero weight: shift them by +inf
         neg_lse = torch.where(torch.isneginf(lse), torch.full_like(lse, float("inf")), lse).neg_()
-        ws = _Workspace(1, min(block_rows, n) * min(block_cols, m), rows)
-        for r0, r1 in _ranges(n, block_rows):
-            bias = neg_lse[r0:r1, None]
-            for c0, c1 in _ranges(m, block_cols):
-                s = torch.addmm(bias, rs[r0:r1], cols[c0:c1].T, out=ws.view(0, (r1 - r0, c1 - c0)))
-                _mask_block(s, r0, c0, self_col, row_gid, col_gid)
-                p = s.exp_()  # softmax weights p_ij of this block
-                pc[r0:r1].addmm_(p, cols[c0:c1])
-                if grad_cols is not None:
-                    grad_cols[c0:c1].addmm_(p.T, gr[r0:r1])
+        numel = min(block_rows, n) * min(block_cols, m)
+        items = [(*r, *c) for r in _ranges(n, block_rows) for c in _ranges(m, block_cols)]
+
+        def state() -> tuple[Tensor, Tensor | None, _Workspace]:
+            pc = torch.zeros_like(rows)  # (P @ C), before the factor g_i
+            return pc, (torch.zeros_like(cols) if need_cols else None), _Workspace(1, numel, rows)
+
+        def body(item: tuple[int, ...], st: tuple[Tensor, Tensor | None, _Workspace]) -> None:
+            r0, r1, c0, c1 = item
+            out = st[2].view(0, (r1 - r0, c1 - c0))
+            s = torch.addmm(neg_lse[r0:r1, None], rs[r0:r1], cols[c0:c1].T, out=out)
+            _mask_block(s, r0, c0, self_col, row_gid, col_gid)
+            p = s.exp_()  # softmax weights p_ij of this block
+            st[0][r0:r1].addmm_(p, cols[c0:c1])
+            if st[1] is not None and gr is not None:
+                st[1][c0:c1].addmm_(p.T, gr[r0:r1])
+
+        states = _run_tiles(items, body, state, _n_workers(rows.device, numel, len(items)))
+        pc, grad_cols = states[0][0], states[0][1]
+        for other_pc, other_cols, _ in states[1:]:
+            pc.add_(other_pc)
+            if grad_cols is not None and other_cols is not None:
+                grad_cols.add_(other_cols)
         pc.mul_(g[:, None])  # sum_j g_i p_ij c_j
         grad_scale = None
         if need_scale:
@@ -314,16 +410,27 @@ class _TiledLogSumExp(torch.autograd.Function):
 # --------------------------------------------------------------------------------------------------
 # self-similarity tiled path: one product per pair of tiles
 # --------------------------------------------------------------------------------------------------
+def _self_items(n_groups: int, n: int, t: int, chunk: int) -> list[tuple[int, ...]]:
+    """``(g0, g1, i0, i1, j0, j1)`` for every chunk of problems and pair of tiles ``I <= J``."""
+    tiles = _ranges(n, t)
+    return [
+        (g0, g1, *tiles[a], *tiles[b])
+        for g0, g1 in _ranges(n_groups, chunk)
+        for a in range(len(tiles))
+        for b in range(a, len(tiles))
+    ]
+
+
 class _SelfTiledLogSumExp(torch.autograd.Function):
     """``lse[g, i] = log sum_{j allowed} exp(scale * z[g, i] . z[g, j])`` for ``G`` independent problems.
 
     The logits of each problem form a symmetric ``(N, N)`` matrix; only tiles ``(I, J)`` with ``I <= J``
-    are computed. Forward: per tile, the row-wise LSE feeds rows ``I`` and the column-wise LSE rows ``J``
-    (a weighted column sum of the row side's ``exp``, see :data:`SPAN_LIMIT`), merged into running
-    log-sum-exps. Backward: with ``W_ij = g_i p_ij``, the gradient is ``scale * (W + W^T) Z``; per tile
-    ``A = W_IJ + (W_JI)^T = P_IJ * (g_I 1^T + e^{lse_I} (g_J e^{-lse_J})^T)`` (one ``exp`` and a rank-one
-    factor) and ``dZ_I += A Z_J``, ``dZ_J += A^T Z_I``. Problems are processed in chunks of groups so
-    that a chunk's tile holds at most ``block_rows * block_cols`` logits.
+    are computed. Forward: per tile, the row-wise sums feed rows ``I`` and the column-wise sums rows
+    ``J`` (a weighted column sum of the row side's ``exp``, see :data:`SPAN_LIMIT`), merged into running
+    ``(max, sum)`` states. Backward: with ``W_ij = g_i p_ij``, the gradient is ``scale * (W + W^T) Z``;
+    per tile ``A = W_IJ + (W_JI)^T = P_IJ * (g_I 1^T + e^{lse_I} (g_J e^{-lse_J})^T)`` (one ``exp`` and a
+    rank-one factor) and ``dZ_I += A Z_J``, ``dZ_J += A^T Z_I``. Problems are processed in chunks of
+    groups so that a chunk's tile holds at most ``block_rows * block_cols`` logits.
     """
 
     @staticmethod
@@ -338,37 +445,40 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
     ) -> Tensor:
         n_groups, n, _ = z.shape
         t = min(tile, n)
-        chunk = max(1, budget // (t * t))
+        chunk = max(1, min(n_groups, budget // (t * t)))
         zs = z * scale.to(z.dtype)
         zt = z.transpose(-1, -2)
-        tiles = _ranges(n, t)
-        ws = _Workspace(1, min(chunk, n_groups) * t * t, z)
-        acc_max = torch.full((n_groups, n), _NEG_INF, dtype=z.dtype, device=z.device)
-        acc_sum = torch.zeros((n_groups, n), dtype=z.dtype, device=z.device)
-        for g0, g1 in _ranges(n_groups, chunk):
-            gc = g1 - g0
-            for ii, (i0, i1) in enumerate(tiles):
-                for j0, j1 in tiles[ii:]:
-                    shape = (gc, i1 - i0, j1 - j0)
-                    s = torch.bmm(zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(0, shape))
-                    _mask_block(s, i0, j0, 0 if exclude_self else None, gid, gid)
-                    rows_i = (acc_max[g0:g1, i0:i1], acc_sum[g0:g1, i0:i1])
-                    if i0 == j0:  # a diagonal tile holds both sides: its row sums are all there is
-                        _merge_(*rows_i, *_exp_sum(s, dim=2))
-                        continue
-                    rows_j = (acc_max[g0:g1, j0:j1], acc_sum[g0:g1, j0:j1])
-                    col_max = s.amax(dim=1)  # (gc, wj)
-                    ref = col_max.amax(dim=1, keepdim=True)  # the tile's max, per group
-                    rescale = bool(torch.isfinite(ref).all()) and float((ref - col_max).max()) <= SPAN_LIMIT
-                    if not rescale:  # shifts too far apart (or empty columns): the column side's own exp
-                        _merge_(*rows_j, *_exp_sum(s.transpose(1, 2).clone(), dim=2))
-                    row_max, row_sum = _exp_sum(s, dim=2)
-                    _merge_(*rows_i, row_max, row_sum)
-                    if rescale:  # sum_i exp(s_ij - ref) = sum_i exp(row_max_i - ref) * exp(s_ij - row_max_i)
-                        weight = (row_max - ref).exp_()  # 0 for a row masked out of the whole tile
-                        col_sum = torch.bmm(weight[:, None, :], s)[:, 0]
-                        _merge_(*rows_j, ref.expand_as(col_sum), col_sum)
-        lse = _finish_lse(acc_max, acc_sum)
+        self_col = 0 if exclude_self else None
+        items = _self_items(n_groups, n, t, chunk)
+
+        def state() -> tuple[Tensor, Tensor, _Workspace]:
+            acc_max = torch.full((n_groups, n), _NEG_INF, dtype=z.dtype, device=z.device)
+            return acc_max, torch.zeros_like(acc_max), _Workspace(1, chunk * t * t, z)
+
+        def body(item: tuple[int, ...], st: tuple[Tensor, Tensor, _Workspace]) -> None:
+            g0, g1, i0, i1, j0, j1 = item
+            acc_max, acc_sum, ws = st
+            s = torch.bmm(zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(0, (g1 - g0, i1 - i0, j1 - j0)))
+            _mask_block(s, i0, j0, self_col, gid, gid)
+            rows_i = (acc_max[g0:g1, i0:i1], acc_sum[g0:g1, i0:i1])
+            if i0 == j0:  # a diagonal tile holds both sides: its row sums are all there is
+                _merge_(*rows_i, *_exp_sum(s, dim=2))
+                return
+            rows_j = (acc_max[g0:g1, j0:j1], acc_sum[g0:g1, j0:j1])
+            col_max = s.amax(dim=1)  # (gc, wj)
+            ref = col_max.amax(dim=1, keepdim=True)  # the tile's max, per problem
+            rescale = bool(torch.isfinite(ref).all()) and float((ref - col_max).max()) <= SPAN_LIMIT
+            if not rescale:  # shifts too far apart (or empty columns): the column side's own exp
+                _merge_(*rows_j, *_exp_sum(s.transpose(1, 2).clone(), dim=2))
+            row_max, row_sum = _exp_sum(s, dim=2)
+            _merge_(*rows_i, row_max, row_sum)
+            if rescale:  # sum_i exp(s_ij - ref) = sum_i exp(row_max_i - ref) * exp(s_ij - row_max_i)
+                weight = (row_max - ref).exp_()  # 0 for a row masked out of the whole tile
+                col_sum = torch.bmm(weight[:, None, :], s)[:, 0]
+                _merge_(*rows_j, ref.expand_as(col_sum), col_sum)
+
+        workers = _n_workers(z.device, chunk * t * t, len(items))
+        lse = _merge_states(_run_tiles(items, body, state, workers))
         ctx.save_for_backward(z, scale, lse, gid)
         ctx.exclude_self = exclude_self
         ctx.sizes = (t, chunk)
@@ -387,49 +497,52 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
         zt = z.transpose(-1, -2)
         finite = torch.isfinite(lse)
         neg_lse = torch.where(finite, lse, torch.full_like(lse, float("inf"))).neg_()
-        tiles = _ranges(n, t)
-        ws = _Workspace(2, min(chunk, n_groups) * t * t, z)
-        dz = torch.zeros_like(z)  # (W + W^T) Z, before the factor scale
-        for g0, g1 in _ranges(n_groups, chunk):
-            gc = g1 - g0
-            for ii, (i0, i1) in enumerate(tiles):
-                bias_i = neg_lse[g0:g1, i0:i1, None]
-                z_i = z[g0:g1, i0:i1]
-                g_i = g[g0:g1, i0:i1]
-                for j0, j1 in tiles[ii:]:
-                    shape = (gc, i1 - i0, j1 - j0)
-                    s = torch.baddbmm(bias_i, zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(0, shape))
-                    _mask_block(s, i0, j0, self_col, gid, gid)
-                    p = s.exp_()  # p_ij = exp(s_ij - lse_i)
-                    if i0 == j0:  # dZ_I += W Z_I + W^T Z_I with W = g_I * P
-                        dz[g0:g1, i0:i1].addcmul_(torch.bmm(p, z_i), g_i[:, :, None])
-                        dz[g0:g1, i0:i1].baddbmm_(p.transpose(1, 2), z_i * g_i[:, :, None])
-                        continue
-                    lse_i, lse_j = -neg_lse[g0:g1, i0:i1], -neg_lse[g0:g1, j0:j1]
-                    g_j = g[g0:g1, j0:j1]
-                    ref = lse_i.amax(dim=1, keepdim=True)
-                    rescale = (
-                        bool(finite[g0:g1, i0:i1].all() and finite[g0:g1, j0:j1].all())
-                        and float((ref - lse_j.amin(dim=1, keepdim=True)).max()) <= SPAN_LIMIT
-                    )
-                    if rescale:  # A = P * (g_i + e^{lse_i - ref} * e^{ref - lse_j} g_j)
-                        factor = torch.mul(
-                            (lse_i - ref).exp_()[:, :, None],
-                            ((ref - lse_j).exp_() * g_j)[:, None, :],
-                            out=ws.view(1, shape),
-                        )
-                        a = p.mul_(factor.add_(g_i[:, :, None]))
-                    else:  # A = g_i * exp(s_ij - lse_i) + g_j * exp(s_ij - lse_j), two exps
-                        q = torch.baddbmm(
-                            neg_lse[g0:g1, None, j0:j1],
-                            zs[g0:g1, i0:i1],
-                            zt[g0:g1, :, j0:j1],
-                            out=ws.view(1, shape),
-                        )
-                        _mask_block(q, i0, j0, self_col, gid, gid)
-                        a = p.mul_(g_i[:, :, None]).add_(q.exp_().mul_(g_j[:, None, :]))
-                    dz[g0:g1, i0:i1].baddbmm_(a, z[g0:g1, j0:j1])
-                    dz[g0:g1, j0:j1].baddbmm_(a.transpose(1, 2), z_i)
+        items = _self_items(n_groups, n, t, chunk)
+
+        def state() -> tuple[Tensor, _Workspace]:
+            return torch.zeros_like(z), _Workspace(2, chunk * t * t, z)  # (W + W^T) Z, before scale
+
+        def body(item: tuple[int, ...], st: tuple[Tensor, _Workspace]) -> None:
+            g0, g1, i0, i1, j0, j1 = item
+            dz, ws = st
+            shape = (g1 - g0, i1 - i0, j1 - j0)
+            z_i, g_i = z[g0:g1, i0:i1], g[g0:g1, i0:i1]
+            s = torch.baddbmm(
+                neg_lse[g0:g1, i0:i1, None], zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(0, shape)
+            )
+            _mask_block(s, i0, j0, self_col, gid, gid)
+            p = s.exp_()  # p_ij = exp(s_ij - lse_i)
+            if i0 == j0:  # dZ_I += W Z_I + W^T Z_I with W = g_I * P
+                dz[g0:g1, i0:i1].addcmul_(torch.bmm(p, z_i), g_i[:, :, None])
+                dz[g0:g1, i0:i1].baddbmm_(p.transpose(1, 2), z_i * g_i[:, :, None])
+                return
+            lse_i, lse_j = -neg_lse[g0:g1, i0:i1], -neg_lse[g0:g1, j0:j1]
+            g_j = g[g0:g1, j0:j1]
+            ref = lse_i.amax(dim=1, keepdim=True)
+            rescale = (
+                bool(finite[g0:g1, i0:i1].all() and finite[g0:g1, j0:j1].all())
+                and float((ref - lse_j.amin(dim=1, keepdim=True)).max()) <= SPAN_LIMIT
+            )
+            if rescale:  # A = P * (g_i + e^{lse_i - ref} * e^{ref - lse_j} g_j)
+                factor = torch.mul(
+                    (lse_i - ref).exp_()[:, :, None],
+                    ((ref - lse_j).exp_() * g_j)[:, None, :],
+                    out=ws.view(1, shape),
+                )
+                a = p.mul_(factor.add_(g_i[:, :, None]))
+            else:  # A = g_i * exp(s_ij - lse_i) + g_j * exp(s_ij - lse_j), two exps
+                q = torch.baddbmm(
+                    neg_lse[g0:g1, None, j0:j1], zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(1, shape)
+                )
+                _mask_block(q, i0, j0, self_col, gid, gid)
+                a = p.mul_(g_i[:, :, None]).add_(q.exp_().mul_(g_j[:, None, :]))
+            dz[g0:g1, i0:i1].baddbmm_(a, z[g0:g1, j0:j1])
+            dz[g0:g1, j0:j1].baddbmm_(a.transpose(1, 2), z_i)
+
+        states = _run_tiles(items, body, state, _n_workers(z.device, chunk * t * t, len(items)))
+        dz = states[0][0]
+        for other, _ in states[1:]:
+            dz.add_(other)
         grad_scale = None
         if ctx.needs_input_grad[1]:  # sum_ij W_ij z_i . z_j = (Z * (W + W^T) Z).sum() / 2
             grad_scale = ((z * dz).sum() / 2).to(scale.dtype).reshape(scale.shape)
@@ -629,12 +742,26 @@ def self_logsumexp(
     """
     z = check_embeddings(z, "z", (2, 3))
     check_mode(mode)
-    br, bc = resolve_block_size(block_size)
+    resolve_block_size(block_size)
     n = z.shape[-2]
     if gid is not None:
         if not isinstance(gid, Tensor) or gid.is_floating_point() or tuple(gid.shape) != (n,):
             raise ValueError(f"gid must be an integer tensor of shape ({n},), got {gid!r}")
         gid = gid.to(z.device)
+    return _self_lse(z, scale, exclude_self, gid, mode, block_size)
+
+
+def _self_lse(
+    z: Tensor,
+    scale: float | Tensor,
+    exclude_self: bool,
+    gid: Tensor | None,
+    mode: str,
+    block_size: int | tuple[int, int] | None,
+) -> Tensor:
+    """:func:`self_logsumexp` without the input checks, for callers that validated ``z`` already."""
+    br, bc = resolve_block_size(block_size)
+    n = z.shape[-2]
     single = z.dim() == 2
     zz = _upcast(z)
     zz = zz[None] if single else zz

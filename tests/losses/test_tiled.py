@@ -439,3 +439,47 @@ def test_info_nce_general_tiled_path_low_precision(dtype, temperature, negatives
     for a, r in zip(grads, grads_r, strict=True):
         assert a.dtype == dtype
         assert_close_rel(a, r, dtype)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_worker_threads_give_the_one_thread_result(monkeypatch, threads):
+    """On the CPU, tiles are spread over torch.get_num_threads() worker threads (fixed assignment, own
+    accumulators): the same values and gradients as one thread, for both tiled paths, and the intra-op
+    thread count is restored afterwards."""
+    z = randn(2, 60, 8, seed=60)
+    q, k = randn(50, 8, seed=61), randn(70, 8, seed=62)
+
+    def run():
+        leaves = [x.clone().requires_grad_(True) for x in (z, q, k)]
+        a = nt_xent(leaves[0], temperature=0.2, mode="tiled", block_size=16)
+        b = info_nce(leaves[1], leaves[1], leaves[2], mode="tiled", block_size=(16, 24))
+        c = tiled.self_logsumexp(leaves[0], 0.5, mode="tiled", block_size=(8, 32)).sum()
+        return [a, b, c, *torch.autograd.grad(a + b + c, leaves)]
+
+    one = run()
+    monkeypatch.setattr(tiled, "MIN_PARALLEL_TILE", 1)
+    torch.set_num_threads(threads)
+    seen = []
+    real = tiled._run_tiles
+    monkeypatch.setattr(tiled, "_run_tiles", lambda it, b, s, n: seen.append(n) or real(it, b, s, n))
+    many = run()
+    assert torch.get_num_threads() == threads
+    assert seen and min(seen) == threads
+    for a, b in zip(many, one, strict=True):
+        assert _rel_err(a, b) <= 1e-12
+
+
+def test_worker_thread_errors_reach_the_caller(monkeypatch):
+    monkeypatch.setattr(tiled, "MIN_PARALLEL_TILE", 1)
+    torch.set_num_threads(2)
+    real = tiled._mask_block
+
+    def fail_late(s, r0, c0, *args):
+        if r0 >= 32:  # an item of the second worker
+            raise RuntimeError("tile failed")
+        real(s, r0, c0, *args)
+
+    monkeypatch.setattr(tiled, "_mask_block", fail_late)
+    with pytest.raises(RuntimeError, match="tile failed"):
+        nt_xent(randn(2, 40, 4, seed=1), mode="tiled", block_size=8)
+    assert torch.get_num_threads() == 2
