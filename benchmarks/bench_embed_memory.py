@@ -1,49 +1,65 @@
-"""Peak memory of ``pairs embed`` on streamed shards: flat in the collection size.
+"""Peak memory of ``pairs embed`` is flat in the collection's size, for every domain (issue 17).
 
-A digits run (1 epoch; its small CNN takes grey images of any size) embeds ``wds:`` shard collections
-of ``--small`` and ``--large`` synthetic 28x28 grey images written by ``pairs pack``; each ``pairs embed``
-runs in its own process, and a thread samples its resident memory (``/proc/self/statm``) every 20 ms: the
-figure is the peak *above* the memory after imports (torch alone is several hundred MB). The anchor is the
-in-memory way (every image decoded into one tensor, then :func:`pairs.eval.extract_features` over it, then
-``np.save``) on the large collection.
+For each domain the script generates two collections in a temporary folder (not shipped) with the
+generators of ``bench_memory_scale.py`` (issue 16's sizes), trains a run on the small one
+(``pairs train --epochs 1 --max-steps 2``: the weights do not matter for memory), then runs
+``python -m pairs embed --checkpoint RUN --data SPEC --out OUT.npy`` on each collection in a child process
+and takes two figures of each run:
 
-RESULT: ``ours`` = peak MB of ``pairs embed`` on the large collection, ``anchor`` = the in-memory way's,
-``ratio`` = anchor / ours; ``growth`` = ours(large) / ours(small) (1.0 = flat).
+* ``peak``: the peak resident memory of the largest process of the run (``pairs embed`` or one of its
+  ``DataLoader`` workers), read with ``resource.getrusage(RUSAGE_CHILDREN)`` in a fresh wrapper process,
+  exactly as ``bench_memory_scale.py`` measures ``pairs train`` (issue 16's ratio);
+* ``above imports``: the peak resident memory of the ``pairs embed`` process above its memory once torch and
+  pairs are imported, sampled every 20 ms from ``/proc/self/statm`` (torch alone is several hundred MB, so
+  this figure shows growth that the first one dilutes).
+
+Collections (issue 16, "Must reach"): ``images:DIR@64`` 20,000 vs 2,000 generated PNGs; ``audio:DIR`` 2 h vs
+12 min of WAV; ``text:FILE`` 1,000,000 vs 100,000 lines; ``series:FILE.npy`` 4 GB vs 0.4 GB (float32
+``(N, 1, 256)``); and ``wds:DIR`` shards of 100,000 vs 10,000 28x28 grey images written by ``pairs pack``
+(embedded by a digits run), whose index is the one that grew before. The series run uses a one-block
+dilated CNN (``--encoder-arg hidden=8 depth=1 out_dim=16``) so that embedding 3.9 million series fits a
+2-core budget; the encoder's size is the same for both collections, so the ratio is what it is with the
+default encoder.
+
+Prints both peaks and the ratio per domain (large / small; target <= 1.25, as issue 16) and a RESULT line
+each (``ours`` = peak MB on the large collection, ``anchor`` = on the small one, ``ratio`` = small / large,
+target 0.8 = 1 / 1.25; ``large_over_small`` and the figures above imports as extra fields).
 
 Usage::
 
-    python benchmarks/bench_embed_memory.py                      # 10,000 vs 100,000 images
-    python benchmarks/bench_embed_memory.py --small 2000 --large 20000
+    python benchmarks/bench_embed_memory.py                        # every domain at issue 16's sizes
+    python benchmarks/bench_embed_memory.py --quick                # every size / 10
+    python benchmarks/bench_embed_memory.py --only wds --small 2000 --large 20000
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZE = 28
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import report  # noqa: E402
+from benchmarks.bench_memory_scale import CASES as SCALE_CASES  # noqa: E402 - issue 16's generators
+
+WRAPPER = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
+)
 
 CHILD = r"""
 import json, os, sys, threading, time
-import numpy as np
-mode, run, data, out = sys.argv[1:5]
 page = os.sysconf("SC_PAGE_SIZE")
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * page / 2**20
 import torch
-import pairs
-from pairs.data import load_data
-from pairs.eval import extract_features
-from pairs.results.embedding import embed
+import pairs.cli, pairs.results.embedding  # everything `pairs embed` imports before it reads data
 torch.zeros(1)
 base = rss()
 peak = [base]
@@ -54,82 +70,128 @@ def watch():
         time.sleep(0.02)
 t = threading.Thread(target=watch, daemon=True)
 t.start()
-if mode == "ours":
-    embed(run, data, out, batch_size=1024)
-else:
-    bundle = load_data(data)
-    src = bundle.train
-    x = torch.stack([src[i] for i in range(len(src))])  # everything decoded into memory
-    encoder = pairs.load_encoder(run)
-    np.save(out, extract_features(encoder, x, batch_size=1024).numpy())
+code = pairs.cli.main(sys.argv[1:])
 done.set()
 t.join()
 peak[0] = max(peak[0], rss())
-print(json.dumps({"peak_mb": peak[0] - base}))
+print("ABOVE_MB", peak[0] - base, flush=True)
+sys.exit(code)
 """
 
+WDS_SIZE = 28
 
-def make_shards(n: int, folder: Path) -> str:
+
+def make_shards(folder: Path, n: int) -> str:
+    """``n`` random 28x28 grey images with labels, packed into ``wds`` shards of 20,000."""
     import torch
 
     from pairs.data.registry import DataBundle
     from pairs.data.shards import pack
 
     g = torch.Generator().manual_seed(n)
-    x = torch.rand(n, 1, SIZE, SIZE, generator=g)
+    x = torch.rand(n, 1, WDS_SIZE, WDS_SIZE, generator=g)
     labels = torch.randint(0, 10, (n,), generator=g)
     pack(DataBundle(f"synthetic{n}", "image", x, labels, None, None, {}), folder, shard_size=20_000)
     return f"wds:{folder}"
 
 
-def measure(mode: str, run: Path, data: str, out: Path) -> float:
-    env_path = str(ROOT)
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(run), data, str(out)],
-        capture_output=True,
-        text=True,
-        cwd=env_path,
-        check=False,
+# domain: (generator, (large, small), unit, train batch, embed batch, extra train arguments)
+CASES = {
+    "image": (*SCALE_CASES["image"][:3], 64, 256, []),
+    "audio": (*SCALE_CASES["audio"][:3], 32, 64, []),
+    "text": (*SCALE_CASES["text"][:3], 128, 1024, []),
+    "series": (
+        *SCALE_CASES["series"][:3],
+        8,
+        1024,
+        ["--encoder-arg", "hidden=8", "--encoder-arg", "depth=1", "--encoder-arg", "out_dim=16"],
+    ),
+    "wds": (make_shards, (100_000, 10_000), "images in shards", 64, 1024, []),
+}
+
+
+def train_run(domain: str, spec: str, out: Path, batch: int, extra: list[str]) -> Path:
+    """A run on ``spec`` to embed with (2 steps; wds shards of random images get a digits run)."""
+    data = "digits" if domain == "wds" else spec
+    cmd = [sys.executable, "-m", "pairs", "train", "--data", data, "--epochs", "1", "--max-steps", "2"]
+    cmd += ["--batch-size", str(batch), "--out", str(out), "--no-progress", "--workers", "1", *extra]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"pairs train failed on {data}:\n{proc.stderr[-3000:]}")
+    return out
+
+
+def measure(run: Path, spec: str, out: Path, batch: int) -> tuple[float, float, float]:
+    """(peak MB of the largest process, peak MB above imports of pairs embed, seconds) of one embed run."""
+    cmd = [sys.executable, "-c", CHILD, "embed", "--checkpoint", str(run), "--data", spec, "--out", str(out)]
+    cmd += ["--batch-size", str(batch)]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *cmd], cwd=ROOT, capture_output=True, text=True, check=False
     )
-    if result.returncode != 0:
-        raise SystemExit(f"{mode} failed: {result.stderr[-2000:]}")
-    return float(json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"])
+    seconds = time.perf_counter() - start
+    lines = proc.stdout.strip().splitlines()
+    peak = [ln for ln in lines if ln.startswith("PEAK_KB")]
+    above = [ln for ln in lines if ln.startswith("ABOVE_MB")]
+    if not peak or not peak[-1].endswith(" 0") or not above:
+        raise SystemExit(f"pairs embed failed on {spec}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return int(peak[-1].split()[1]) / 1024, float(above[-1].split()[1]), seconds
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", type=int, default=10_000)
-    parser.add_argument("--large", type=int, default=100_000)
-    parser.add_argument("--run", help="an existing digits run (default: train one for 1 epoch)")
+    parser.add_argument("--quick", action="store_true", help="every size divided by 10")
+    parser.add_argument("--only", default="image,audio,text,series,wds", help="comma-separated cases")
+    parser.add_argument("--small", type=float, help="small size (with one case in --only)")
+    parser.add_argument("--large", type=float, help="large size (with one case in --only)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp_text:
-        tmp = Path(tmp_text)
-        run = Path(args.run) if args.run else tmp / "run"
-        if not args.run:
-            from pairs.experiment import train
-
-            train("digits", epochs=1, out=str(run), progress=False, evaluate_untrained=False, log=None)
-        small = make_shards(args.small, tmp / "small")
-        large = make_shards(args.large, tmp / "large")
-        ours_small = measure("ours", run, small, tmp / "s.npy")
-        ours_large = measure("ours", run, large, tmp / "l.npy")
-        anchor_large = measure("anchor", run, large, tmp / "a.npy")
-    growth = ours_large / ours_small
-    print(
-        f"pairs embed peak RSS: {ours_small:.0f} MB for {args.small} images, {ours_large:.0f} MB for "
-        f"{args.large} (x{growth:.2f}); in-memory way on {args.large}: {anchor_large:.0f} MB"
-    )
-    report(
-        "embed_memory",
-        f"wds images {args.small} -> {args.large}",
-        round(ours_large, 1),
-        round(anchor_large, 1),
-        "MB",
-        anchor_large / ours_large,
-        target=1.0,
-        growth=round(growth, 3),
-    )
+    status = 0
+    for domain in args.only.split(","):
+        make, (large, small), unit, train_batch, embed_batch, extra = CASES[domain]
+        if args.quick:
+            large, small = type(large)(large / 10), type(small)(small / 10)
+        large = type(large)(args.large) if args.large else large
+        small = type(small)(args.small) if args.small else small
+        with tempfile.TemporaryDirectory(prefix=f"pairs-embed-{domain}-") as tmp:
+            figures: dict[str, tuple[float, float, float]] = {}
+            run = None
+            for name, size in (("small", small), ("large", large)):
+                folder = Path(tmp) / name
+                (folder / "data").mkdir(parents=True)
+                t0 = time.perf_counter()
+                spec = make(folder / "data", size)
+                made = time.perf_counter() - t0
+                if run is None:
+                    run = train_run(domain, spec, Path(tmp) / "run", train_batch, extra)
+                figures[name] = measure(run, spec, folder / "out.npy", embed_batch)
+                peak, above, seconds = figures[name]
+                print(
+                    f"{domain} {name}: {size:g} {unit} (generated in {made:.0f} s): pairs embed peak RSS "
+                    f"{peak:.0f} MB ({above:.0f} MB above imports), {seconds:.0f} s",
+                    flush=True,
+                )
+        (lp, la, _), (sp, sa, _) = figures["large"], figures["small"]
+        ratio = lp / sp
+        print(
+            f"{domain}: pairs embed peak RSS {lp:.0f} MB ({large:g}) vs {sp:.0f} MB ({small:g} {unit}), "
+            f"ratio {ratio:.3f} (target <= 1.25); above imports {la:.0f} vs {sa:.0f} MB (x{la / sa:.2f})",
+            flush=True,
+        )
+        report(
+            "embed_memory",
+            f"{domain} {large:g} vs {small:g} {unit}",
+            round(lp, 1),
+            round(sp, 1),
+            "MB peak RSS of pairs embed (ours = large collection, anchor = 10x smaller)",
+            sp / lp,
+            target=0.8,
+            large_over_small=round(ratio, 3),
+            above_imports_mb=[round(la, 1), round(sa, 1)],
+            above_imports_growth=round(la / sa, 3),
+        )
+        status |= int(ratio > 1.25)
+    return status
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -323,3 +323,21 @@ def test_report_png_from_the_cli(digits_run: Path, tmp_path: Path, capsys) -> No
     assert "knn_acc_untrained" in figures and figures["knn_acc_untrained"] != figures["knn_acc"]
     code, _, err = _cli(capsys, "report", str(digits_run), "--out", str(tmp_path / "r.jpg"))
     assert code == 2 and "must name a .png" in err
+
+
+def test_vector_writer_npy_rows_in_any_order_without_mapping_the_file(tmp_path: Path) -> None:
+    from pairs.results.embedding import VectorWriter
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(10, 2, 3, generator=g).numpy()
+    writer = VectorWriter(tmp_path / "v.npy", 10)
+    writer.write(6, x[6:], [f"i{j}" for j in range(6, 10)], None)  # out of order: a later batch first
+    writer.write(0, x[:6], [f"i{j}" for j in range(6)], None)
+    assert writer._npy is not None and not isinstance(writer._npy[0], np.memmap)
+    with pytest.raises(ValueError, match="do not fit"):
+        writer.write(8, x[:4], ["a"] * 4, None)  # rows past the end
+    side = writer.close()
+    loaded = np.load(tmp_path / "v.npy", mmap_mode="r")
+    assert loaded.shape == (10, 2, 3) and loaded.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(loaded), x)
+    assert [json.loads(line)["id"] for line in side.read_text().splitlines()][:2] == ["i6", "i7"]

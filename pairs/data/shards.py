@@ -349,32 +349,31 @@ class ShardSource(Source):
         self.shards = [Path(p) for p in shards]
         self.domain = domain
         kind = DOMAIN_PAYLOAD[domain]
-        shard_of, members = [], []
         self.counts: list[int] = []
+        self._files: dict[int, Any] = {}
+        self._pid: int | None = None
+        # the index is a few int64 columns per sample, compacted shard by shard (the tar headers of one shard
+        # are all that is ever held as Python objects), so memory stays flat in the collection's size
+        payload, ids, labels = [], [], []
+        all_labelled = True
         for s, path in enumerate(self.shards):
-            entries = _scan(path)
-            entries = [(k, m) for k, m in entries if kind in m]
+            entries = [m for _, m in _scan(path) if kind in m]
             self.counts.append(len(entries))
-            shard_of.extend([s] * len(entries))
-            members.extend(m for _, m in entries)
-        if not members:
+            payload.append(np.asarray([m[kind] for m in entries], dtype=np.int64).reshape(-1, 2))
+            ids.append(np.asarray([m.get("id.txt", (-1, 0)) for m in entries], dtype=np.int64).reshape(-1, 2))
+            all_labelled = all_labelled and all("cls" in m for m in entries)
+            if all_labelled:
+                labels.append(self._labels_of(s, [m["cls"] for m in entries]))
+            del entries
+        if not sum(self.counts):
             raise DataError(
                 f"the shards hold no {domain} samples (no .{kind} members); first: {self.shards[0]}"
             )
-        self._shard = np.asarray(shard_of, dtype=np.int32)
-        self._payload = np.asarray([m[kind] for m in members], dtype=np.int64)
-        self._id = np.asarray([m.get("id.txt", (-1, 0)) for m in members], dtype=np.int64)
-        cls = np.asarray([m.get("cls", (-1, 0)) for m in members], dtype=np.int64)
+        self._shard = np.repeat(np.arange(len(self.shards), dtype=np.int32), self.counts)
+        self._payload = np.concatenate(payload)
+        self._id = np.concatenate(ids)
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
-        self._files: dict[int, Any] = {}
-        self._pid: int | None = None
-        self.labels: Tensor | None = None
-        if (cls[:, 0] >= 0).all():
-            values = [self._read(int(s), int(o), int(n)) for s, (o, n) in zip(self._shard, cls)]
-            try:
-                self.labels = torch.tensor([int(v.decode("ascii")) for v in values], dtype=torch.long)
-            except (ValueError, UnicodeDecodeError):
-                raise DataError(f"{self.shards[0]}: .cls members must hold integer labels") from None
+        self.labels: Tensor | None = torch.from_numpy(np.concatenate(labels)) if all_labelled else None
         self.classes = list(classes)
         first = self[0]
         if domain == "graph":
@@ -383,6 +382,15 @@ class ShardSource(Source):
         elif isinstance(first, Tensor):
             self.sample_shape = tuple(first.shape)
         self.info = {"shards": len(self.shards), "first_shard": str(self.shards[0])}
+
+    def _labels_of(self, shard: int, members: list[tuple[int, int]]) -> np.ndarray:
+        """The integer labels of one shard's ``.cls`` members ``[(offset, size), ...]``, as ``(n,)`` int64."""
+        try:
+            return np.asarray(
+                [int(self._read(shard, int(o), int(n)).decode("ascii")) for o, n in members], dtype=np.int64
+            )
+        except (ValueError, UnicodeDecodeError):
+            raise DataError(f"{self.shards[shard]}: .cls members must hold integer labels") from None
 
     def _read(self, shard: int, offset: int, size: int) -> bytes:
         if self._pid != os.getpid():

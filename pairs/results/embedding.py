@@ -124,16 +124,24 @@ def _check_out(out: str | os.PathLike, overwrite: bool = True) -> Path:
 
 
 class VectorWriter:
-    """Writes rows of vectors (and per-item columns) to ``.npy`` (a memory map filled batch by batch) or
-    ``.parquet`` (one row group per batch), so memory stays one batch.
+    """Writes rows of vectors (and per-item columns) to ``.npy`` or ``.parquet`` batch by batch, so memory
+    stays one batch whatever the collection's size.
 
-    For ``.npy`` each item's id, label and other columns go to ``<stem>.items.jsonl`` next to it, one JSON
-    object per line in row order (streamed too); ``.parquet`` holds them as columns.
+    ``.npy``: the header (dtype float32, shape ``(n, ...)``) is written first, then each batch's rows are
+    written at their offset with plain file writes, so the file can be opened as a memory map
+    (``np.load(path, mmap_mode="r")``) while the writer itself maps nothing (pages of a mapped output would
+    count in the process's resident memory and grow with the collection). Each item's id, label and other
+    columns go to ``<stem>.items.jsonl`` next to it, one JSON object per line in row order.
+    ``.parquet``: one row group per batch (``pyarrow.parquet.ParquetWriter``), ids and labels as columns.
+
+    Args:
+        path: the output file.
+        n: the number of rows that will be written.
     """
 
     def __init__(self, path: Path, n: int) -> None:
         self.path, self.n = path, n
-        self._mm: Any = None
+        self._npy: Any = None  # (file, offset of the data, bytes per row)
         self._pq: Any = None
         self._side: Any = None
 
@@ -153,11 +161,7 @@ class VectorWriter:
         columns = columns or {}
         if self.path.suffix.lower() == ".npy":
             if vectors is not None:
-                if self._mm is None:
-                    self._mm = np.lib.format.open_memmap(
-                        self.path, mode="w+", dtype=np.float32, shape=(self.n, *vectors.shape[1:])
-                    )
-                self._mm[start : start + len(vectors)] = vectors
+                self._write_npy(start, vectors)
             if self._side is None:
                 self._side = open(self.side_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
             for j, item_id in enumerate(ids):
@@ -191,14 +195,38 @@ class VectorWriter:
             )
         self._pq.write_table(table)
 
+    def _write_npy(self, start: int, vectors: np.ndarray) -> None:
+        rows = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self._npy is None:
+            fh = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+            np.lib.format.write_array_header_1_0(
+                fh,
+                {
+                    "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                    "fortran_order": False,
+                    "shape": (self.n, *rows.shape[1:]),
+                },
+            )
+            row_bytes = int(np.prod(rows.shape[1:], dtype=np.int64)) * 4
+            self._npy = (fh, fh.tell(), row_bytes, tuple(rows.shape[1:]))
+            fh.truncate(self._npy[1] + self.n * row_bytes)  # the full size at once (sparse until written)
+        fh, offset, row_bytes, shape = self._npy
+        if tuple(rows.shape[1:]) != shape or not 0 <= start <= self.n - len(rows):
+            raise ValueError(
+                f"rows {start}..{start + len(rows)} of shape {tuple(rows.shape[1:])} do not fit a file of "
+                f"{self.n} rows of shape {shape}"
+            )
+        fh.seek(offset + start * row_bytes)
+        fh.write(rows.tobytes())
+
     def close(self) -> Path | None:
         """Finish the file; returns the side file of ids for ``.npy`` (``None`` for parquet)."""
         if self._pq is not None:
             self._pq.close()
             return None
-        if self._mm is not None:
-            self._mm.flush()
-            self._mm = None
+        if self._npy is not None:
+            self._npy[0].close()
+            self._npy = None
         if self._side is not None:
             self._side.close()
             self._side = None
