@@ -90,21 +90,21 @@ def mfcc_baseline(bundle: DataBundle) -> dict[str, Any]:
 
 
 def preview_audio(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
-    """Draw ``n`` clips (row pairs): waveform (top) and log-spectrogram (bottom) of the original and views."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from pairs.pairing import make_views
+    """Draw ``n`` clips (row pairs, from as many classes as there are): waveform (top) and log-spectrogram
+    (bottom) of the original and of each view, with the steps each view applied and the parameters it drew
+    (semitones, shift, gain, filter cutoff, noise level) under it."""
+    from pairs.domains.preview import draw_views, new_figure, pick_rows, row_names, view_lines
 
     sr = _rate(bundle)
-    x = take(bundle.train, range(n))
-    views = make_views(view, x, n_views, torch.Generator().manual_seed(seed))
+    rows = pick_rows(bundle.train_labels, n, len(bundle.train))
+    x = take(bundle.train, rows)
+    views, used, params = draw_views(view, x, n_views, seed)
     cols = 1 + len(views)
-    fig, axes = plt.subplots(2 * len(x), cols, figsize=(2.4 * cols, 2.4 * len(x)), squeeze=False)
+    fig = new_figure(2.5 * cols, 3.1 * len(rows) + 0.4)
+    axes = fig.subplots(2 * len(rows), cols, squeeze=False, height_ratios=[1, 1.6] * len(rows))
     window = torch.hann_window(512)
-    for row in range(len(x)):
+    names = row_names(bundle, rows)
+    for row in range(len(rows)):
         for col, batch in enumerate([x] + views):
             wave = batch[row].detach().float().cpu().mean(0)
             t = torch.arange(wave.shape[-1]) / sr
@@ -128,16 +128,16 @@ def preview_audio(bundle: DataBundle, view: Any, n: int, n_views: int, path: str
             )
             ax.set_xticks([])
             ax.set_yticks([] if col else [0, sr / 4000])
-        if bundle.train_labels is not None:
-            label = int(bundle.train_labels[row])
-            classes = bundle.info.get("classes") or []
-            name = classes[label] if 0 <= label < len(classes) else f"label {label}"
-            axes[2 * row][0].set_ylabel(str(name), fontsize=7)
-    axes[-1][0].set_ylabel("kHz", fontsize=7)
-    fig.suptitle(f"{bundle.spec}: waveform and log-spectrogram of each view", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the headers
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+            if col:
+                ax.set_xlabel(view_lines(used[col - 1], params[col - 1], x, row, 44), fontsize=5, loc="left")
+        axes[2 * row][0].set_ylabel(names[row] or "", fontsize=7)
+        axes[2 * row + 1][0].set_ylabel("kHz", fontsize=6)
+    fig.suptitle(
+        f"{bundle.spec}: waveform (top) and log-spectrogram (bottom) of each clip and its views; class "
+        "at the left, each view's steps and the parameters drawn under it",
+        fontsize=9,
+    )
+    fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
 register_recipe("audio", audio_recipe)

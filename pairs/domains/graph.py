@@ -488,66 +488,153 @@ def graph_recipe(bundle: DataBundle) -> Recipe:
 # --------------------------------------------------------------------------------------------------
 # Preview
 # --------------------------------------------------------------------------------------------------
-def _draw(ax: Any, data: Any, title: str | None, seed: int) -> None:
+def _nx(data: Any) -> Any:
     import networkx as nx
 
-    n = int(data.num_nodes or 0)
     g = nx.Graph()
-    g.add_nodes_from(range(n))
-    ei = data.edge_index.cpu()
-    g.add_edges_from((int(a), int(b)) for a, b in ei.t().tolist() if a != b)
-    pos = nx.spring_layout(g, seed=seed) if n else {}
-    colour = None
+    g.add_nodes_from(range(int(data.num_nodes or 0)))
+    g.add_edges_from((int(a), int(b)) for a, b in data.edge_index.cpu().t().tolist() if a != b)
+    return g
+
+
+def _node_colours(data: Any) -> Any:
     if _has_x(data) and data.x.dim() == 2 and data.x.shape[1] > 1:
-        colour = data.x.argmax(dim=1).cpu().numpy()
-    nx.draw_networkx(
-        g, pos, ax=ax, with_labels=False, node_size=18, width=0.6, node_color=colour, cmap="tab10"
+        return data.x.argmax(dim=1).cpu().numpy()
+    return None
+
+
+def view_node_origin(steps: Sequence[Any], n_nodes: int) -> tuple[Tensor, dict[str, list[Any]]]:
+    """Where each node of a graph view comes from, and what the view changed, in the source graph's numbers.
+
+    Args:
+        steps: the steps applied to the example (:func:`pairs.views.describe.example_params`).
+        n_nodes: nodes of the source graph.
+
+    Returns:
+        ``(origin, changes)``: ``origin[j]`` is the source node of the view's node ``j``; ``changes`` holds
+        ``"dropped"`` (source nodes absent from the view), ``"removed"`` and ``"added"`` (edges as source
+        node pairs) and ``"masked"`` (source nodes whose features were masked).
+    """
+    from pairs.views.describe import graph_edges
+
+    origin = torch.arange(n_nodes)
+    changes: dict[str, list[Any]] = {"dropped": [], "removed": [], "added": [], "masked": []}
+    for step in steps:
+        lo, hi = int(step.batch.ptr[step.index]), int(step.batch.ptr[step.index + 1])
+        if "edge_removed" in step.params or "added_edges" in step.params:
+            removed, added = graph_edges(step)
+            changes["removed"] += [(int(origin[a]), int(origin[b])) for a, b in removed]
+            changes["added"] += [(int(origin[a]), int(origin[b])) for a, b in added]
+        mask = step.params.get("mask")
+        if isinstance(mask, Tensor) and mask.dim() == 1:
+            changes["masked"] += origin[mask[lo:hi].cpu()].tolist()
+        keep = step.params.get("node_keep")
+        if isinstance(keep, Tensor):
+            origin = origin[keep[lo:hi].cpu()]
+    kept = set(origin.tolist())
+    changes["dropped"] = [i for i in range(n_nodes) if i not in kept]
+    return origin, changes
+
+
+def _draw(
+    ax: Any, data: Any, pos: dict[int, Any], origin: Tensor | None, changes: dict[str, list[Any]], source: Any
+) -> None:
+    """One graph at the source graph's node positions. A view is drawn over its source graph in light grey
+    (so dropped nodes and their edges stay visible), removed edges dashed red, added edges green, masked
+    nodes ringed in black; every panel of a row has the same limits."""
+    import networkx as nx
+
+    g = _nx(data)
+    if origin is not None:  # a view: its nodes sit where their source nodes sit
+        g = nx.relabel_nodes(g, {j: int(origin[j]) for j in range(len(origin))})
+        background = _nx(source)
+        nx.draw_networkx_edges(background, pos, ax=ax, width=0.6, edge_color="#dddddd")
+        nx.draw_networkx_nodes(background, pos, ax=ax, node_size=18, node_color="#dddddd")
+    colours = _node_colours(data)
+    nodes = list(g.nodes) if origin is None else [int(o) for o in origin]
+    nx.draw_networkx_edges(g, pos, ax=ax, width=0.6)
+    nx.draw_networkx_nodes(
+        g, pos, nodelist=nodes, ax=ax, node_size=18, node_color=colours, cmap="tab10", vmin=0, vmax=9
     )
+    if origin is not None:
+        removed = [e for e in changes["removed"] if e[0] != e[1]]
+        added = [e for e in changes["added"] if e[0] != e[1]]
+        nx.draw_networkx_edges(g, pos, edgelist=removed, ax=ax, width=1.0, style="--", edge_color="red")
+        nx.draw_networkx_edges(g, pos, edgelist=added, ax=ax, width=1.0, edge_color="limegreen")
+        masked = [m for m in changes["masked"] if m in g]
+        nx.draw_networkx_nodes(
+            g,
+            pos,
+            nodelist=masked,
+            ax=ax,
+            node_size=40,
+            node_color="none",
+            edgecolors="black",
+            linewidths=1.0,
+        )
+    if pos:
+        xy = torch.tensor([list(v) for v in pos.values()], dtype=torch.float64)
+        lo, hi = xy.min(0).values, xy.max(0).values
+        pad = 0.08 * (hi - lo).clamp(min=1e-3)
+        ax.set_xlim(float(lo[0] - pad[0]), float(hi[0] + pad[0]))
+        ax.set_ylim(float(lo[1] - pad[1]), float(hi[1] + pad[1]))
     ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=8)
 
 
 def preview_graphs(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
-    """Draw ``n`` graphs (rows): the original, then ``n_views`` views of it (nodes coloured by their
-    largest feature, e.g. the atom type). For a pair of views (``[original, aug]``) the augmented one is
-    drawn; for GRACE's two views, they alternate."""
-    import matplotlib
+    """Draw ``n`` graphs (rows, from as many classes as there are): the original, then ``n_views`` views of
+    it drawn in the original's layout (the same node positions), so what a view changed is visible: dropped
+    nodes in light grey, removed edges dashed red, added edges green, masked nodes ringed; nodes coloured by
+    their largest feature (e.g. the atom type). Under each view, the steps it applied and their parameters
+    (which nodes were dropped, which edges changed). For a pair of views (``[original, aug]``) the augmented
+    one is drawn; for GRACE's two views, they alternate."""
+    import networkx as nx
+    from matplotlib.lines import Line2D
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from pairs.domains.preview import draw_views, new_figure, pick_rows, row_names, wrap
+    from pairs.views.describe import describe, example_params
 
     collate = _collate_for(bundle)
-    graphs = list(bundle.train[:n])
+    rows = pick_rows(bundle.train_labels, n, len(bundle.train))
+    graphs = [bundle.train[i] for i in rows]
     batch = collate(graphs)
     choices = list(view) if isinstance(view, (list, tuple)) else [view]
     if len(choices) == 2 and isinstance(choices[0], Lambda):
         choices = choices[1:]
-    outs = []
-    for k in range(n_views):
-        v = choices[k % len(choices)]
-        outs.append(v(batch, torch.Generator().manual_seed(seed + k)))
+    outs, used, params = draw_views(choices, batch, n_views, seed)
     cols = 1 + n_views
-    fig, axes = plt.subplots(len(graphs), cols, figsize=(1.8 * cols, 1.8 * len(graphs)), squeeze=False)
+    fig = new_figure(2.3 * cols, 2.7 * len(graphs) + 0.8)
+    axes = fig.subplots(len(graphs), cols, squeeze=False)
+    names = row_names(bundle, rows)
     for row in range(len(graphs)):
-        _draw(axes[row][0], collate([graphs[row]]).get_example(0), "original" if row == 0 else None, seed)
-        for col, out in enumerate(outs, start=1):
-            _draw(axes[row][col], out.get_example(row), f"view {col}" if row == 0 else None, seed)
-        if bundle.train_labels is not None:
-            axes[row][0].text(
-                0,
-                0.5,
-                f"label {int(bundle.train_labels[row])}",
-                fontsize=7,
-                transform=axes[row][0].transAxes,
-                rotation=90,
-                va="center",
-                ha="right",
-            )
-    fig.suptitle(f"{bundle.spec}: graphs and their views", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        source = batch.get_example(row)
+        pos = nx.spring_layout(_nx(source), seed=seed)
+        _draw(axes[row][0], source, pos, None, {}, source)
+        axes[row][0].set_title(
+            ("original" if row == 0 else "") + (f"\n{names[row]}" if names[row] else ""), fontsize=8
+        )
+        for col in range(1, cols):
+            steps = example_params(used[col - 1], params[col - 1], batch, row)
+            origin, changes = view_node_origin(steps, int(source.num_nodes))
+            ax = axes[row][col]
+            _draw(ax, outs[col - 1].get_example(row), pos, origin, changes, source)
+            if row == 0:
+                ax.set_title(f"view {col}", fontsize=8)
+            text = wrap(describe(used[col - 1], params[col - 1], batch, row), 42)
+            ax.text(0.0, -0.02, text, fontsize=5, transform=ax.transAxes, va="top", ha="left")
+    handles = [
+        Line2D([], [], marker="o", color="#dddddd", label="dropped node or edge (absent from the view)"),
+        Line2D([], [], ls="--", color="red", label="removed edge"),
+        Line2D([], [], color="limegreen", label="added edge"),
+        Line2D([], [], marker="o", ls="", mfc="none", mec="black", label="masked node features"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=7, frameon=False)
+    fig.suptitle(
+        f"{bundle.spec}: graphs and their views, each view in its source graph's layout (nodes coloured by "
+        "their largest feature)",
+        fontsize=9,
+    )
+    fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
 register_recipe("graph", graph_recipe)

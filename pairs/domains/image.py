@@ -142,21 +142,29 @@ def _identity(batch: torch.Tensor) -> torch.Tensor:
 
 
 def preview_images(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
-    """Draw ``n`` samples (rows): the original, then ``n_views`` views of it."""
-    import matplotlib
+    """Draw ``n`` samples (rows, from as many classes as there are) and ``n_views`` views of each.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Under each view: the steps it applied and the parameters it drew (rotation, crop bounds, jitter
+    factors, ...). Crops are also drawn as boxes on the original, in the colour of their view.
+    """
+    from matplotlib.patches import Rectangle
 
-    from pairs.pairing import make_views
+    from pairs.domains.preview import draw_views, new_figure, pick_rows, row_names, view_lines
+    from pairs.views.describe import example_params
 
-    x = take(bundle.train, range(n))
-    g = torch.Generator().manual_seed(seed)
-    views = make_views(view, x, n_views, g)
-    cols = 1 + len(views)
-    fig, axes = plt.subplots(n, cols, figsize=(1.3 * cols, 1.3 * n), squeeze=False)
-    for row in range(n):
-        for col, img in enumerate([x] + views):
+    rows = pick_rows(bundle.train_labels, n, len(bundle.train))
+    x = take(bundle.train, rows)
+    if getattr(view, "multi_view", False):  # multi-crop: one call gives every crop
+        outs = list(view(x, torch.Generator().manual_seed(seed)))
+        used, params = [None] * len(outs), [None] * len(outs)
+    else:
+        outs, used, params = draw_views(view, x, n_views, seed)
+    cols = 1 + len(outs)
+    fig = new_figure(1.9 * cols, 2.35 * len(rows) + 0.5)
+    axes = fig.subplots(len(rows), cols, squeeze=False)
+    names = row_names(bundle, rows)
+    for row in range(len(rows)):
+        for col, img in enumerate([x] + outs):
             ax = axes[row][col]
             im = img[row].detach().float().cpu()
             if im.shape[0] == 1:
@@ -166,16 +174,32 @@ def preview_images(bundle: DataBundle, view: Any, n: int, n_views: int, path: st
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title("original" if col == 0 else f"view {col}", fontsize=8)
-        if bundle.train_labels is not None:
-            label = int(bundle.train_labels[row])
-            classes = bundle.info.get("classes") or []
-            name = classes[label] if 0 <= label < len(classes) else f"label {label}"
-            axes[row][0].set_ylabel(str(name), fontsize=7)
-    fig.suptitle(f"{bundle.spec}: samples and their views", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+                ax.set_title("original" if col == 0 else f"view {col}", fontsize=8, color=_colour(col))
+            if col and used[col - 1] is not None:
+                ax.set_xlabel(view_lines(used[col - 1], params[col - 1], x, row, 34), fontsize=5, loc="left")
+                for spine in ax.spines.values():
+                    spine.set_edgecolor(_colour(col))
+                for step in example_params(used[col - 1], params[col - 1], x, row):
+                    if step.name == "RandomResizedCrop":  # the crop's box on the original
+                        top, left, h, w = (float(v) for v in step.params["boxes"][step.index])
+                        axes[row][0].add_patch(
+                            Rectangle((left - 0.5, top - 0.5), w, h, fill=False, lw=1.0, ec=_colour(col))
+                        )
+        axes[row][0].set_ylabel(names[row] or "", fontsize=7)
+    fig.suptitle(
+        f"{bundle.spec}: samples (rows: one per class, name at the left) and their views; under each view "
+        "the "
+        "steps it applied with the parameters drawn; crops boxed on the original in their view's colour",
+        fontsize=8,
+        wrap=True,
+    )
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def _colour(col: int) -> str:
+    from pairs.domains.preview import VIEW_COLOURS
+
+    return "black" if col == 0 else VIEW_COLOURS[(col - 1) % len(VIEW_COLOURS)]
 
 
 register_recipe("image", image_recipe)

@@ -450,39 +450,58 @@ def evaluate_series(
 
 
 def preview_series(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
-    """Draw ``n`` series (rows): the original, then ``n_views`` views of it (first channel; for TS2Vec's
-    crops, both crops placed where they came from, with the overlap shaded)."""
-    import matplotlib
+    """Draw ``n`` series (rows, from as many classes as there are): the original, then ``n_views`` views of
+    it (first channel; for TS2Vec's crops, both crops placed where they came from, with the overlap
+    shaded), each with the steps it applied and the parameters it drew under it."""
+    from pairs.domains.preview import draw_views, new_figure, pick_rows, row_names, view_lines
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x = take(bundle.train, range(n))
+    rows = pick_rows(bundle.train_labels, n, len(bundle.train))
+    x = take(bundle.train, rows)
     cols = 1 + n_views
-    fig, axes = plt.subplots(n, cols, figsize=(2.2 * cols, 1.2 * n), squeeze=False)
-    outs = [view(x, torch.Generator().manual_seed(seed + k)) for k in range(n_views)]
-    for row in range(n):
+    fig = new_figure(2.6 * cols, 1.9 * len(rows) + 0.5)
+    axes = fig.subplots(len(rows), cols, squeeze=False)
+    outs, used, params = draw_views(view, x, n_views, seed)
+    names = row_names(bundle, rows)
+    for row in range(len(rows)):
         axes[row][0].plot(x[row, 0].numpy(), lw=0.8, color="k")
         for col, out in enumerate(outs, start=1):
             ax = axes[row][col]
-            if isinstance(out, CropPair):
-                ax.plot(out.first[row, 0].numpy(), lw=0.8, label="crop 1")
-                shift = out.first_start - out.second_start
-                ax.plot(range(shift, shift + out.second.shape[-1]), out.second[row, 0].numpy(), lw=0.8)
-                ax.axvspan(out.first_start, out.first_start + out.overlap, alpha=0.15)
+            if isinstance(out, CropPair):  # each crop where it came from, the overlap shaded
+                a, b = _crop_starts(used[col - 1], params[col - 1], x, row, out)
+                ax.plot(range(a, a + out.first.shape[-1]), out.first[row, 0].numpy(), lw=0.8, label="crop 1")
+                ax.plot(
+                    range(b, b + out.second.shape[-1]), out.second[row, 0].numpy(), lw=0.8, label="crop 2"
+                )
+                ax.axvspan(b, b + out.overlap, alpha=0.15, color="gray")
+                ax.set_xlim(0, x.shape[-1])
             else:
                 ax.plot(out[row, 0].numpy(), lw=0.8)
+            ax.set_xlabel(view_lines(used[col - 1], params[col - 1], x, row, 46), fontsize=5, loc="left")
         for ax in axes[row]:
             ax.set_xticks([])
             ax.set_yticks([])
-        if bundle.train_labels is not None:
-            axes[row][0].set_ylabel(f"label {int(bundle.train_labels[row])}", fontsize=7)
+        axes[row][0].set_ylabel(names[row] or "", fontsize=7)
     for col in range(cols):
         axes[0][col].set_title("original" if col == 0 else f"view {col}", fontsize=8)
-    fig.suptitle(f"{bundle.spec}: series and their views", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if any(isinstance(o, CropPair) for o in outs):
+        axes[0][1].legend(fontsize=6, loc="upper right")
+    fig.suptitle(
+        f"{bundle.spec}: series (class at the left) and their views, each view's steps and parameters "
+        "under it",
+        fontsize=9,
+    )
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def _crop_starts(view: Any, params: Any, x: Tensor, row: int, out: CropPair) -> tuple[int, int]:
+    """Where TS2Vec's two crops of series ``row`` start in the series (from the parameters drawn)."""
+    from pairs.views.describe import example_params
+
+    for step in example_params(view, params, x, row):
+        if step.name == "OverlappingCrops":
+            o = int(step.params["offset"][step.index])
+            return o + int(step.params["crop_eleft"]), o + int(step.params["crop_left"])
+    return 0, int(out.first_start) - int(out.second_start)
 
 
 register_recipe("series", series_recipe)

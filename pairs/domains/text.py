@@ -225,73 +225,85 @@ def text_recipe(bundle: DataBundle) -> Recipe:
 
 
 def preview_text(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
-    """Draw ``n`` samples and ``n_views`` views of each as text; words not in the original are in red and
-    words of the original left out (crops, deletions) are marked ``[-k]`` in grey."""
+    """Draw ``n`` samples (from as many classes as there are) and ``n_views`` views of each as text: words
+    not in the original in red, words of the original left out (crops, deletions) marked ``[-k]`` in grey,
+    and under each view, in blue, the steps it applied with their parameters (which words were swapped,
+    inserted or deleted, which span was kept)."""
     import difflib
     import textwrap
 
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from pairs.domains.preview import draw_views, new_figure, pick_rows, row_names
+    from pairs.views.describe import describe
 
-    from pairs.pairing import make_views
-
-    texts = [t[:400] for t in take(bundle.train, range(n))]
-    g = torch.Generator().manual_seed(seed)
-    views = make_views(view, texts, n_views, g)
-    rows: list[tuple[str, list[tuple[str, bool | None]]]] = []
+    rows_at = pick_rows(bundle.train_labels, n, len(bundle.train))
+    texts = [t[:400] for t in take(bundle.train, rows_at)]
+    views, used, params = draw_views(view, texts, n_views, seed)
+    names = row_names(bundle, rows_at)
+    width = 100
+    # (label, [(word, mark)]): mark False = unchanged (black), True = changed (red), None = left out (grey),
+    # "param" = a line of the view's parameters (blue)
+    lines: list[tuple[str, list[tuple[str, Any]]]] = []
     for i, text in enumerate(texts):
-        rows.append(("original", [(w, False) for w in text.split()]))
+        head = "original" + (f" ({names[i]})" if names[i] else "")
+        lines += _wrapped(head, [(w, False) for w in text.split()], width)
         for k, batch in enumerate(views):
             old, new = text.split(), batch[i].split()
-            marked: list[tuple[str, bool]] = []
+            marked: list[tuple[str, Any]] = []
             for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
                 if op in ("delete", "replace") and i2 > i1:  # words of the original left out of the view
                     marked.append((f"[-{i2 - i1}]", None))
                 marked += [(w, op != "equal") for w in new[j1:j2]]
-            rows.append((f"view {k + 1}", marked))
-    width = 100
-    lines: list[tuple[str, list[tuple[str, bool | None]]]] = []
-    for label, words in rows:
-        wrapped = textwrap.wrap(" ".join(w for w, _ in words), width) or [""]
-        pos = 0
-        for j, line in enumerate(wrapped):
-            count = len(line.split())
-            lines.append((label if j == 0 else "", words[pos : pos + count]))
-            pos += count
-    fig_h = 0.22 * (len(lines) + 2 * n) + 0.6
-    fig, ax = plt.subplots(figsize=(11, fig_h))
+            lines += _wrapped(f"view {k + 1}", marked, width)
+            for step in describe(used[k], params[k], texts, i):
+                lines += [("", [(part, "param")]) for part in textwrap.wrap(step, width + 10)]
+        lines.append(("", []))
+    fig = new_figure(11, 0.2 * len(lines) + 0.8)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     ax.axis("off")
-    y, step = 1.0, 1.0 / (len(lines) + 2 * n + 1)
-    renderer = fig.canvas.get_renderer()
+    renderer = canvas.get_renderer()
+    y, step_y = 1.0, 1.0 / (len(lines) + 1)
+    colours = {False: "black", True: "red", None: "gray", "param": "tab:blue"}
     for label, words in lines:
-        if label == "original":
-            y -= step
         ax.text(0.0, y, label, fontsize=7, family="monospace", color="gray", transform=ax.transAxes, va="top")
-        x = 0.09
-        for w, changed in words:
+        x = 0.11
+        for w, mark in words:
             t = ax.text(
                 x,
                 y,
                 w + " ",
-                fontsize=7,
+                fontsize=7 if mark != "param" else 6,
                 family="monospace",
-                color="gray" if changed is None else ("red" if changed else "black"),
-                weight="bold" if changed else "normal",
+                color=colours[mark],
+                weight="bold" if mark is True else "normal",
                 transform=ax.transAxes,
                 va="top",
             )
             bbox = t.get_window_extent(renderer=renderer).transformed(ax.transAxes.inverted())
             x += bbox.width
-        y -= step
+        y -= step_y
     ax.set_title(
-        f"{bundle.spec}: samples and their views (words changed or inserted in red; [-k]: k words of the "
-        "original left out, e.g. by a crop)",
+        f"{bundle.spec}: samples and their views (words changed or inserted in red; [-k] in grey: k words of "
+        "the original left out, e.g. by a crop; in blue: each view's steps and the parameters drawn)",
         fontsize=9,
     )
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+
+
+def _wrapped(label: str, words: list[tuple[str, Any]], width: int) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """``words`` cut into lines of at most ``width`` characters, ``label`` on the first."""
+    import textwrap
+
+    out = []
+    wrapped = textwrap.wrap(" ".join(w for w, _ in words), width) or [""]
+    pos = 0
+    for j, line in enumerate(wrapped):
+        count = len(line.split())
+        out.append((label if j == 0 else "", words[pos : pos + count]))
+        pos += count
+    return out
 
 
 register_recipe("text", text_recipe)
