@@ -32,6 +32,7 @@ from pairs.methods.base import Method
 from pairs.pairing import ViewLoader
 from pairs.train import TrainConfig, Trainer, load_checkpoint, resolve_device
 from pairs.train.distributed import is_main_process
+from pairs.views.model import split_view_spec
 
 FIGURE_SUFFIXES = ("_acc", "_spearman", "_auc")
 """Report keys with these endings are evaluation figures (printed, and measured for the untrained encoder)."""
@@ -318,6 +319,7 @@ def train(
     preferred = getattr(type(model), "default_views", None)
     view_name = views or (preferred if preferred in recipe.views else recipe.default_view)
     view = recipe.make_view(view_name, bundle)
+    model.set_model_views(split_view_spec(view_name)[1])  # "synonym+dropout": the method's part
     dev = resolve_device(device)
     if max_steps is None and not resume:  # the recipe's step budget holds unless the user names the epochs
         max_steps = recipe.max_steps if epochs is None else None

@@ -75,15 +75,31 @@ class Recipe:
     def make_view(self, name: str | None, bundle: DataBundle) -> Any:
         """Build view recipe ``name`` (default: the first) for ``bundle``.
 
+        ``identity`` (the unchanged data) is known in every domain, for model views such as
+        ``identity+dropout`` (:mod:`pairs.views.model`); the model part of a name is not a data view and is
+        ignored here (the method applies it).
+
         Raises:
-            ValueError: unknown name (the message lists this domain's views).
+            ConfigError: unknown name (the message lists this domain's views).
         """
-        name = name or self.default_view
+        from pairs.views.model import model_view_names, split_view_spec
+
+        name = split_view_spec(name)[0] or self.default_view
+        if name == "identity" and name not in self.views:
+            from pairs.views.base import Lambda
+
+            return Lambda(_unchanged, name="identity")
         if name not in self.views:
+            known = ", ".join([*self.views, "identity"])
             raise ConfigError(
-                f"unknown views {name!r} for {bundle.domain} data; known: {', '.join(self.views)}"
+                f"unknown views {name!r} for {bundle.domain} data; known: {known} (each may take model "
+                f"views after '+': {', '.join(model_view_names())}, e.g. {self.default_view}+dropout)"
             )
         return self.views[name](bundle)
+
+
+def _unchanged(batch: Any) -> Any:
+    return batch
 
 
 _RECIPES: dict[str, Callable[[DataBundle], Recipe]] = {}

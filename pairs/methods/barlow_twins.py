@@ -15,7 +15,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses import barlow_twins_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method, encode_views
+from pairs.methods.base import Method
 from pairs.pairing import ViewBatch
 
 __all__ = ["BarlowTwins"]
@@ -54,7 +54,7 @@ class BarlowTwins(Method):
 
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "Barlow Twins")[:2]
-        z = [self.projection(f) for f in encode_views(self.encoder, views)]
+        z = [self.projection(f) for f in self.encode(views)]
         loss = barlow_twins_loss(
             z[0], z[1], lambda_offdiag=self.lambda_offdiag, gather_distributed=self.gather_distributed
         )

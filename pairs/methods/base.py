@@ -7,6 +7,7 @@ so it lives in the ``state_dict`` and survives checkpoint/resume.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -40,8 +41,69 @@ class Method(nn.Module):
             raise TypeError(f"a method needs an nn.Module encoder, got {type(encoder).__name__}")
         self.encoder = encoder
 
+    supports_model_views: bool = True
+    """Whether :meth:`forward` encodes through :meth:`encode` (so model views apply)."""
+    model_views: list[Any] | None = None
+    """One :class:`pairs.views.model.ModelView` (or ``None``) per view position, set with
+    :meth:`set_model_views`; ``None`` (the default): every view goes through the plain encoder."""
+
     def forward(self, batch: ViewBatch) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def set_model_views(self, spec: str | Sequence[Any] | None) -> Method:
+        """Encode some views through model views (dropout, weight perturbation; :mod:`pairs.views.model`).
+
+        Args:
+            spec: a spec string (``"dropout:0.1"``, ``"perturb:1.0"``), a list with one model view or
+                ``None`` per view position, or ``None`` to go back to the plain encoder.
+
+        Returns:
+            The method itself.
+
+        Raises:
+            ConfigError: an unknown spec, or a list of another length than the method's ``n_views``.
+        """
+        from pairs.errors import ConfigError
+        from pairs.views.model import ModelView, parse_model_views
+
+        if spec is not None and not self.supports_model_views:
+            raise ConfigError(
+                f"{type(self).__name__} encodes its views its own way and takes no model views "
+                "(dropout, perturb); use a data view, or a method such as simclr, graphcl or byol"
+            )
+        if spec is None or isinstance(spec, str):
+            self.model_views = parse_model_views(spec, self.n_views)
+            return self
+        views = list(spec)
+        if len(views) != self.n_views or not all(v is None or isinstance(v, ModelView) for v in views):
+            raise ConfigError(
+                f"{type(self).__name__} takes {self.n_views} views per sample: give one ModelView or None "
+                f"per view, got {views!r}"
+            )
+        self.model_views = views
+        return self
+
+    def encode(
+        self, views: list[Any], plain: Callable[[list[Any]], list[Tensor]] | None = None
+    ) -> list[Tensor]:
+        """Encode the views of a batch with the method's encoder, through its model views where it has them.
+
+        Args:
+            views: the views of a batch.
+            plain: how views without a model view are encoded (default: :func:`encode_views`, one call
+                for views of one shape).
+
+        Returns:
+            One ``(B, D)`` feature tensor per view.
+        """
+        plain = plain or (lambda vs: encode_views(self.encoder, vs))
+        if not self.model_views or not any(v is not None for v in self.model_views):
+            return plain(views)
+        from pairs.views.model import encode_with
+
+        # one draw of the global generator (which the trainer seeds per epoch and restores on resume)
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+        return encode_with(self.encoder, views, self.model_views, seed, plain)
 
     def on_after_optimizer_step(self, progress: float) -> None:
         """Called after every optimizer step with training progress in [0, 1] (momentum updates go here)."""

@@ -68,7 +68,7 @@ class BYOL(Method):
 
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "BYOL")[:2]
-        z = [self.projection(f) for f in encode_views(self.encoder, views)]
+        z = [self.projection(f) for f in self.encode(views)]
         p = [self.predictor(x) for x in z]
         with torch.no_grad():
             zt = [self.target[1](f) for f in encode_views(self.target[0], views)]
@@ -116,7 +116,7 @@ class SimSiam(Method):
 
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "SimSiam")[:2]
-        z = [self.projection(f) for f in encode_views(self.encoder, views)]
+        z = [self.projection(f) for f in self.encode(views)]
         p = [self.predictor(x) for x in z]
         loss = 0.5 * (simsiam_loss(p[0], z[1]) + simsiam_loss(p[1], z[0]))
         return {"loss": loss, "embeddings": torch.cat(z).detach()}

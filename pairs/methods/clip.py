@@ -133,6 +133,8 @@ class CLIP(Method):
         ``(B, projection_dim)`` tower-A embeddings.
     """
 
+    supports_model_views = False
+
     n_views = 2
 
     def __init__(

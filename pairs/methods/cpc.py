@@ -85,6 +85,8 @@ class CPC(Method):
         Time Domain" (augmenting the context's input).
     """
 
+    supports_model_views = False
+
     n_views = 1
     default_views = "cpc_window"
 

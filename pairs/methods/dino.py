@@ -133,7 +133,7 @@ class DINO(Method):
         views = require_views(batch, 2, "DINO")
         if self.n_global > len(views):
             raise ConfigError(f"DINO was built with n_global={self.n_global} but got {len(views)} views")
-        features = encode_views(self.encoder, views)
+        features = self.encode(views)
         bottleneck = [self.head.bottleneck(f) for f in features]
         last = F.normalize(self.head.last, dim=1)
         student = [F.linear(b, last) for b in bottleneck]

@@ -111,6 +111,8 @@ class GRACE(Method):
         Zhu et al. 2020, "Deep Graph Contrastive Representation Learning" (GRACE).
     """
 
+    supports_model_views = False
+
     n_views = 2
 
     def __init__(

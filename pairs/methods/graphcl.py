@@ -183,7 +183,7 @@ class GraphCL(Method):
 
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "GraphCL")[:2]
-        features = [graph_embeddings(self.encoder, v) for v in views]
+        features = self.encode(views, plain=lambda vs: [graph_embeddings(self.encoder, v) for v in vs])
         if features[0].shape[0] != features[1].shape[0]:
             raise ConfigError(
                 f"GraphCL: the two views hold {features[0].shape[0]} and {features[1].shape[0]} graphs; "

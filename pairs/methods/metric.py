@@ -22,7 +22,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses import TripletMarginLoss, contrastive_margin_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_labels, require_views
-from pairs.methods.base import Method, encode_views, projection_hidden_dim
+from pairs.methods.base import Method, projection_hidden_dim
 from pairs.pairing import ViewBatch
 from pairs.views.base import derive_seed
 
@@ -92,7 +92,7 @@ class _MetricMethod(Method):
     def _embed(self, batch: ViewBatch, name: str) -> tuple[Tensor, Tensor]:
         views = require_views(batch, self.n_views, name)[: self.n_views]
         labels = require_labels(batch, name)
-        z = torch.cat([F.normalize(self.projection(f), dim=1) for f in encode_views(self.encoder, views)])
+        z = torch.cat([F.normalize(self.projection(f), dim=1) for f in self.encode(views)])
         return z, labels.to(z.device).repeat(len(views))
 
     def on_after_optimizer_step(self, progress: float) -> None:

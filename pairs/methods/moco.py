@@ -94,7 +94,7 @@ class MoCoV2(Method):
 
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "MoCo v2")[:2]
-        q = [self.projection(f) for f in encode_views(self.encoder, views)]
+        q = [self.projection(f) for f in self.encode(views)]
         k = self._keys(views)
         negatives = self.queue.get()[0] if len(self.queue) > 0 else None
         loss = self._loss(q[0], k[1], negatives)
@@ -156,7 +156,7 @@ class MoCoV3(Method):
 
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "MoCo v3")[:2]
-        z = [self.projection(f) for f in encode_views(self.encoder, views)]
+        z = [self.projection(f) for f in self.encode(views)]
         q = [self.predictor(x) for x in z]
         with torch.no_grad():
             k = [self.key_encoder[1](f) for f in encode_views(self.key_encoder[0], views)]

@@ -14,7 +14,7 @@ from torch import nn
 from encoders.heads import ProjectionHead
 from pairs.losses import nt_xent
 from pairs.losses._checks import check_temperature
-from pairs.methods.base import Method, encode_views, projection_hidden_dim
+from pairs.methods.base import Method, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 
@@ -54,7 +54,7 @@ class SimCLR(Method):
         self.gather_distributed = gather_distributed
 
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
-        features = encode_views(self.encoder, batch.views)
+        features = self.encode(batch.views)
         z = torch.stack([self.projection(f) for f in features])  # (V, B, D)
         loss = nt_xent(z, temperature=self.temperature, gather_distributed=self.gather_distributed)
         return {"loss": loss, "embeddings": z.detach().flatten(0, 1)}

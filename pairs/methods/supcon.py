@@ -83,7 +83,7 @@ class SupCon(Method):
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, self.n_views, "SupCon")[: self.n_views]
         labels = require_labels(batch, "SupCon")
-        z = [self.projection(f) for f in encode_views(self.encoder, views)]
+        z = [self.projection(f) for f in self.encode(views)]
         if self.queue is None:
             loss = supcon_loss(
                 torch.stack(z), labels, self.temperature, gather_distributed=self.gather_distributed

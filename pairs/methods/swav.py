@@ -19,7 +19,7 @@ from pairs.losses._checks import check_temperature
 from pairs.losses.distributed import is_distributed
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method, encode_views, projection_hidden_dim
+from pairs.methods.base import Method, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["SwAV"]
@@ -103,7 +103,7 @@ class SwAV(Method):
         views = require_views(batch, 2, "SwAV")
         if self.n_global > len(views):
             raise ConfigError(f"SwAV was built with n_global={self.n_global} but got {len(views)} views")
-        z = [F.normalize(self.projection(f), dim=1) for f in encode_views(self.encoder, views)]
+        z = [F.normalize(self.projection(f), dim=1) for f in self.encode(views)]
         weights = self._prototype_weights()
         scores = [x @ weights.T for x in z]
         loss = swav_loss(

@@ -68,6 +68,8 @@ class TS2Vec(Method):
         Yue et al. 2022, "TS2Vec: Towards Universal Representation of Time Series".
     """
 
+    supports_model_views = False
+
     n_views = 1
     center_collapse_check = True  # max-pooled features share a large offset: measure spread around the mean
 

@@ -15,7 +15,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses.noncontrastive import vicreg_terms
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method, encode_views
+from pairs.methods.base import Method
 from pairs.pairing import ViewBatch
 
 __all__ = ["VICReg"]
@@ -61,7 +61,7 @@ class VICReg(Method):
 
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "VICReg")[:2]
-        z = [self.projection(f) for f in encode_views(self.encoder, views)]
+        z = [self.projection(f) for f in self.encode(views)]
         terms = vicreg_terms(z[0], z[1], gather_distributed=self.gather_distributed)
         ws, wv, wc = self.weights
         loss = ws * terms["invariance"] + wv * terms["variance"] + wc * terms["covariance"]
