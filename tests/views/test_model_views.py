@@ -244,3 +244,49 @@ def test_methods_that_encode_their_own_way_refuse_model_views():
     method = build_method("ts2vec", encoders.get("ts2vec", in_channels=1))
     with pytest.raises(ConfigError, match="takes no model views"):
         method.set_model_views("dropout")
+
+
+# --------------------------------------------------------------------------------------------------
+# Through the training entry point
+# --------------------------------------------------------------------------------------------------
+def test_train_with_a_model_view_is_seeded_and_resumes_with_it(tmp_path):
+    from pairs.experiment import train
+
+    def run(out, **kw):
+        return train(
+            "digits",
+            views="digits+perturb:0.5",
+            batch_size=128,
+            max_steps=3,
+            out=str(tmp_path / out),
+            progress=False,
+            evaluate_untrained=False,
+            log=lambda *_: None,
+            **kw,
+        )
+
+    a, b = run("a", epochs=1), run("b", epochs=1)
+    assert a["views"] == "digits+perturb:0.5"
+    assert a["final_loss"] == b["final_loss"]  # same seed, same perturbations
+    plain = train(
+        "digits",
+        batch_size=128,
+        max_steps=3,
+        epochs=1,
+        out=str(tmp_path / "c"),
+        progress=False,
+        evaluate_untrained=False,
+        log=lambda *_: None,
+    )
+    assert plain["final_loss"] != a["final_loss"]  # the model view changed the training
+    resumed = train(
+        "digits", out=str(tmp_path / "a"), resume=True, epochs=2, progress=False, log=lambda *_: None
+    )
+    assert resumed["views"] == "digits+perturb:0.5"
+
+
+def test_train_refuses_two_data_views(tmp_path):
+    from pairs.experiment import train
+
+    with pytest.raises(ConfigError, match="one data view"):
+        train("digits", views="digits+crop+dropout", epochs=1, out=str(tmp_path / "x"), progress=False)
