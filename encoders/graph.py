@@ -217,12 +217,23 @@ class GIN(nn.Module):
         Shape:
             ``(num_graphs, out_dim)``; an empty graph gets zeros (sum) or zeros (mean of nothing).
         """
+        return self.graph_and_node_embeddings(data, edge_index, batch)[0]
+
+    def graph_and_node_embeddings(
+        self, data: Data | Tensor, edge_index: Tensor | None = None, batch: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Graph and node embeddings from one pass (InfoGraph contrasts the two), and each node's graph.
+
+        Shape:
+            ``(num_graphs, out_dim)``, ``(N, out_dim)`` and ``(N,)`` graph indices.
+        """
         x, edge_index, batch, num_graphs = _unpack(data, edge_index, batch, "GIN")
         layers = self._layers(x, edge_index)
         pool = global_add_pool if self.pooling == "sum" else global_mean_pool
         if self.out == "last":
             layers = layers[-1:]
-        return torch.cat([pool(h, batch, size=num_graphs) for h in layers], dim=1)
+        graphs = torch.cat([pool(h, batch, size=num_graphs) for h in layers], dim=1)
+        return graphs, torch.cat(layers, dim=1), batch
 
 
 _ACTIVATIONS = {

@@ -317,7 +317,7 @@ def train(
         seed=seed,
     )
     preferred = getattr(type(model), "default_views", None)
-    view_name = views or (preferred if preferred in recipe.views else recipe.default_view)
+    view_name = views or (preferred if preferred and recipe.knows_view(preferred) else recipe.default_view)
     view = recipe.make_view(view_name, bundle)
     model.set_model_views(split_view_spec(view_name)[1])  # "synonym+dropout": the method's part
     dev = resolve_device(device)

@@ -72,6 +72,10 @@ class Recipe:
         """Name of the default view recipe."""
         return next(iter(self.views))
 
+    def knows_view(self, name: str) -> bool:
+        """Whether ``name`` is one of this domain's view recipes or the generic ``identity``."""
+        return name in self.views or name == "identity"
+
     def make_view(self, name: str | None, bundle: DataBundle) -> Any:
         """Build view recipe ``name`` (default: the first) for ``bundle``.
 
