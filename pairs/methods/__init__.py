@@ -112,6 +112,7 @@ _CLASSES = {
     "DINO": "dino",
     "GRACE": "grace",
     "GraphCL": "graphcl",
+    "InfoGraph": "infograph",
     "Siamese": "metric",
     "Triplet": "metric",
     "MoCoV2": "moco",
