@@ -233,6 +233,8 @@ def _cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
 def test_cli_bad_inputs_are_one_line_exit_2(digits_run: Path, tmp_path: Path, capsys) -> None:
     bad_query = tmp_path / "bad.npy"
     bad_query.write_text("not an array")
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)  # parses only with pickle
     cases = {
         "no checkpoint": ["search", "--checkpoint", str(tmp_path), "--index", "digits", "--query", "digits"],
         "other domain": [
@@ -253,6 +255,15 @@ def test_cli_bad_inputs_are_one_line_exit_2(digits_run: Path, tmp_path: Path, ca
             "--query",
             str(bad_query),
         ],
+        "object array": [
+            "search",
+            "--checkpoint",
+            str(digits_run),
+            "--index",
+            "digits",
+            "--query",
+            str(objects),
+        ],
         "k=0": [
             "search",
             "--checkpoint",
@@ -268,7 +279,8 @@ def test_cli_bad_inputs_are_one_line_exit_2(digits_run: Path, tmp_path: Path, ca
     messages = {
         "no checkpoint": "no checkpoint.pt",
         "other domain": "takes image data, but 'ucr:GunPoint' is series data",
-        "query file": "not a readable .npy array",
+        "query file": "is not a .npy file",
+        "object array": "not a readable .npy array (Object arrays cannot be loaded",
         "k=0": "must be a positive integer",
     }
     for name, argv in cases.items():

@@ -244,12 +244,21 @@ def _query_embeddings(
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix == ".npy":
+            with open(path, "rb") as fh:
+                magic = fh.read(6)
+            if magic != b"\x93NUMPY":
+                raise DataError(
+                    f"query file {path} is not a .npy file (it does not start with the .npy header); give "
+                    "embeddings written by `pairs embed` (or np.save), a data spec or a file of the run's "
+                    "domain"
+                )
             try:
                 arr = np.load(path, allow_pickle=False)
             except (OSError, ValueError) as err:
+                reason = str(err).splitlines()[0].split(". ")[0][:160]
                 raise DataError(
-                    f"query file {path} is not a readable .npy array (numpy cannot parse it: "
-                    f"{str(err).splitlines()[0][:120]}); give embeddings written by `pairs embed`"
+                    f"query file {path} is not a readable .npy array ({reason}); give embeddings written by "
+                    "`pairs embed` (numeric, shape (Q, D))"
                 ) from err
             if arr.ndim == 1:
                 arr = arr[None]
