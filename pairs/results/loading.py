@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from pairs.errors import CheckpointError, ConfigError, DataError
+from pairs.errors import CheckpointError, DataError
 
 __all__ = ["Preprocess", "load_run", "load_method", "load_encoder", "RunInfo"]
 
@@ -231,8 +231,8 @@ class Preprocess:
 def make_preprocess(info: RunInfo) -> Preprocess:
     """The :class:`Preprocess` of a run's domain.
 
-    Raises:
-        ConfigError: a domain without a preprocess (a domain registered by a plug-in).
+    A domain registered by a plug-in (no preprocess known here) gets one that passes its inputs on as the
+    encoder takes them (a list of tensors is stacked into a batch).
     """
     builders = {
         "image": _image_preprocess,
@@ -242,8 +242,14 @@ def make_preprocess(info: RunInfo) -> Preprocess:
         "graph": _graph_preprocess,
     }
     if info.domain not in builders:
-        raise ConfigError(f"no preprocess is known for {info.domain!r} runs; pass the encoder's own input")
+        return Preprocess(info.domain, _as_batch, info="inputs as the encoder takes them")
     return builders[info.domain](info)
+
+
+def _as_batch(inputs: Any) -> Any:
+    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(x, torch.Tensor) for x in inputs):
+        return torch.stack(list(inputs))
+    return inputs
 
 
 def _is_path(x: Any) -> bool:
