@@ -97,3 +97,25 @@ def spawn_workers(
             pytest.fail(
                 f"distributed workers {alive} did not exit within {deadline:.0f} s (hung); terminated"
             )
+
+
+def untrained_figures(data: str, seed: int = 0, **model_args: Any) -> dict[str, Any]:
+    """The figures of the untrained encoder as ``pairs train`` builds it for ``data`` (same seed), computed
+    here again, so a report's ``*_untrained`` figures can be checked exactly rather than by their range."""
+    from pairs.data import load_data
+    from pairs.domains import recipe_for
+    from pairs.experiment import build_model
+
+    bundle = load_data(data)
+    recipe = recipe_for(bundle)
+    model, _ = build_model(bundle, recipe, seed=seed, **model_args)
+    return recipe.evaluate(model.encoder, bundle, "cpu")
+
+
+def assert_untrained_figures(report: dict[str, Any], keys: Any, **model_args: Any) -> None:
+    """Each ``report[key + "_untrained"]`` equals the untrained encoder's figure computed again."""
+    import pytest
+
+    figures = untrained_figures(report["data"], report["seed"], **model_args)
+    for key in keys:
+        assert report[f"{key}_untrained"] == pytest.approx(figures[key], abs=1e-12), key

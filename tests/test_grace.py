@@ -153,19 +153,26 @@ def test_recipe_for_node_level_data(karate):
 def test_evaluate_nodes_is_a_seeded_linear_probe(karate):
     from sklearn.model_selection import train_test_split
 
-    from pairs.eval import linear_probe
+    from pairs.eval import knn_accuracy, linear_probe
 
     torch.manual_seed(0)
     enc = encoders.get("gcn", in_dim=34, hidden_dim=16, out_dim=8)
     a = evaluate_nodes(enc, karate, n_splits=3)
     b = evaluate_nodes(enc, karate, n_splits=3)
     assert a == b
-    assert 0.0 <= a["node_acc"] <= 1.0 and 0.0 <= a["knn_acc"] <= 1.0
     y = karate.train[0].y
     with torch.no_grad():
         z = enc.eval()(karate.train[0])
+    accs = []
+    for s in range(3):  # node_acc: the mean of the probes of 3 stratified 50/50 splits
+        tr, te = train_test_split(
+            torch.arange(34).numpy(), train_size=0.5, stratify=y.numpy(), random_state=s
+        )
+        accs.append(linear_probe(z[tr], y[tr], z[te], y[te])["acc"])
+    assert a["linear_probe_acc"] == pytest.approx(accs[0])
+    assert a["node_acc"] == pytest.approx(sum(accs) / 3)
     tr, te = train_test_split(torch.arange(34).numpy(), train_size=0.5, stratify=y.numpy(), random_state=0)
-    assert a["linear_probe_acc"] == pytest.approx(linear_probe(z[tr], y[tr], z[te], y[te])["acc"])
+    assert a["knn_acc"] == pytest.approx(knn_accuracy(z[tr], y[tr], z[te], y[te], k=5))
 
 
 def test_evaluate_nodes_without_labels_is_empty():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pairs.cli import main
-from tests.helpers import error_line, last_json
+from tests.helpers import assert_untrained_figures, error_line, last_json
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def test_ucr_defaults_report_svm_probe_and_knn_and_eval_agrees(tmp_path, capsys)
     assert report["batch_size"] == 8 and report["steps"] == 67 // 8
     for key in ("svm_acc", "linear_probe_acc", "knn_acc"):
         assert 0.5 < report[key] <= 1.0, key  # two balanced classes
-        assert 0.0 <= report[f"{key}_untrained"] <= 1.0
+    assert_untrained_figures(report, ("svm_acc", "linear_probe_acc", "knn_acc"))
     assert main(["eval", "--checkpoint", str(out), "--json"]) == 0
     again = last_json(capsys.readouterr().out)
     assert again["svm_acc"] == pytest.approx(report["svm_acc"])
@@ -100,7 +100,8 @@ def test_instance_contrast_with_simclr_on_pooled_crops(tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "run"), "--no-progress", "--json"]) == 0
     report = last_json(capsys.readouterr().out)
     assert report["method"] == "simclr" and report["views"] == "default"
-    assert 0.0 <= report["svm_acc"] <= 1.0 and 0.0 <= report["knn_acc"] <= 1.0
+    assert report["svm_acc"] >= 0.8 and report["knn_acc"] >= 0.8  # classes 1.5 apart in every value
+    assert_untrained_figures(report, ("svm_acc", "knn_acc"), method="simclr")
 
 
 def test_preview_draws_crop_pairs(tmp_path):

@@ -96,12 +96,18 @@ class TestRandomCrop:
         x = torch.randn(4, 1, 50)
         lengths = {T.RandomCrop((10, 20))(x, s).shape[-1] for s in range(40)}
         assert lengths <= set(range(10, 21)) and len(lengths) > 3
-        assert T.RandomCrop(0.3)(x, 0).shape == (4, 1, 15)
+        out, p = T.RandomCrop(0.3)(x, 0, return_params=True)
+        assert out.shape == (4, 1, 15)
+        for i, s in enumerate(p["start"].tolist()):  # each row is the window of its own series
+            assert torch.equal(out[i], x[i, :, s : s + 15])
         assert T.RandomCrop((40, 80))(x, 0).shape[-1] in range(40, 51)  # max capped at T
 
     def test_single_series(self):
-        out = T.RandomCrop(5)(torch.randn(2, 9), 0)
-        assert out.shape == (2, 5)
+        x = torch.randn(2, 9)  # one series of 2 channels: the crop is a window of it
+        out, p = T.RandomCrop(5)(x, 0, return_params=True)
+        start = int(p["start"][0])
+        assert out.shape == (2, 5) and 0 <= start <= 4
+        assert torch.equal(out, x[:, start : start + 5])
 
     def test_crop_inside_valid_span(self):
         x = padded([30, 12, 20], starts=[0, 5, 10], t=40)
