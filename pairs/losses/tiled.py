@@ -250,12 +250,21 @@ MIN_PARALLEL_TILE = 1 << 16
 """Tiles of at least this many logits are spread over worker threads on the CPU (see :func:`_run_tiles`)."""
 
 
-def _n_workers(device: torch.device, tile_numel: int, n_items: int) -> int:
-    """How many worker threads :func:`_run_tiles` uses: the intra-op thread count on the CPU for tiles
-    big enough to be worth it, else 1 (GPU work is already parallel inside each product)."""
+EXTRA_WORKER_BYTES = 128 * 2**20
+"""The accumulators of the workers after the first take at most this much memory together: with many
+intra-op threads (a 16-core machine) fewer workers are used, so that memory stays bounded."""
+
+
+def _n_workers(device: torch.device, tile_numel: int, n_items: int, state_bytes: int) -> int:
+    """How many worker threads :func:`_run_tiles` uses.
+
+    The intra-op thread count on the CPU for tiles big enough to be worth it, at most one per item and
+    at most ``1 + EXTRA_WORKER_BYTES // state_bytes`` (each worker holds its own accumulators of
+    ``state_bytes``); 1 on other devices (GPU work is already parallel inside each product).
+    """
     if device.type != "cpu" or tile_numel < MIN_PARALLEL_TILE:
         return 1
-    return max(1, min(torch.get_num_threads(), n_items))
+    return max(1, min(torch.get_num_threads(), n_items, 1 + EXTRA_WORKER_BYTES // max(state_bytes, 1)))
 
 
 def _run_tiles(
@@ -355,7 +364,8 @@ class _TiledLogSumExp(torch.autograd.Function):
             _mask_block(s, r0, c0, self_col, row_gid, col_gid)
             _merge_(st[0][r0:r1], st[1][r0:r1], *_exp_sum(s, dim=1))
 
-        lse = _merge_states(_run_tiles(items, body, state, _n_workers(rows.device, numel, len(items))))
+        workers = _n_workers(rows.device, numel, len(items), (2 * n + numel) * rows.element_size())
+        lse = _merge_states(_run_tiles(items, body, state, workers))
         self_col_t = self_col if isinstance(self_col, Tensor) else None
         ctx.save_for_backward(rows, cols, scale, lse, self_col_t, row_gid, col_gid)
         ctx.self_col_int = self_col if isinstance(self_col, int) else None
@@ -393,7 +403,8 @@ class _TiledLogSumExp(torch.autograd.Function):
             if st[1] is not None and gr is not None:
                 st[1][c0:c1].addmm_(p.T, gr[r0:r1])
 
-        states = _run_tiles(items, body, state, _n_workers(rows.device, numel, len(items)))
+        per_worker = (rows.numel() + (cols.numel() if need_cols else 0) + numel) * rows.element_size()
+        states = _run_tiles(items, body, state, _n_workers(rows.device, numel, len(items), per_worker))
         pc, grad_cols = states[0][0], states[0][1]
         for other_pc, other_cols, _ in states[1:]:
             pc.add_(other_pc)
@@ -477,7 +488,8 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
                 col_sum = torch.bmm(weight[:, None, :], s)[:, 0]
                 _merge_(*rows_j, ref.expand_as(col_sum), col_sum)
 
-        workers = _n_workers(z.device, chunk * t * t, len(items))
+        per_worker = (2 * n_groups * n + chunk * t * t) * z.element_size()
+        workers = _n_workers(z.device, chunk * t * t, len(items), per_worker)
         lse = _merge_states(_run_tiles(items, body, state, workers))
         ctx.save_for_backward(z, scale, lse, gid)
         ctx.exclude_self = exclude_self
@@ -539,7 +551,8 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
             dz[g0:g1, i0:i1].baddbmm_(a, z[g0:g1, j0:j1])
             dz[g0:g1, j0:j1].baddbmm_(a.transpose(1, 2), z_i)
 
-        states = _run_tiles(items, body, state, _n_workers(z.device, chunk * t * t, len(items)))
+        per_worker = (z.numel() + 2 * chunk * t * t) * z.element_size()
+        states = _run_tiles(items, body, state, _n_workers(z.device, chunk * t * t, len(items), per_worker))
         dz = states[0][0]
         for other, _ in states[1:]:
             dz.add_(other)

@@ -483,3 +483,14 @@ def test_worker_thread_errors_reach_the_caller(monkeypatch):
     with pytest.raises(RuntimeError, match="tile failed"):
         nt_xent(randn(2, 40, 4, seed=1), mode="tiled", block_size=8)
     assert torch.get_num_threads() == 2
+
+
+def test_worker_count_follows_threads_items_and_memory():
+    torch.set_num_threads(8)
+    cpu = torch.device("cpu")
+    big = tiled.MIN_PARALLEL_TILE
+    assert tiled._n_workers(cpu, big, 100, 2**20) == 8
+    assert tiled._n_workers(cpu, big, 3, 2**20) == 3  # no more workers than items
+    assert tiled._n_workers(cpu, big, 100, 64 * 2**20) == 1 + tiled.EXTRA_WORKER_BYTES // (64 * 2**20)
+    assert tiled._n_workers(cpu, big - 1, 100, 1) == 1  # tiles too small to be worth a thread
+    assert tiled._n_workers(torch.device("meta"), big, 100, 1) == 1  # not the CPU
