@@ -48,7 +48,8 @@ def test_stereo_is_averaged_and_grads_flow() -> None:
     net = encoders.get("logmel_cnn", width=8, out_dim=16)
     x = torch.randn(2, 2, 4000, requires_grad=True)
     net(x).sum().backward()
-    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert x.grad is not None
+    assert torch.isfinite(x.grad).all()
     assert set(encoders.available(domain="audio")) >= {"cpc_conv", "logmel_cnn"}
 
 

@@ -50,7 +50,8 @@ def test_train_warns_for_each_figure_below_its_untrained_twin(tmp_path, monkeypa
     )
     assert len(calls) == 2
     expected = sorted(k for k in ("knn_acc", "linear_probe_acc") if report[k] < report[f"{k}_untrained"])
-    assert "knn_acc" in expected and report["below_untrained"] == expected
+    assert "knn_acc" in expected
+    assert report["below_untrained"] == expected
     warnings = [line for line in lines if line.startswith("warning: ")]
     assert [w.split()[1] for w in warnings] == expected
     for key, line in zip(expected, warnings, strict=True):

@@ -60,7 +60,8 @@ def test_bad_usage_exits_2_with_one_line(args, expected):
 def test_data_lists_specs(capsys):
     assert main(["data"]) == 0
     out = capsys.readouterr().out
-    assert "digits" in out and "images:DIR" in out
+    assert "digits" in out
+    assert "images:DIR" in out
     assert main(["data", "--json"]) == 0
     specs = json.loads(capsys.readouterr().out.splitlines()[-1])["specs"]
     assert {"spec": "digits", "domain": "image"}.items() <= specs[
@@ -85,7 +86,9 @@ def test_train_json_eval_and_run_directory_safety(tmp_path, capsys):
         "knn_acc_untrained",
     ):
         assert key in report, key
-    assert report["data"] == "digits" and report["method"] == "simclr" and report["epochs"] == 2
+    assert report["data"] == "digits"
+    assert report["method"] == "simclr"
+    assert report["epochs"] == 2
     assert 0.5 < report["linear_probe_acc"] <= 1.0
     assert Path(report["checkpoint"]).exists()
     state = torch.load(report["checkpoint"], weights_only=True)
@@ -109,9 +112,11 @@ def test_setting_values_are_json_or_plain_strings():
     from pairs.cli import _setting
 
     assert _setting("temperature=0.2") == ("temperature", 0.2)
-    assert _setting("steps=8") == ("steps", 8) and isinstance(_setting("steps=8")[1], int)
+    assert _setting("steps=8") == ("steps", 8)
+    assert isinstance(_setting("steps=8")[1], int)
     assert _setting("negatives-from=same") == ("negatives_from", "same")
-    assert _setting("flag=true") == ("flag", True) and _setting("x=null") == ("x", None)
+    assert _setting("flag=true") == ("flag", True)
+    assert _setting("x=null") == ("x", None)
     assert _setting("dims=[64, 32]") == ("dims", [64, 32])
     assert _setting("name=__import__('os')") == ("name", "__import__('os')")  # a string, never evaluated
     for bad in ("noequals", "1x=2", "=3"):

@@ -34,7 +34,8 @@ def one_error_line(capsys, code: int, argv: list[str]) -> str:
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert "Traceback" not in err and "\x1b" not in err
+    assert "Traceback" not in err
+    assert "\x1b" not in err
     return lines[0]
 
 
@@ -47,11 +48,14 @@ def test_a_bug_exits_1_and_names_the_file_holding_the_traceback(capsys, monkeypa
 
     monkeypatch.setattr(experiment, "train", buggy)
     line = one_error_line(capsys, 1, ["train", "--no-progress"])
-    assert "internal error" in line and "ValueError: an internal invariant broke" in line
+    assert "internal error" in line
+    assert "ValueError: an internal invariant broke" in line
     path = Path(re.search(r"the traceback is in (\S+)\)", line).group(1))
     assert path.parent == tmp_path / "cache" / "errors"
     text = path.read_text()
-    assert "Traceback (most recent call last)" in text and "def buggy" not in text and "in buggy" in text
+    assert "Traceback (most recent call last)" in text
+    assert "def buggy" not in text
+    assert "in buggy" in text
 
 
 def test_user_errors_exit_2_with_one_line(capsys, monkeypatch):
@@ -69,7 +73,8 @@ def test_no_command_prints_usage_on_stderr_and_exits_2(capsys):
     assert main([]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert "usage: pairs" in err and "a command is required" in err
+    assert "usage: pairs" in err
+    assert "a command is required" in err
 
 
 # -- the cases of item 6 -----------------------------------------------------------------------------------
@@ -84,7 +89,8 @@ def test_out_on_a_read_only_file_system(capsys, monkeypatch, tmp_path):
         os, "statvfs", lambda p: ReadOnly(real(p)) if str(p).startswith(str(tmp_path)) else real(p)
     )
     line = one_error_line(capsys, 2, ["train", "--out", str(tmp_path / "ro" / "run"), "--no-progress"])
-    assert "read-only file system" in line and str(tmp_path) in line
+    assert "read-only file system" in line
+    assert str(tmp_path) in line
     line = one_error_line(capsys, 2, ["preview", "--out", str(tmp_path / "views.png")])
     assert "read-only file system" in line
     assert not (tmp_path / "ro").exists()
@@ -100,7 +106,8 @@ def test_preview_write_refused_by_the_file_system_is_exit_2(capsys, monkeypatch,
     line = one_error_line(
         capsys, 2, ["preview", "--out", str(tmp_path / "v.png"), "--n", "2", "--n-views", "2"]
     )
-    assert "cannot write" in line and "Read-only file system" in line
+    assert "cannot write" in line
+    assert "Read-only file system" in line
 
 
 def _good_run(tmp_path) -> Path:
@@ -116,9 +123,11 @@ def test_empty_checkpoint_for_eval_and_resume(capsys, tmp_path):
     run.mkdir()
     (run / "checkpoint.pt").write_bytes(b"")
     line = one_error_line(capsys, 2, ["eval", "--checkpoint", str(run / "checkpoint.pt")])
-    assert "empty" in line and str(run / "checkpoint.pt") in line
+    assert "empty" in line
+    assert str(run / "checkpoint.pt") in line
     line = one_error_line(capsys, 2, ["train", "--resume", "--out", str(run), "--no-progress"])
-    assert "empty" in line and str(run / "checkpoint.pt") in line
+    assert "empty" in line
+    assert str(run / "checkpoint.pt") in line
 
 
 def test_checkpoint_without_method_state(capsys, tmp_path):
@@ -129,7 +138,8 @@ def test_checkpoint_without_method_state(capsys, tmp_path):
         {"epoch": 1, "extra": {"data": "digits", "method": "simclr", "encoder": "small_cnn"}}, path
     )
     line = one_error_line(capsys, 2, ["eval", "--checkpoint", str(path)])
-    assert "holds no model weights" in line and str(path) in line
+    assert "holds no model weights" in line
+    assert str(path) in line
 
 
 def test_damaged_checkpoint_is_refused_by_eval(capsys, tmp_path):
@@ -138,7 +148,8 @@ def test_damaged_checkpoint_is_refused_by_eval(capsys, tmp_path):
     run = _good_run(tmp_path)
     _flip_inside_member(run / "checkpoint.pt", "data/0", n=16)
     line = one_error_line(capsys, 2, ["eval", "--checkpoint", str(run)])
-    assert "integrity check" in line and str(run / "checkpoint.pt") in line
+    assert "integrity check" in line
+    assert str(run / "checkpoint.pt") in line
 
 
 def _wav(path: Path, samples: np.ndarray, rate: int = 8000) -> Path:
@@ -186,13 +197,15 @@ def test_decompression_bomb_png(capsys, tmp_path):
     _png_header_only(folder / "bomb.png", 20000, 20000)
     assert (folder / "bomb.png").stat().st_size < 1000
     line = one_error_line(capsys, 2, ["train", "--data", f"images:{folder}", "--no-progress"])
-    assert "bomb.png" in line and "too large to decode safely" in line
+    assert "bomb.png" in line
+    assert "too large to decode safely" in line
 
 
 # -- the messages of item 7 --------------------------------------------------------------------------------
 def test_seed_out_of_range_says_the_range(capsys):
     line = one_error_line(capsys, 2, ["train", "--seed", "99999999999999999999999"])
-    assert "--seed" in line and "-9223372036854775808 to 9223372036854775807" in line
+    assert "--seed" in line
+    assert "-9223372036854775808 to 9223372036854775807" in line
     line = one_error_line(capsys, 2, ["preview", "--out", "x.png", "--seed", "1e3"])
     assert "must be an integer" in line
 
@@ -208,7 +221,8 @@ def test_random_bytes_named_npy(capsys, tmp_path):
     path = tmp_path / "x.npy"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
     line = one_error_line(capsys, 2, ["train", "--data", f"series:{path}", "--no-progress"])
-    assert "is not a numpy .npy file" in line and "Python objects" not in line
+    assert "is not a numpy .npy file" in line
+    assert "Python objects" not in line
 
 
 def test_infinite_values_in_a_series_file_are_a_data_error(capsys, tmp_path):
@@ -216,7 +230,8 @@ def test_infinite_values_in_a_series_file_are_a_data_error(capsys, tmp_path):
     x[3, 7] = np.inf
     np.save(tmp_path / "s.npy", x)
     line = one_error_line(capsys, 2, ["train", "--data", f"series:{tmp_path / 's.npy'}", "--no-progress"])
-    assert "1 infinite values (first at index (3, 0, 7))" in line and "NaN" in line
+    assert "1 infinite values (first at index (3, 0, 7))" in line
+    assert "NaN" in line
 
 
 def test_utf16_text_file_with_bom_is_read(tmp_path):
@@ -243,7 +258,8 @@ def test_graph_file_with_pickled_objects_is_one_clean_line(capsys, tmp_path):
     path = tmp_path / "g.pt"
     torch.save([datetime.date(2020, 1, 1)], path)  # torch's refusal is paragraphs with terminal escapes
     line = one_error_line(capsys, 2, ["train", "--data", f"graphs:{path}", "--no-progress"])
-    assert "holds pickled Python objects" in line and "save_graph_file" in line
+    assert "holds pickled Python objects" in line
+    assert "save_graph_file" in line
 
 
 # -- item 8 ------------------------------------------------------------------------------------------------
@@ -254,7 +270,9 @@ def test_truncated_wav_is_refused_naming_the_file_and_its_length(capsys, tmp_pat
     header = 44
     bad.write_bytes(bad.read_bytes()[: header + 16])  # the header promises 8000 samples, 8 are there
     line = one_error_line(capsys, 2, ["train", "--data", f"audio:{folder}@8000", "--no-progress"])
-    assert "cut.wav is truncated" in line and "promises 8000 samples" in line and "holds 8" in line
+    assert "cut.wav is truncated" in line
+    assert "promises 8000 samples" in line
+    assert "holds 8" in line
 
 
 def test_eight_sample_wav_is_refused_and_short_clips_reported(tmp_path, caplog):
@@ -270,7 +288,8 @@ def test_eight_sample_wav_is_refused_and_short_clips_reported(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="pairs"):
         bundle = load_data(f"audio:{folder}@8000")
     assert bundle.info["padded"] == 1
-    assert "half.wav (0.5 s)" in caplog.text and "zero-padded" in caplog.text
+    assert "half.wav (0.5 s)" in caplog.text
+    assert "zero-padded" in caplog.text
 
 
 # -- items 3 and 14 end to end -----------------------------------------------------------------------------
@@ -293,7 +312,8 @@ def test_overwrite_with_a_batch_norm_batch_of_one_keeps_the_old_run(capsys, tmp_
         2,
         ["train", "--out", str(out), "--overwrite", "--epochs", "1", "--batch-size", "1", "--no-progress"],
     )
-    assert "batch size 1" in line and "batch normalization" in line
+    assert "batch size 1" in line
+    assert "batch normalization" in line
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -302,7 +322,8 @@ def test_huge_learning_rate_is_reported_as_divergence(tmp_path):
     proc = run_cli("train", "--lr", "1e10", "--epochs", "2", "--out", str(out), "--no-progress", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip().splitlines()[-1]
-    assert line.startswith("pairs: error: training diverged") and "lower learning rate" in line
+    assert line.startswith("pairs: error: training diverged")
+    assert "lower learning rate" in line
     events = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
     assert any(e["event"] == "diverged" for e in events)
     assert not list(out.glob(".checkpoint.pt.*.tmp"))

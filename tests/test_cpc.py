@@ -258,8 +258,10 @@ def test_latent_sequence_uses_waveform_frames():
     model = CPCModel(LatentSequence(conv), GRUContext(16, 8))
     x = torch.randn(2, 1, 1600)
     z, c = model.sequences(x)
-    assert z.shape == (2, 10, 16) and c.shape == (2, 10, 8)
-    assert model(x).shape == (2, 8) and model.out_dim == 8
+    assert z.shape == (2, 10, 16)
+    assert c.shape == (2, 10, 8)
+    assert model(x).shape == (2, 8)
+    assert model.out_dim == 8
     torch.testing.assert_close(z, conv.frames(x))
 
 
@@ -357,7 +359,8 @@ def test_temporal_structure_not_a_shortcut(one_thread):
     assert max(shuffled) - min(shuffled) < 0.06
     assert structured[0] > max(shuffled) + 0.35
     cosine = train_cpc(x, "same", score="cosine")
-    assert cosine[0] > 0.6 and cosine[0] > cosine[3] + 0.1
+    assert cosine[0] > 0.6
+    assert cosine[0] > cosine[3] + 0.1
     # Shuffled across time and sequences, with negatives from the whole batch, even that cue is gone.
     flat = x.transpose(1, 2).reshape(-1, x.shape[1])
     order = torch.randperm(len(flat), generator=g)
@@ -402,7 +405,8 @@ def test_pairs_train_cpc_on_series(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["method"] == "cpc" and 0.0 <= report["linear_probe_acc"] <= 1.0
+    assert report["method"] == "cpc"
+    assert 0.0 <= report["linear_probe_acc"] <= 1.0
     metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert any("acc_k1" in m for m in metrics)
 
@@ -442,10 +446,13 @@ def test_pairs_train_cpc_on_audio(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["method"] == "cpc" and "linear_probe_acc" in report
+    assert report["method"] == "cpc"
+    assert "linear_probe_acc" in report
     # the hand-crafted baseline, once per run: 150 Hz vs 400 Hz tones are easy for mean+std MFCCs
-    assert report["mfcc_probe_acc"] >= 0.9 and "mfcc_probe_acc_untrained" not in report
-    assert "mfcc_probe_acc: " in proc.stdout and "hand-crafted baseline" in proc.stdout
+    assert report["mfcc_probe_acc"] >= 0.9
+    assert "mfcc_probe_acc_untrained" not in report
+    assert "mfcc_probe_acc: " in proc.stdout
+    assert "hand-crafted baseline" in proc.stdout
     proc = _cli(["eval", "--checkpoint", str(tmp_path / "run"), "--threads", "1", "--json"], ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     again = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -464,18 +471,22 @@ def test_make_speech_set(tmp_path):
         sys.path.pop(0)
     out = make_speech_set(tmp_path / "speech", voices=2, per_voice=2, seed=0)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav"))
-    assert len(files) == 4 and len({f.split("/")[0] for f in files}) == 2
+    assert len(files) == 4
+    assert len({f.split("/")[0] for f in files}) == 2
     import soundfile as sf
 
     wave, sr = sf.read(out / files[0])
-    assert sr == 16000 and len(wave) > 1600 and np.abs(wave).max() > 0.01
+    assert sr == 16000
+    assert len(wave) > 1600
+    assert np.abs(wave).max() > 0.01
     again = make_speech_set(tmp_path / "again", voices=2, per_voice=2, seed=0)
     assert (out / "manifest.json").read_text() == (again / "manifest.json").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert len({m["text"] for m in manifest}) == 4  # no text shared between utterances
     assert {m["voice"] for m in manifest} == {"en-us+m1", "en-us+m2"}  # one base voice, two variants
     for m in manifest:  # the same pitch and speed ranges for every voice
-        assert 20 <= m["pitch"] <= 80 and 130 <= m["speed"] <= 200
+        assert 20 <= m["pitch"] <= 80
+        assert 130 <= m["speed"] <= 200
         peak = np.abs(sf.read(out / m["file"])[0]).max()
         assert abs(20 * np.log10(peak) - m["channel"]["peak_dbfs"]) < 0.1  # random gain applied
 

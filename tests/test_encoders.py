@@ -53,7 +53,8 @@ def test_get_builds_every_image_encoder_and_head_with_out_dim():
         kwargs = {"in_dim": 8} if encoders.info(name).domain == "head" else {}
         module = encoders.get(name, **kwargs)
         assert isinstance(module, nn.Module)
-        assert isinstance(module.out_dim, int) and module.out_dim > 0
+        assert isinstance(module.out_dim, int)
+        assert module.out_dim > 0
 
 
 def test_get_unknown_name_lists_known_names():
@@ -69,7 +70,8 @@ def test_get_bad_kwargs_names_encoder_and_arguments():
     with pytest.raises(TypeError) as err:
         encoders.get("small_cnn", widht=16)
     msg = str(err.value)
-    assert "'small_cnn'" in msg and "widht" in msg
+    assert "'small_cnn'" in msg
+    assert "widht" in msg
     for arg in ("in_channels", "width", "out_dim", "image_size", "norm"):
         assert arg in msg
     with pytest.raises(TypeError, match="'mlp_head'.*in_dim \\(required\\)"):
@@ -79,9 +81,12 @@ def test_get_bad_kwargs_names_encoder_and_arguments():
 
 def test_get_passes_kwargs():
     net = encoders.get("small_cnn", in_channels=3, width=8, out_dim=10, norm="group")
-    assert isinstance(net, SmallCNN) and net.out_dim == 10 and net.in_channels == 3
+    assert isinstance(net, SmallCNN)
+    assert net.out_dim == 10
+    assert net.in_channels == 3
     head = encoders.get("mlp_head", in_dim=32, hidden_dim=16, out_dim=4, n_layers=3)
-    assert head.out_dim == 4 and head.n_layers == 3
+    assert head.out_dim == 4
+    assert head.n_layers == 3
 
 
 def test_register_and_errors(scratch_registry):
@@ -153,7 +158,8 @@ def test_domain_modules_load_on_first_lookup_not_on_import():
 def test_small_cnn_shapes(norm, hw):
     net = SmallCNN(in_channels=1, width=8, norm=norm)
     out = net(torch.randn(3, 1, *hw))
-    assert out.shape == (3, 32) and net.out_dim == 32
+    assert out.shape == (3, 32)
+    assert net.out_dim == 32
     assert torch.isfinite(out).all()
 
 
@@ -255,8 +261,10 @@ def test_small_cnn_bad_inputs():
 def test_resnet18_cifar_structure_and_parameter_count():
     net = encoders.get("resnet18_cifar")
     assert net.out_dim == 512
-    assert net.conv1.kernel_size == (3, 3) and net.conv1.stride == (1, 1)
-    assert isinstance(net.maxpool, nn.Identity) and isinstance(net.fc, nn.Identity)
+    assert net.conv1.kernel_size == (3, 3)
+    assert net.conv1.stride == (1, 1)
+    assert isinstance(net.maxpool, nn.Identity)
+    assert isinstance(net.fc, nn.Identity)
     # torchvision's resnet18 minus its fc (512*1000 + 1000) and with a 3x3x3x64 stem instead of 7x7x3x64
     ref = torchvision.models.resnet18(weights=None)
     expected = n_params(ref) - (512 * 1000 + 1000) - 7 * 7 * 3 * 64 + 3 * 3 * 3 * 64
@@ -268,7 +276,8 @@ def test_resnet18_cifar_structure_and_parameter_count():
 def test_resnet18_standard_stem():
     net = encoders.get("resnet18")
     ref = torchvision.models.resnet18(weights=None)
-    assert net.conv1.kernel_size == (7, 7) and isinstance(net.maxpool, nn.MaxPool2d)
+    assert net.conv1.kernel_size == (7, 7)
+    assert isinstance(net.maxpool, nn.MaxPool2d)
     assert n_params(net) == n_params(ref) - (512 * 1000 + 1000)
     net.eval()
     assert net(torch.randn(2, 3, 64, 64)).shape == (2, 512)
@@ -288,7 +297,8 @@ def test_resnet18_cifar_gradients_and_zero_init():
         assert torch.count_nonzero(block.bn2.weight) == 0
     net = encoders.get("resnet18_cifar")
     net(torch.randn(2, 3, 8, 8)).sum().backward()
-    assert net.conv1.weight.grad is not None and net.conv1.weight.grad.abs().sum() > 0
+    assert net.conv1.weight.grad is not None
+    assert net.conv1.weight.grad.abs().sum() > 0
     assert net.layer4[1].conv2.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="in_channels=3 but got 1"):
         net(torch.randn(2, 1, 32, 32))
@@ -309,7 +319,8 @@ def test_projection_head_structure(n_layers, batch_norm, last_bn, n_linear, n_bn
     head = ProjectionHead(
         16, hidden_dim=32, out_dim=8, n_layers=n_layers, batch_norm=batch_norm, last_bn=last_bn
     )
-    assert _count(head, nn.Linear) == n_linear and _count(head, nn.BatchNorm1d) == n_bn
+    assert _count(head, nn.Linear) == n_linear
+    assert _count(head, nn.BatchNorm1d) == n_bn
     assert head.out_dim == 8
     assert head(torch.randn(5, 16)).shape == (5, 8)
 
@@ -326,9 +337,11 @@ def test_projection_head_last_bn_standardises_and_grads_flow():
 
 def test_prediction_head():
     head = PredictionHead(8, hidden_dim=4)
-    assert head.out_dim == 8 and head(torch.randn(3, 8)).shape == (3, 8)
+    assert head.out_dim == 8
+    assert head(torch.randn(3, 8)).shape == (3, 8)
     assert PredictionHead(8, 4, 2)(torch.randn(3, 8)).shape == (3, 2)
-    assert _count(head, nn.BatchNorm1d) == 1 and _count(head, nn.Linear) == 2
+    assert _count(head, nn.BatchNorm1d) == 1
+    assert _count(head, nn.Linear) == 2
 
 
 def test_heads_bad_inputs():

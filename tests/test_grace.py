@@ -73,7 +73,8 @@ def test_grace_views_keep_nodes_drop_edges_and_mask_columns(karate):
     _, raw, (v1, v2) = _views(karate)
     assert v1.num_nodes == v2.num_nodes == 34
     e = raw.edge_index.shape[1]  # 156 directed entries
-    assert v1.edge_index.shape[1] == e - int(0.2 * e) and v2.edge_index.shape[1] == e - int(0.4 * e)
+    assert v1.edge_index.shape[1] == e - int(0.2 * e)
+    assert v2.edge_index.shape[1] == e - int(0.4 * e)
     for v, rate in ((v1, 0.3), (v2, 0.4)):
         zero_cols = (v.x == 0).all(dim=0) & ~(raw.x == 0).all(dim=0)
         assert int(zero_cols.sum()) == int(rate * 34)
@@ -89,7 +90,8 @@ def test_method_on_karate(karate):
     torch.manual_seed(0)
     enc = encoders.get("gcn", **recipe.encoder_kwargs(karate))
     method = build_method("grace", enc, **recipe.method_kwargs)
-    assert isinstance(method, GRACE) and method.temperature == 0.4
+    assert isinstance(method, GRACE)
+    assert method.temperature == 0.4
     out = method(ViewBatch(views, None, torch.arange(1)))
     assert out["embeddings"].shape == (68, 128)
     z1, z2 = enc(views[0]), enc(views[1])
@@ -111,7 +113,8 @@ def test_gin_node_embeddings_work_with_grace(karate):
     _, _, views = _views(karate)
     enc = encoders.get("gin", in_dim=34, hidden_dim=8, n_layers=2)
     out = GRACE(enc, temperature=0.5)(ViewBatch(views, None, torch.arange(1)))
-    assert out["embeddings"].shape == (68, 16) and torch.isfinite(out["loss"])
+    assert out["embeddings"].shape == (68, 16)
+    assert torch.isfinite(out["loss"])
 
 
 def test_one_graph_per_step_training_is_seeded_and_lowers_the_loss(karate):
@@ -135,7 +138,8 @@ def test_one_graph_per_step_training_is_seeded_and_lowers_the_loss(karate):
         return Trainer(method, config).fit(loader)
 
     a, b = run(3), run(3)
-    assert a.epoch_losses == b.epoch_losses and a.global_step == 25
+    assert a.epoch_losses == b.epoch_losses
+    assert a.global_step == 25
     assert sum(a.epoch_losses[-5:]) < sum(a.epoch_losses[:5])
 
 

@@ -23,8 +23,11 @@ def test_mutag_defaults_run_graphcl_and_report_svm_acc(tmp_path, capsys):
     assert main(args) == 0
     report = last_json(capsys.readouterr().out)
     assert (report["method"], report["encoder"], report["views"]) == ("graphcl", "gin", "graphcl")
-    assert report["batch_size"] == 128 and report["lr"] == 0.01 and report["steps"] == 150 // 128
-    assert 0.6 < report["svm_acc"] <= 1.0 and 0.0 < report["svm_acc_std"] < 0.3
+    assert report["batch_size"] == 128
+    assert report["lr"] == 0.01
+    assert report["steps"] == 150 // 128
+    assert 0.6 < report["svm_acc"] <= 1.0
+    assert 0.0 < report["svm_acc_std"] < 0.3
     assert 0.6 < report["svm_acc_untrained"] <= 1.0
     assert_untrained_figures(report, ("svm_acc", "linear_probe_acc", "knn_acc"))
     assert main(["eval", "--checkpoint", str(out), "--json"]) == 0
@@ -38,7 +41,8 @@ def test_karate_runs_node_level_contrast(tmp_path, capsys):
     assert main([*args, "--json"]) == 0
     report = last_json(capsys.readouterr().out)
     assert (report["method"], report["encoder"], report["views"]) == ("grace", "gcn", "grace")
-    assert report["steps"] == 3 and report["batch_size"] == 1
+    assert report["steps"] == 3
+    assert report["batch_size"] == 1
     for key in ("node_acc", "linear_probe_acc", "knn_acc"):
         assert 0.5 <= report[key] <= 1.0, key  # two clubs, a graph that separates them well
     assert_untrained_figures(report, ("node_acc", "linear_probe_acc", "knn_acc"))
@@ -84,7 +88,8 @@ def test_featureless_graph_file_trains(tmp_path, capsys):
     ]
     assert main([*args, "--json"]) == 0
     report = last_json(capsys.readouterr().out)
-    assert report["method"] == "graphcl" and 0.0 <= report["svm_acc"] <= 1.0
+    assert report["method"] == "graphcl"
+    assert 0.0 <= report["svm_acc"] <= 1.0
     assert report["steps"] == 2  # 24 training graphs, one batch per epoch
 
 

@@ -34,7 +34,8 @@ def test_gin_shapes_and_out_dim():
     assert net.node_embeddings(batch).shape == (15, 48)
     assert net(batch.x, batch.edge_index, batch.batch).shape == (3, 48)
     last = GIN(4, hidden_dim=16, n_layers=2, out="last")
-    assert last.out_dim == 16 and last(batch).shape == (3, 16)
+    assert last.out_dim == 16
+    assert last(batch).shape == (3, 16)
     net.eval()
     assert net(ring(5)).shape == (1, 48)
     assert torch.allclose(net(batch)[0], net(ring(5))[0], atol=1e-5)  # batching does not mix graphs
@@ -85,7 +86,8 @@ def test_gin_empty_graph_and_errors():
         [ring(4), Data(x=torch.zeros(0, 4), edge_index=torch.zeros(2, 0, dtype=torch.long))]
     )
     out = GIN(4).eval()(batch)
-    assert out.shape == (2, 96) and torch.equal(out[1], torch.zeros(96))
+    assert out.shape == (2, 96)
+    assert torch.equal(out[1], torch.zeros(96))
     with pytest.raises(ValueError, match="ensure_features"):
         GIN(4)(Data(edge_index=torch.zeros(2, 0, dtype=torch.long), num_nodes=3))
     with pytest.raises(ValueError, match="size 4"):
@@ -102,8 +104,10 @@ def test_gcn_shapes_layers_and_gradients():
     batch = Batch.from_data_list([ring(5), ring(9, seed=1)])
     net = GCN(4, hidden_dim=16, out_dim=8, n_layers=3)
     out = net(batch)
-    assert net.out_dim == 8 and out.shape == (14, 8)
-    assert [c.in_channels for c in net.convs] == [4, 16, 16] and [c.out_channels for c in net.convs] == [
+    assert net.out_dim == 8
+    assert out.shape == (14, 8)
+    assert [c.in_channels for c in net.convs] == [4, 16, 16]
+    assert [c.out_channels for c in net.convs] == [
         16,
         16,
         8,
@@ -146,5 +150,6 @@ def test_ensure_features():
 def test_registry_builds_the_graph_encoders():
     assert {"gin", "gcn"} <= set(encoders.available(domain="graph"))
     net = encoders.get("gin", in_dim=7, hidden_dim=16, n_layers=2)
-    assert isinstance(net, GIN) and net.out_dim == 32
+    assert isinstance(net, GIN)
+    assert net.out_dim == 32
     assert isinstance(encoders.get("gcn", in_dim=3, out_dim=4), GCN)

@@ -138,12 +138,15 @@ def test_method_on_real_mutag_batch(mutag):
     torch.manual_seed(0)
     enc = encoders.get("gin", **recipe.encoder_kwargs(mutag))
     method = build_method("graphcl", enc, temperature=0.2)
-    assert isinstance(method, GraphCL) and enc.out_dim == 96
+    assert isinstance(method, GraphCL)
+    assert enc.out_dim == 96
     # GraphCL's init_emb: Xavier weights, zero biases in every Linear (encoder and head)
     linears = [m for m in method.modules() if isinstance(m, torch.nn.Linear)]
-    assert len(linears) == 2 * 3 + 2 and all(bool((m.bias == 0).all()) for m in linears)
+    assert len(linears) == 2 * 3 + 2
+    assert all(bool((m.bias == 0).all()) for m in linears)
     out = method(batch)
-    assert out["embeddings"].shape == (64, 96) and torch.isfinite(out["loss"])
+    assert out["embeddings"].shape == (64, 96)
+    assert torch.isfinite(out["loss"])
     # the loss is the formula on the projected graph embeddings of both views
     z1 = method.projection(enc(batch.views[0]))
     z2 = method.projection(enc(batch.views[1]))
@@ -209,7 +212,8 @@ def test_recipe_defaults_are_graphcls(mutag):
     assert recipe.encoder_kwargs(mutag) == {"in_dim": 7, "hidden_dim": 32, "n_layers": 3, "pooling": "sum"}
     for name in ("graphcl", "graphcl_both", "dnodes", "pedges", "subgraph", "mask_nodes", "random2"):
         views = recipe.make_view(name, mutag)
-        assert isinstance(views, list) and len(views) == 2
+        assert isinstance(views, list)
+        assert len(views) == 2
 
 
 def test_evaluate_graphs_uses_all_graphs_and_the_svm_protocol(mutag, monkeypatch):
@@ -226,8 +230,10 @@ def test_evaluate_graphs_uses_all_graphs_and_the_svm_protocol(mutag, monkeypatch
     enc = encoders.get("gin", in_dim=7)
     figures = evaluate_graphs(enc, mutag)
     graphs, labels = all_graphs(mutag)
-    assert len(graphs) == 188 and torch.equal(seen["y"], labels)  # train + test: the whole set
-    assert seen["folds"] == 10 and figures["svm_folds"] == 10
+    assert len(graphs) == 188
+    assert torch.equal(seen["y"], labels)  # train + test: the whole set
+    assert seen["folds"] == 10
+    assert figures["svm_folds"] == 10
     expected = torch.cat([enc.eval()(GraphCollate()(graphs[i : i + 50])).detach() for i in range(0, 188, 50)])
     torch.testing.assert_close(seen["x"], expected, rtol=1e-5, atol=1e-5)
     assert (figures["svm_acc"], figures["svm_acc_std"]) == (0.75, 0.05)
@@ -249,7 +255,8 @@ def test_featureless_graphs_get_degree_features():
     recipe = graph_recipe(bundle)
     assert recipe.encoder_kwargs(bundle)["in_dim"] == 4  # degrees 0..3, dataset-wide width
     batch = recipe.collate([ring, star])
-    assert batch.x.shape == (7, 4) and batch.x[3].argmax().item() == 3
+    assert batch.x.shape == (7, 4)
+    assert batch.x[3].argmax().item() == 3
 
 
 def test_graphs_with_and_without_features_are_refused():

@@ -42,7 +42,8 @@ def test_resnet18_without_out_dim_trains_with_simclr() -> None:
     assert encoder.training  # and the mode as it was
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     out = method(ViewBatch(views=[x, x.flip(-1)], labels=None, index=torch.arange(4)))
-    assert out["loss"].isfinite() and out["loss"].requires_grad
+    assert out["loss"].isfinite()
+    assert out["loss"].requires_grad
 
 
 def test_declared_out_dim_wins_and_bad_encoders_get_a_clear_error() -> None:

@@ -25,10 +25,11 @@ def test_ucr_defaults_report_svm_probe_and_knn_and_eval_agrees(tmp_path, capsys)
     args = ["train", "--data", "ucr:ItalyPowerDemand", "--epochs", "1", "--out", str(out), "--no-progress"]
     assert main([*args, "--json"]) == 0
     report = last_json(capsys.readouterr().out)
-    assert (
-        report["method"] == "ts2vec" and report["encoder"] == "dilated_conv" and report["views"] == "ts2vec"
-    )
-    assert report["batch_size"] == 8 and report["steps"] == 67 // 8
+    assert report["method"] == "ts2vec"
+    assert report["encoder"] == "dilated_conv"
+    assert report["views"] == "ts2vec"
+    assert report["batch_size"] == 8
+    assert report["steps"] == 67 // 8
     for key in ("svm_acc", "linear_probe_acc", "knn_acc"):
         assert 0.5 < report[key] <= 1.0, key  # two balanced classes
     assert_untrained_figures(report, ("svm_acc", "linear_probe_acc", "knn_acc"))
@@ -51,16 +52,20 @@ def test_default_budget_is_exactly_ts2vecs_200_steps(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--data", f"series:{data}", "--out", str(out), "--no-progress", "--json"]) == 0
     report = last_json(capsys.readouterr().out)
-    assert len(load_data(f"series:{data}").train) // 8 == 3 and report["epochs"] == 67
+    assert len(load_data(f"series:{data}").train) // 8 == 3
+    assert report["epochs"] == 67
     assert report["steps"] == 200
     saved = json.loads((out / "config.json").read_text())["train"]
-    assert saved["max_steps"] == 200 and saved["decay_all_parameters"] is True
+    assert saved["max_steps"] == 200
+    assert saved["decay_all_parameters"] is True
 
 
 def test_unknown_ucr_name_lists_the_installed_sets(capsys):
     assert main(["train", "--data", "ucr:NoSuchSet", "--epochs", "1"]) == 2
     line = error_line(capsys)
-    assert "NoSuchSet" in line and "GunPoint" in line and "JapaneseVowels" in line
+    assert "NoSuchSet" in line
+    assert "GunPoint" in line
+    assert "JapaneseVowels" in line
 
 
 def _save(path, x, y=None):
@@ -99,8 +104,10 @@ def test_instance_contrast_with_simclr_on_pooled_crops(tmp_path, capsys):
     args = ["train", "--data", spec, "--method", "simclr", "--views", "default", "--epochs", "1"]
     assert main([*args, "--out", str(tmp_path / "run"), "--no-progress", "--json"]) == 0
     report = last_json(capsys.readouterr().out)
-    assert report["method"] == "simclr" and report["views"] == "default"
-    assert report["svm_acc"] >= 0.8 and report["knn_acc"] >= 0.8  # classes 1.5 apart in every value
+    assert report["method"] == "simclr"
+    assert report["views"] == "default"
+    assert report["svm_acc"] >= 0.8
+    assert report["knn_acc"] >= 0.8  # classes 1.5 apart in every value
     assert_untrained_figures(report, ("svm_acc", "knn_acc"), method="simclr")
 
 

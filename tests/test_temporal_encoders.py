@@ -92,9 +92,11 @@ class TestDilatedConv:
     def test_shapes_and_out_dim(self):
         net = DilatedConvEncoder(2, hidden=8, out_dim=12, depth=2).eval()
         x = torch.randn(5, 2, 37)
-        assert net(x).shape == (5, 12) and net(x, pooled=False).shape == (5, 37, 12)
+        assert net(x).shape == (5, 12)
+        assert net(x, pooled=False).shape == (5, 37, 12)
         assert net.out_dim == 12
-        assert DilatedConvEncoder(1).out_dim == 320 and len(DilatedConvEncoder(1).feature_extractor) == 11
+        assert DilatedConvEncoder(1).out_dim == 320
+        assert len(DilatedConvEncoder(1).feature_extractor) == 11
 
     @pytest.mark.parametrize("k", [2, 3, 4])
     def test_matches_ts2vec_reference(self, k):
@@ -117,7 +119,8 @@ class TestDilatedConv:
         with torch.no_grad():
             reps = ours(x, pooled=False)
             pooled = ours(x)
-        assert torch.allclose(pooled[0], reps[0].amax(0)) and torch.allclose(pooled[2], reps[2].amax(0))
+        assert torch.allclose(pooled[0], reps[0].amax(0))
+        assert torch.allclose(pooled[2], reps[2].amax(0))
         assert torch.allclose(pooled[1], reps[1, :20].amax(0))  # padding left out
         assert torch.allclose(DilatedConvEncoder.pool(reps), reps.amax(1))
         assert torch.isfinite(pooled).all()
@@ -126,11 +129,13 @@ class TestDilatedConv:
         torch.manual_seed(0)
         net = DilatedConvEncoder(1, hidden=4, out_dim=4, depth=2, kernel_size=3, dropout=0.0).eval()
         half = (net.receptive_field - 1) // 2
-        assert net.receptive_field == 1 + 2 * 2 * (1 + 2 + 4) and half == 14
+        assert net.receptive_field == 1 + 2 * 2 * (1 + 2 + 4)
+        assert half == 14
         x = torch.randn(1, 1, 61, requires_grad=True)
         net(x, pooled=False)[0, 30].sum().backward()
         touched = (x.grad[0, 0] != 0).nonzero().flatten()
-        assert touched.min().item() == 30 - half and touched.max().item() == 30 + half
+        assert touched.min().item() == 30 - half
+        assert touched.max().item() == 30 + half
 
     def test_training_mask_seeded(self):
         torch.manual_seed(0)
@@ -139,7 +144,8 @@ class TestDilatedConv:
         a = net(x, pooled=False, generator=torch.Generator().manual_seed(1))
         b = net(x, pooled=False, generator=torch.Generator().manual_seed(1))
         c = net(x, pooled=False, generator=torch.Generator().manual_seed(2))
-        assert torch.equal(a, b) and not torch.equal(a, c)
+        assert torch.equal(a, b)
+        assert not torch.equal(a, c)
         assert not torch.allclose(a, net.eval()(x, pooled=False))
         net_none = DilatedConvEncoder(2, hidden=8, out_dim=8, depth=2, dropout=0.0, mask_mode=None)
         net_none.load_state_dict(net.state_dict())
@@ -160,7 +166,8 @@ class TestDilatedConv:
         net = DilatedConvEncoder(2, hidden=8, out_dim=8, depth=1).eval()
         x = torch.randn(2, 2, 10)
         x[0] = NAN
-        assert torch.isfinite(net(x)).all() and torch.isfinite(net(x, pooled=False)).all()
+        assert torch.isfinite(net(x)).all()
+        assert torch.isfinite(net(x, pooled=False)).all()
 
     def test_backward(self):
         net = DilatedConvEncoder(2, hidden=8, out_dim=8, depth=2).train()
@@ -174,9 +181,12 @@ class TestLSTM:
     def test_shapes(self):
         net = LSTMEncoder(3, hidden=10, n_layers=2)
         x = torch.randn(4, 3, 17)
-        assert net(x).shape == (4, 20) and net(x, pooled=False).shape == (4, 17, 20) and net.out_dim == 20
+        assert net(x).shape == (4, 20)
+        assert net(x, pooled=False).shape == (4, 17, 20)
+        assert net.out_dim == 20
         uni = LSTMEncoder(3, hidden=10, n_layers=1, bidirectional=False)
-        assert uni(x).shape == (4, 10) and uni.out_dim == 10
+        assert uni(x).shape == (4, 10)
+        assert uni.out_dim == 10
 
     def test_pooled_is_final_hidden_states(self):
         torch.manual_seed(0)
@@ -211,7 +221,8 @@ class TestRegistryAndErrors:
     def test_registered(self):
         assert {"dilated_conv", "ts2vec", "lstm"} <= set(encoders.available(domain="temporal"))
         net = encoders.get("ts2vec", in_channels=2, depth=1, out_dim=16)
-        assert isinstance(net, DilatedConvEncoder) and net.out_dim == 16
+        assert isinstance(net, DilatedConvEncoder)
+        assert net.out_dim == 16
         assert isinstance(encoders.get("lstm", in_channels=4), LSTMEncoder)
         with pytest.raises(TypeError, match="Accepted arguments"):
             encoders.get("dilated_conv", channels=3)

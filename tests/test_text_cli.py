@@ -22,7 +22,9 @@ def test_train_polarity_then_eval_checkpoint(tmp_path, capsys):
     args = ["train", "--data", "text:polarity", "--epochs", "1", "--out", str(out), "--no-progress", "--json"]
     assert main(args) == 0
     report = last_json(capsys.readouterr().out)
-    assert report["domain"] == "text" and report["encoder"] == "text_bow" and report["method"] == "simclr"
+    assert report["domain"] == "text"
+    assert report["encoder"] == "text_bow"
+    assert report["method"] == "simclr"
     assert report["views"] == "synonym_crop"
     assert_untrained_figures(report, ("linear_probe_acc", "knn_acc", "linear_probe_cv_acc"))
     assert 0.0 < report["linear_probe_cv_sd"] < 0.2  # the spread of five folds' accuracies
@@ -82,7 +84,8 @@ def test_probe_cv_against_a_by_hand_cross_validation():
     got = probe_cv(_Lookup(texts, feats), texts, y, folds=4, repeats=3, seed=1)
     folds = RepeatedStratifiedKFold(n_splits=4, n_repeats=3, random_state=1).split(np.zeros(40), y.numpy())
     accs = np.array([linear_probe(feats[a], y[a], feats[b], y[b], seed=1)["acc"] for a, b in folds])
-    assert got["acc"] == pytest.approx(accs.mean()) and got["sd"] == pytest.approx(accs.std(ddof=1))
+    assert got["acc"] == pytest.approx(accs.mean())
+    assert got["sd"] == pytest.approx(accs.std(ddof=1))
     assert got["sem"] == pytest.approx(accs.reshape(3, 4).mean(1).std(ddof=1) / np.sqrt(3))
     separable = probe_cv(_Lookup(texts, y[:, None].float() * 10), texts, y, folds=4, repeats=2)
     assert separable["acc"] == 1.0

@@ -47,8 +47,10 @@ def test_hashing_vocabulary_uses_crc32():
 def test_collate_pads_and_keeps_lengths():
     vocab = Vocabulary.build(CORPUS)
     batch = collate_text(["the cat", "", "a dog sat ."], vocab)
-    assert batch.ids.shape == (3, 4) and batch.lengths.tolist() == [2, 1, 4]
-    assert batch.ids[0, 2:].tolist() == [0, 0] and batch.ids[1, 0].item() == vocab.unk_id
+    assert batch.ids.shape == (3, 4)
+    assert batch.lengths.tolist() == [2, 1, 4]
+    assert batch.ids[0, 2:].tolist() == [0, 0]
+    assert batch.ids[1, 0].item() == vocab.unk_id
     assert batch.mask.sum().item() == 7
     assert isinstance(batch.to("cpu"), TokenBatch)
     with pytest.raises(TypeError, match="item 1"):
@@ -76,7 +78,8 @@ def test_registry_gradients_and_max_len(name):
     out = enc(CORPUS)
     assert out.shape == (3, enc.out_dim)
     out.sum().backward()
-    assert enc.embed.weight.grad is not None and enc.embed.weight.grad.abs().sum() > 0
+    assert enc.embed.weight.grad is not None
+    assert enc.embed.weight.grad.abs().sum() > 0
     assert enc.token_batch(CORPUS).ids.shape[1] == 3
     hashed = encoders.get(name)  # no vocabulary: hashing trick
     assert hashed(["anything at all"]).shape == (1, hashed.out_dim)
@@ -127,7 +130,8 @@ def test_minilm_matches_sentence_transformers():
 
     texts = ["A quiet, moving film.", "The committee agreed to the vote on Tuesday.", "dull"]
     enc = encoders.get("minilm", normalize=True).eval()
-    assert isinstance(enc, MiniLMEncoder) and enc.out_dim == 384
+    assert isinstance(enc, MiniLMEncoder)
+    assert enc.out_dim == 384
     with torch.no_grad():
         ours = enc(texts)
         alone = enc(texts[:1])

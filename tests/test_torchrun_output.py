@@ -26,7 +26,8 @@ def test_global_batches_are_the_same_for_one_and_two_processes_but_views_are_dra
             joined = torch.cat([p.views[0] for p in parts])
             assert not torch.equal(whole.views[0], joined)  # the views of those samples differ
             clean = x.index_select(0, whole.index)  # the views are of the same samples
-            assert (joined - clean).abs().max() < 1.0 and (whole.views[0] - clean).abs().max() < 1.0
+            assert (joined - clean).abs().max() < 1.0
+            assert (whole.views[0] - clean).abs().max() < 1.0
 
 
 def test_only_rank_0_prints_the_json_line(

@@ -269,7 +269,8 @@ def test_method_trains_masks_and_rejects_wrong_views():
     again = method(crop_batch(x))["loss"]
     torch.manual_seed(1)
     other = method(crop_batch(x))["loss"]
-    assert again.item() == pytest.approx(out["loss"].item()) and other.item() != out["loss"].item()
+    assert again.item() == pytest.approx(out["loss"].item())
+    assert other.item() != out["loss"].item()
     with pytest.raises(TypeError, match="CropPair"):
         method(ViewBatch([x], None, torch.arange(6)))
     with pytest.raises(TypeError, match="per timestamp"):
@@ -317,7 +318,8 @@ def test_trainer_runs_ts2vec_reproducibly():
         return result.final_loss, next(method.encoder.parameters()).detach().clone()
 
     (loss_a, w_a), (loss_b, w_b) = run(), run()
-    assert math.isfinite(loss_a) and loss_a == loss_b
+    assert math.isfinite(loss_a)
+    assert loss_a == loss_b
     assert torch.equal(w_a, w_b)
 
 
@@ -336,9 +338,12 @@ def test_recipe_sizes_epochs_to_ts2vec_iterations(n, t, c, epochs):
     recipe = series_recipe(bundle_of(torch.randn(n, c, t)))
     steps = n // 8
     assert recipe.epochs == epochs == math.ceil(200 / steps)
-    assert recipe.batch_size == 8 and recipe.method == "ts2vec" and recipe.encoder == "dilated_conv"
+    assert recipe.batch_size == 8
+    assert recipe.method == "ts2vec"
+    assert recipe.encoder == "dilated_conv"
     assert recipe.epochs * steps >= 200 > (recipe.epochs - 1) * steps
-    assert recipe.max_steps == 200 and recipe.decay_all_parameters  # TS2Vec's n_iters, plain AdamW
+    assert recipe.max_steps == 200
+    assert recipe.decay_all_parameters  # TS2Vec's n_iters, plain AdamW
     assert recipe.encoder_kwargs(bundle_of(torch.randn(n, c, t)))["in_channels"] == c
 
 
@@ -406,13 +411,15 @@ def test_recipe_views_make_crop_pairs_and_plain_views():
     bundle = bundle_of(x, variable=True)
     recipe = series_recipe(bundle)
     pair = recipe.make_view("ts2vec", bundle)(x, generator=0)
-    assert pair.first.shape[:2] == (16, 2) and pair.overlap >= 2
+    assert pair.first.shape[:2] == (16, 2)
+    assert pair.overlap >= 2
     plain = recipe.make_view("default", bundle)(x, generator=0)
     assert plain.shape[:2] == (16, 2)
     assert float(plain[1:].nan_to_num().abs().mean()) < 2.0  # standardised, not raw (mean 3, std 4)
     long = bundle_of(torch.randn(8, 1, 3100))
     pair = series_recipe(long).make_view("ts2vec", long)(long.train, 0)
-    assert pair.first.shape[-1] <= 3000 and pair.second.shape[-1] <= 3000
+    assert pair.first.shape[-1] <= 3000
+    assert pair.second.shape[-1] <= 3000
 
 
 def test_evaluate_series_reports_the_protocol_figures():
@@ -528,16 +535,17 @@ def test_ts2vec_standardizer_follows_load_ucr_and_load_uea():
     uni = torch.randn(20, 1, 30, generator=g) * 3 + 2
     multi = torch.randn(20, 3, 30, generator=g) * 3 + 2
     assert ts2vec_standardizer(bundle_of(uni, spec="ucr:ArrowHead")) is None  # load_UCR: as published
-    assert "PowerCons" in TS2VEC_RENORMALISED_UCR and "ItalyPowerDemand" not in TS2VEC_RENORMALISED_UCR
+    assert "PowerCons" in TS2VEC_RENORMALISED_UCR
+    assert "ItalyPowerDemand" not in TS2VEC_RENORMALISED_UCR
     renorm = ts2vec_standardizer(bundle_of(uni, spec="ucr:PowerCons"))
     x = uni.double().numpy()
     assert renorm is not None
-    assert float(renorm.mean[0]) == pytest.approx(np.nanmean(x)) and float(renorm.std[0]) == pytest.approx(
-        np.nanstd(x)
-    )
+    assert float(renorm.mean[0]) == pytest.approx(np.nanmean(x))
+    assert float(renorm.std[0]) == pytest.approx(np.nanstd(x))
     for spec in ("ucr:BasicMotions", "series:file.npy"):  # load_UEA: StandardScaler per channel
         std = ts2vec_standardizer(bundle_of(multi, spec=spec))
-        assert std is not None and std.mean.numel() == 3
+        assert std is not None
+        assert std.mean.numel() == 3
     assert ts2vec_standardizer(bundle_of(uni, spec="series:file.npy")) is not None
     # the recipe's views leave a UCR set as published: the crops are crops of the raw series
     for spec, standardised in (("ucr:ArrowHead", False), ("series:file.npy", True)):

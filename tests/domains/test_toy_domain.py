@@ -96,7 +96,8 @@ def test_a_domain_registered_from_outside_trains_evaluates_and_resumes(toy_domai
         "jitter",
         "simclr",
     )
-    assert report["epochs"] == 8 and report["steps"] == 8 * (450 // 64)
+    assert report["epochs"] == 8
+    assert report["steps"] == 8 * (450 // 64)
     assert (out / "checkpoint.pt").is_file()
     # the figures are those of the saved encoder, rebuilt from the registry by name
     from pairs import load_encoder
@@ -107,7 +108,8 @@ def test_a_domain_registered_from_outside_trains_evaluates_and_resumes(toy_domai
     with torch.no_grad():  # a plug-in domain's preprocess passes the encoder's own input on
         direct = encoder(encoder.preprocess(list(bundle.test[:5])))
     torch.testing.assert_close(direct, encoder(bundle.test[:5]).detach(), rtol=0, atol=0)
-    assert again["knn_acc"] == report["knn_acc"] and again["linear_probe_acc"] == report["linear_probe_acc"]
+    assert again["knn_acc"] == report["knn_acc"]
+    assert again["linear_probe_acc"] == report["linear_probe_acc"]
     losses = [
         json.loads(line)["loss"]
         for line in (out / "metrics.jsonl").read_text().splitlines()
@@ -117,7 +119,8 @@ def test_a_domain_registered_from_outside_trains_evaluates_and_resumes(toy_domai
 
     assert main(["train", "--resume", "--out", str(out), "--epochs", "10", "--json"]) == 0
     resumed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert resumed["steps"] == 10 * (450 // 64) and resumed["views"] == "jitter"
+    assert resumed["steps"] == 10 * (450 // 64)
+    assert resumed["views"] == "jitter"
 
     assert main(["data"]) == 0
     assert "toy vectors on three rays" in capsys.readouterr().out

@@ -34,7 +34,8 @@ def test_paired_views_split_pairs_and_reject_non_pairs():
     x, y = blobs(6)
     pairs = [(x[i], f"a {WORDS[int(y[i])]}") for i in range(6)]
     a, b = PairedViews(view_a=AddNoise(0.1))(pairs, torch.Generator().manual_seed(0))
-    assert a.shape == (6, 1, 8, 8) and b == [p[1] for p in pairs]
+    assert a.shape == (6, 1, 8, 8)
+    assert b == [p[1] for p in pairs]
     with pytest.raises(TypeError, match="pairs"):
         PairedViews()(x)
 

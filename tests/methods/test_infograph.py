@@ -46,7 +46,8 @@ def test_loss_matches_infographs_formula_values_and_gradients():
     batch = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3])
     ours = local_global_jsd_loss(nodes, graphs, batch)
     ref = reference_loss(nodes, graphs, batch)
-    assert ours.dtype == torch.float64 and ours.item() == pytest.approx(ref.item(), rel=1e-12)
+    assert ours.dtype == torch.float64
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-12)
     for a, b in zip(torch.autograd.grad(ours, (nodes, graphs)), torch.autograd.grad(ref, (nodes, graphs))):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
@@ -72,7 +73,8 @@ def test_method_trains_on_mutag_and_lowers_its_loss(mutag):
     graphs, _ = all_graphs(mutag)
     torch.manual_seed(0)
     method = build_method("infograph", encoders.get("gin", **recipe.encoder_kwargs(mutag)))
-    assert isinstance(method, InfoGraph) and method.n_views == 1
+    assert isinstance(method, InfoGraph)
+    assert method.n_views == 1
     loader = ViewLoader(graphs, [identity_view()], n_views=1, batch_size=64, seed=0, collate=recipe.collate)
     opt = torch.optim.Adam(method.parameters(), lr=1e-3)
     first = last = None
@@ -112,5 +114,6 @@ def test_train_picks_the_unchanged_graph_as_its_view(tmp_path):
         evaluate_untrained=False,
         log=lambda *_: None,
     )
-    assert report["views"] == "identity" and report["steps"] == 1
+    assert report["views"] == "identity"
+    assert report["steps"] == 1
     assert math.isfinite(report["final_loss"])

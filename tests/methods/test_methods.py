@@ -25,8 +25,10 @@ def first_batch(method) -> ViewBatch:
 def test_forward_gives_finite_loss_embeddings_and_gradients(name):
     method = make(name)
     out = method(first_batch(method))
-    assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
-    assert out["embeddings"].dim() == 2 and out["embeddings"].shape[0] >= 32
+    assert out["loss"].dim() == 0
+    assert torch.isfinite(out["loss"])
+    assert out["embeddings"].dim() == 2
+    assert out["embeddings"].shape[0] >= 32
     assert not out["embeddings"].requires_grad
     out["loss"].backward()
     grads = [p.grad for p in method.encoder.parameters()]
@@ -142,7 +144,8 @@ def test_moco_queue_fills_with_keys_and_is_used_as_negatives():
     assert len(method.queue) == 0
     batch = first_batch(method)
     out = method(batch)
-    assert len(method.queue) == 40 and out["queue_fill"] == 40.0  # 64 keys into a ring of 40
+    assert len(method.queue) == 40
+    assert out["queue_fill"] == 40.0  # 64 keys into a ring of 40
     keys, _ = method.queue.get()
     with torch.no_grad():
         k = [method.key_encoder[1](method.key_encoder[0](v)) for v in batch.views]
@@ -161,7 +164,8 @@ def test_supcon_queue_stores_labels():
     batch = first_batch(method)
     method(batch)
     keys, labels = method.queue.get()
-    assert len(keys) == 40 and labels is not None
+    assert len(keys) == 40
+    assert labels is not None
     assert set(labels.tolist()) <= set(batch.labels.tolist())
 
 
@@ -211,7 +215,8 @@ def test_dino_teacher_temperature_warms_up_and_centre_moves():
     center = method.criterion.center.clone()
     method(first_batch(method))
     assert not torch.equal(center, method.criterion.center)
-    assert "criterion.center" in method.state_dict() and "progress" in method.state_dict()
+    assert "criterion.center" in method.state_dict()
+    assert "progress" in method.state_dict()
 
 
 # ---------------------------------------------------------------------------------------------- metric
@@ -220,10 +225,12 @@ def test_batch_pairs_all_and_balanced():
     rows = batch_pairs(labels, "all")
     assert len(rows) == 10
     for i, j, s in rows.tolist():
-        assert i < j and s == int(labels[i] == labels[j])
+        assert i < j
+        assert s == int(labels[i] == labels[j])
     g = torch.Generator().manual_seed(0)
     bal = batch_pairs(labels, "balanced", g)
-    assert int(bal[:, 2].sum()) == 4 and len(bal) == 8  # 4 same-label pairs + 4 of the 6 others
+    assert int(bal[:, 2].sum()) == 4
+    assert len(bal) == 8  # 4 same-label pairs + 4 of the 6 others
     with pytest.raises(ValueError, match="torch.Generator"):
         batch_pairs(labels, "balanced")
     with pytest.raises(ValueError, match="pairing"):

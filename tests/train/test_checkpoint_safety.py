@@ -51,7 +51,9 @@ def test_nan_gradient_on_the_last_step_of_an_epoch_keeps_the_last_finite_checkpo
     assert state["epoch"] == 1
     assert non_finite_entries({"method": state["method"], "optimizer": state["optimizer"]["state"]}) == []
     diverged = [r for r in _events(tmp_path / "run") if r["event"] == "diverged"]
-    assert len(diverged) == 1 and diverged[0]["epoch"] == 2 and diverged[0]["kept_checkpoint_epoch"] == 1
+    assert len(diverged) == 1
+    assert diverged[0]["epoch"] == 2
+    assert diverged[0]["kept_checkpoint_epoch"] == 1
 
 
 def test_non_finite_optimizer_state_is_never_saved(tmp_path):
@@ -95,7 +97,8 @@ def test_huge_learning_rate_is_divergence_whichever_layer_sees_it(tmp_path):
         Trainer(_Exploding(), cfg).fit(make_loader())
     assert "z1 contains" in str(err.value.__cause__)  # the method's check saw it first: still divergence
     diverged = [r for r in _events(tmp_path / "run") if r["event"] == "diverged"]
-    assert len(diverged) == 1 and diverged[0]["kept_checkpoint_epoch"] is None
+    assert len(diverged) == 1
+    assert diverged[0]["kept_checkpoint_epoch"] is None
 
 
 def test_nan_in_the_data_stays_a_data_error(tmp_path):
@@ -218,9 +221,8 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path
 
     with pytest.raises(RuntimeError, match="boom"):  # fails in epoch 2, after its first checkpoint
         Trainer(_FailsAt(4), config(tmp_path, epochs=2, overwrite=True)).fit(make_loader())
-    assert (
-        load_checkpoint(run)["epoch"] == 1 and (run / "checkpoint.pt").read_bytes() != files["checkpoint.pt"]
-    )
+    assert load_checkpoint(run)["epoch"] == 1
+    assert (run / "checkpoint.pt").read_bytes() != files["checkpoint.pt"]
     assert sorted(p.name for p in run.iterdir()) == [
         "checkpoint.pt",
         "config.json",

@@ -58,7 +58,8 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         trainer_method = _method()
         cfg = TrainConfig(epochs=2, lr=1e-2, progress=False, out_dir=os.path.join(out_dir, "run"), seed=0)
         loader = ViewLoader(x, AddNoise(0.2), n_views=2, batch_size=16, seed=0)
-        assert loader.world_size == world and loader.rank == rank
+        assert loader.world_size == world
+        assert loader.rank == rank
         Trainer(trainer_method, cfg).fit(loader)
         torch.save(trainer_method.state_dict(), os.path.join(out_dir, f"final{rank}.pt"))
     finally:

@@ -34,7 +34,8 @@ def test_a_finished_run_is_extended_with_a_restarted_cosine(tmp_path) -> None:
     extended = _fit(tmp_path, epochs=4, resume=True)
     assert extended.global_step == 16
     state = load_checkpoint(tmp_path)
-    assert state["epoch"] == 4 and state["restart_step"] == 8
+    assert state["epoch"] == 4
+    assert state["restart_step"] == 8
     assert any(not torch.equal(before[k], state["method"][k]) for k in before)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     lrs = {r["step"]: r["lr"] for r in rows if r["event"] == "step"}

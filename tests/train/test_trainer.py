@@ -63,11 +63,13 @@ def test_loss_decreases_and_metrics_are_logged(tmp_path):
     assert result.global_step == 6 * 3
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     events = [r["event"] for r in lines]
-    assert events[0] == "start" and events[-1] == "end"
+    assert events[0] == "start"
+    assert events[-1] == "end"
     epochs = [r for r in lines if r["event"] == "epoch"]
     assert [r["epoch"] for r in epochs] == list(range(1, 7))
     monitored = [r for r in lines if "effective_rank" in r]
-    assert monitored and all(r["effective_rank"] > 1.5 for r in monitored)
+    assert monitored
+    assert all(r["effective_rank"] > 1.5 for r in monitored)
 
 
 def test_max_steps_stops_inside_an_epoch_and_saves_it(tmp_path):
@@ -75,8 +77,10 @@ def test_max_steps_stops_inside_an_epoch_and_saves_it(tmp_path):
     progress = []
     method.on_after_optimizer_step = progress.append  # what schedules (momentum, weight averages) see
     result = Trainer(method, config(tmp_path, epochs=10, max_steps=7)).fit(make_loader())  # 3 steps/epoch
-    assert result.global_step == 7 and result.epochs == 3
-    assert progress[-1] == pytest.approx(1.0) and len(progress) == 7
+    assert result.global_step == 7
+    assert result.epochs == 3
+    assert progress[-1] == pytest.approx(1.0)
+    assert len(progress) == 7
     assert load_checkpoint(tmp_path / "run")["epoch"] == 3
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert lines[0]["total_epochs"] == 3
@@ -84,7 +88,8 @@ def test_max_steps_stops_inside_an_epoch_and_saves_it(tmp_path):
     assert any("effective_rank" in r and r["step"] == 7 for r in lines)  # monitored at the early stop
     # a cap above epochs x batches changes nothing
     again = Trainer(make_method(), config(tmp_path / "b", epochs=2, max_steps=100)).fit(make_loader())
-    assert again.global_step == 6 and again.epochs == 2
+    assert again.global_step == 6
+    assert again.epochs == 2
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="max_steps"):
             config(tmp_path, max_steps=bad).validate()
@@ -108,7 +113,8 @@ def test_weight_decay_on_biases_only_when_asked(tmp_path, decay_all):
     decayed = {id(p) for g in optimizer.param_groups if g["weight_decay"] == 0.1 for p in g["params"]}
     matrices = {id(p) for p in method.parameters() if p.ndim > 1}
     vectors = {id(p) for p in method.parameters() if p.ndim <= 1}  # biases, norm scales
-    assert matrices and vectors
+    assert matrices
+    assert vectors
     assert decayed == (matrices | vectors if decay_all else matrices)
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(matrices | vectors)
 
@@ -149,7 +155,8 @@ def test_resume_of_a_max_steps_run_ends_on_the_same_step_and_weights(tmp_path):
         Trainer(broken, config(tmp_path / "b", **kw), callbacks=[_StopAfter(2)]).fit(make_loader())
     resumed = make_method(seed=123)
     result = Trainer(resumed, config(tmp_path / "b", resume=True, **kw)).fit(make_loader())
-    assert result.resumed_from_epoch == 2 and result.global_step == 7
+    assert result.resumed_from_epoch == 2
+    assert result.global_step == 7
     for (name, a), (_, b) in zip(unbroken.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(a, b), name
 
@@ -235,9 +242,11 @@ def test_centred_collapse_check_ignores_a_common_offset_but_not_a_collapse():
     offset = 10.0 * torch.ones(16) + torch.rand(16, generator=g)  # features share an offset ~8x their spread
     assert CollapseMonitor().check(spread + offset).collapsed  # the uncentred check is fooled
     healthy = CollapseMonitor(center=True).check(spread + offset)
-    assert not healthy.collapsed and healthy.std_ratio > 0.8
+    assert not healthy.collapsed
+    assert healthy.std_ratio > 0.8
     collapsed = CollapseMonitor(center=True).check(offset.expand(256, 16).clone())
-    assert collapsed.collapsed and collapsed.std_ratio < 1e-3
+    assert collapsed.collapsed
+    assert collapsed.std_ratio < 1e-3
 
 
 def test_gradient_accumulation_matches_large_batch_for_a_per_sample_loss(tmp_path):
@@ -295,7 +304,8 @@ def test_checkpoint_is_atomic_and_weights_only(tmp_path, monkeypatch):
         save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
     monkeypatch.undo()
     state = load_checkpoint(path)
-    assert state["epoch"] == 1 and torch.equal(state["w"], torch.ones(3))
+    assert state["epoch"] == 1
+    assert torch.equal(state["w"], torch.ones(3))
     assert not list(tmp_path.glob("*.tmp"))
     # a pickle with code in it is refused by weights_only loading
     import pickle

@@ -41,7 +41,8 @@ def test_pitch_shift_moves_f0_of_harmonic_tones_by_the_requested_amount() -> Non
     x = torch.stack([harmonic(f) for f in f0s for _ in steps])[:, None]
     amounts = steps.repeat(len(f0s))
     y = pitch_shift(x, SR, amounts)
-    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all()
     errors = []
     for i, s in enumerate(amounts.tolist()):
         target = f0s[i // len(steps)] * 2 ** (s / 12)
@@ -71,7 +72,8 @@ def test_pitch_shift_zero_semitones_is_near_identity() -> None:
 
 def test_pitch_shift_single_waveform_and_short_clip() -> None:
     y = pitch_shift(torch.randn(1, 300) * 0.1, SR, 2.0)
-    assert y.shape == (1, 300) and torch.isfinite(y).all()
+    assert y.shape == (1, 300)
+    assert torch.isfinite(y).all()
 
 
 @pytest.mark.skipif(
@@ -118,7 +120,8 @@ def test_resample_at_matches_direct_windowed_sinc() -> None:
 def test_time_stretch_lengths_and_pitch_kept() -> None:
     x = harmonic(250.0)[None, None].repeat(2, 1, 1)
     y, lengths = time_stretch(x, SR, torch.tensor([0.8, 1.25]), keep_length=False)
-    assert lengths.tolist() == [20000, 12800] and y.shape[-1] == 20000
+    assert lengths.tolist() == [20000, 12800]
+    assert y.shape[-1] == 20000
     assert (y[1, 0, 12800:] == 0).all()
     for i in range(2):
         f = fft_f0(y[i, 0, : lengths[i]].numpy(), 250.0)
@@ -136,14 +139,17 @@ def test_time_shift_matches_torch_roll_per_example() -> None:
         torch.testing.assert_close(out[i], torch.roll(x[i], s, dims=-1))
     zero = A.time_shift(x, shifts, rollover=False)
     torch.testing.assert_close(zero[1, :, 3:], x[1, :, :-3])
-    assert (zero[1, :, :3] == 0).all() and (zero[3] == 0).all()
+    assert (zero[1, :, :3] == 0).all()
+    assert (zero[3] == 0).all()
 
 
 def test_time_shift_fade_only_near_seam() -> None:
     x = torch.ones(1, 1, 100)
     out = A.time_shift(x, torch.tensor([40]), fade=5)
-    assert out[0, 0, 40] < 0.1 and out[0, 0, 39] < 0.1  # the two samples around the seam
-    assert (out[0, 0, :34] == 1).all() and (out[0, 0, 46:] == 1).all()
+    assert out[0, 0, 40] < 0.1
+    assert out[0, 0, 39] < 0.1  # the two samples around the seam
+    assert (out[0, 0, :34] == 1).all()
+    assert (out[0, 0, 46:] == 1).all()
 
 
 def _faded_roll_reference(x: torch.Tensor, shift: int, fade: int) -> torch.Tensor:
@@ -221,9 +227,8 @@ def test_filters_attenuate_the_right_band() -> None:
     butter = 1 / math.sqrt(1 + 5.0**8)  # order-4 Butterworth magnitude at 5x (and 1/5) the cutoff
     torch.testing.assert_close(level(low, 5000) / level(x, 5000), torch.full((2,), butter), rtol=1e-3, atol=0)
     torch.testing.assert_close(level(high, 200) / level(x, 200), torch.full((2,), butter), rtol=1e-3, atol=0)
-    assert (level(low, 200) > 0.99 * level(x, 200)).all() and (
-        level(high, 5000) > 0.99 * level(x, 5000)
-    ).all()
+    assert (level(low, 200) > 0.99 * level(x, 200)).all()
+    assert (level(high, 5000) > 0.99 * level(x, 5000)).all()
     out, p = A.LowPass(SR, (500.0, 4000.0))(x, 0, return_params=True)
     assert ((p["cutoff_hz"] >= 500) & (p["cutoff_hz"] <= 4000)).all()
     torch.testing.assert_close(out, A.filter_fft(x, SR, p["cutoff_hz"], "lowpass"))
@@ -241,7 +246,8 @@ def test_spec_masks() -> None:
     out = A.FrequencyMask(5)(s[0], 1)
     assert out.shape == s[0].shape
     rows = (out[0] == 0).all(1)
-    assert rows.sum() <= 5 and ((out[0] == 0).any(1) == rows).all()
+    assert rows.sum() <= 5
+    assert ((out[0] == 0).any(1) == rows).all()
 
 
 # ------------------------------------------------------------------------------- presets and properties
@@ -250,7 +256,8 @@ def test_presets_keep_shape_and_replay(preset) -> None:
     x = torch.randn(6, 1, 4000) * 0.1
     view = preset(SR)
     out, params = view(x, 7, return_params=True, sample_rate=SR)
-    assert out.shape == x.shape and torch.isfinite(out).all()
+    assert out.shape == x.shape
+    assert torch.isfinite(out).all()
     torch.testing.assert_close(view.replay(x, params), out)
     torch.testing.assert_close(view(x, 7), out)
 

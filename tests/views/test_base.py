@@ -95,16 +95,21 @@ def test_derive_seed_deterministic_distinct_and_63_bit():
 def test_uniform_and_bernoulli():
     g = torch.Generator().manual_seed(0)
     u = base.uniform(2.0, 3.0, 1000, g)
-    assert u.shape == (1000,) and u.min() >= 2 and u.max() < 3
+    assert u.shape == (1000,)
+    assert u.min() >= 2
+    assert u.max() < 3
     b = base.bernoulli(0.25, 4000, g)
-    assert b.dtype == torch.bool and abs(b.float().mean().item() - 0.25) < 0.03
-    assert not base.bernoulli(0.0, 100, g).any() and base.bernoulli(1.0, 100, g).all()
+    assert b.dtype == torch.bool
+    assert abs(b.float().mean().item() - 0.25) < 0.03
+    assert not base.bernoulli(0.0, 100, g).any()
+    assert base.bernoulli(1.0, 100, g).all()
 
 
 def test_batch_take_combine_dispatch():
     x = data(5)
     idx = torch.tensor([3, 0])
-    assert base.batch_len(x) == 5 and base.batch_len(["a", "b"]) == 2
+    assert base.batch_len(x) == 5
+    assert base.batch_len(["a", "b"]) == 2
     assert torch.equal(base.take(x, idx), x[[3, 0]])
     assert base.take(list("abcde"), idx) == ["d", "a"]
     parts = [(torch.tensor([1, 3]), x[[1, 3]]), (torch.tensor([0, 2, 4]), x[[0, 2, 4]])]
@@ -122,7 +127,9 @@ def test_batch_take_combine_dispatch():
 def test_take_params():
     p = {"a": torch.arange(4), "b": [10, 11, 12, 13], "c": 7, "d": {"e": torch.arange(4) * 2}}
     sub = base.take_params(p, torch.tensor([2, 0]), 4)
-    assert sub["a"].tolist() == [2, 0] and sub["b"] == [12, 10] and sub["c"] == 7
+    assert sub["a"].tolist() == [2, 0]
+    assert sub["b"] == [12, 10]
+    assert sub["c"] == 7
     assert sub["d"]["e"].tolist() == [4, 0]
 
 
@@ -133,12 +140,14 @@ def test_single_vs_batch_and_seeding():
     v = AddOffset()
     x = data()
     out, p = v(x, generator=0, return_params=True)
-    assert out.shape == x.shape and p["offset"].shape == (8,)
+    assert out.shape == x.shape
+    assert p["offset"].shape == (8,)
     assert torch.equal(v(x, generator=0), out)
     assert not torch.equal(v(x, generator=1), out)
     assert len(p["offset"].unique()) == 8  # each example its own draw
     single = v(x[0], generator=0)
-    assert single.shape == (4,) and torch.equal(single, out[0])
+    assert single.shape == (4,)
+    assert torch.equal(single, out[0])
     assert torch.equal(v.replay(x, p), out)
     assert torch.equal(v.replay(x[0], {"offset": p["offset"][:1]}), out[0])
     with pytest.raises(ValueError, match="rank 1"):
@@ -176,7 +185,8 @@ def test_compose_equals_sequential_application_and_replays():
     ref = s(a(x, g), g)  # same stream, same order
     assert torch.equal(out, ref)
     assert torch.equal(comp.replay(x, p), out)
-    assert len(p["views"]) == 2 and set(p["views"][0]) == {"offset"}
+    assert len(p["views"]) == 2
+    assert set(p["views"][0]) == {"offset"}
     assert torch.equal(comp(x[2], generator=0), comp(x[2:3], generator=0)[0])
     assert torch.equal(Compose(a)(x, 0), a(x, 0))  # a single view is accepted
     with pytest.raises(ValueError, match="at least one"):
@@ -222,10 +232,12 @@ def test_random_apply_subset():
 def test_random_apply_extremes_and_rate():
     x = data(16)
     _, p0 = RandomApply(AddOffset(), p=0.0)(x, 0, return_params=True)
-    assert not p0["applied"].any() and p0["params"] is None
+    assert not p0["applied"].any()
+    assert p0["params"] is None
     assert torch.equal(RandomApply(AddOffset(), p=0.0)(x, 0), x)
     out1, p1 = RandomApply(AddOffset(1.0, 2.0), p=1.0)(x, 0, return_params=True)
-    assert p1["applied"].all() and (out1 - x >= 1).all()
+    assert p1["applied"].all()
+    assert (out1 - x >= 1).all()
     rate = RandomApply(AddOffset(), p=0.3)(torch.zeros(4000, 1), 0, return_params=True)[1]["applied"]
     assert abs(rate.float().mean().item() - 0.3) < 0.03
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
@@ -245,7 +257,8 @@ def test_random_apply_on_lists():
     out, p = v(words, generator=1, return_params=True)
     assert len(out) == 20
     for w, o, a in zip(words, out, p["applied"].tolist(), strict=True):
-        assert o in (w, w.upper()) and (a or o == w)
+        assert o in (w, w.upper())
+        assert a or o == w
     assert v.replay(words, p) == out
 
 
@@ -258,7 +271,8 @@ def test_one_of_choice_per_example():
     out, p = v(x, generator=0, return_params=True)
     choice = p["choice"]
     assert set(choice.tolist()) == {0, 1}
-    assert ((out - x)[choice == 0] >= 10).all() and ((out - x)[choice == 1] <= -10).all()
+    assert ((out - x)[choice == 0] >= 10).all()
+    assert ((out - x)[choice == 1] <= -10).all()
     assert torch.equal(v.replay(x, p), out)
     assert torch.equal(v(x, generator=0), out)
 
@@ -266,7 +280,8 @@ def test_one_of_choice_per_example():
 def test_one_of_weights():
     x = torch.zeros(3000, 1)
     _, p = OneOf([AddOffset(), Scale()], weights=[0, 1])(x, 0, return_params=True)
-    assert (p["choice"] == 1).all() and p["params"][0] is None
+    assert (p["choice"] == 1).all()
+    assert p["params"][0] is None
     _, p = OneOf([AddOffset(), Scale()], weights=[1, 3])(x, 0, return_params=True)
     assert abs(p["choice"].float().mean().item() - 0.75) < 0.03
     with pytest.raises(ValueError, match="weights"):
@@ -291,11 +306,13 @@ def test_lambda_and_multi_view():
     neg = Lambda(torch.neg)
     assert torch.equal(neg(data(), 0), -data())
     views = base.multi_view(AddOffset(), data(), 3, generator=0)
-    assert len(views) == 3 and not torch.equal(views[0], views[1])
+    assert len(views) == 3
+    assert not torch.equal(views[0], views[1])
     again = base.multi_view(AddOffset(), data(), 3, generator=0)
     assert all(torch.equal(a, b) for a, b in zip(views, again, strict=True))
     asym = base.multi_view([AddOffset(10, 11), AddOffset(-11, -10)], data(), 2, generator=0)
-    assert (asym[0] > data()).all() and (asym[1] < data()).all()
+    assert (asym[0] > data()).all()
+    assert (asym[1] < data()).all()
     with pytest.raises(ValueError, match="n_views"):
         base.multi_view([AddOffset()], data(), 2)
 

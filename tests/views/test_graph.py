@@ -383,14 +383,14 @@ def test_mask_features_counts(graphs, p, mode, seed):
         if mode == "columns":
             if n:
                 cols = masked.all(0)
-                assert int(cols.sum()) == floor_rate(p, f) and torch.equal(masked, cols.expand_as(masked))
+                assert int(cols.sum()) == floor_rate(p, f)
+                assert torch.equal(masked, cols.expand_as(masked))
         elif mode == "entries":
             assert int(masked.sum()) == floor_rate(p, n * f)
         else:
             rows = masked.all(1)
-            assert int(rows.sum()) == floor_rate(p, n) and torch.equal(
-                masked, rows[:, None].expand_as(masked)
-            )
+            assert int(rows.sum()) == floor_rate(p, n)
+            assert torch.equal(masked, rows[:, None].expand_as(masked))
 
 
 def test_mask_features_gaussian_value_and_replay():
@@ -510,8 +510,10 @@ def test_dense_graphs_fill_up_exactly():
     out, params = G.AddEdges(1.0)(batch, 0, return_params=True)
     assert params["n_added"].tolist() == [0, 1, 1]
     graphs = out.to_data_list()
-    assert len(edge_set(graphs[1])) == 30 and graph_is_undirected(graphs[1])
-    assert (2, 1) in edge_set(graphs[2]) and len(edge_set(graphs[2])) == 12
+    assert len(edge_set(graphs[1])) == 30
+    assert graph_is_undirected(graphs[1])
+    assert (2, 1) in edge_set(graphs[2])
+    assert len(edge_set(graphs[2])) == 12
     out, params = G.AddEdges(1.0, allow_self_loops=True)(batch, 0, return_params=True)
     assert params["n_added"].tolist() == [6, 7, 5]
 
@@ -539,7 +541,8 @@ def test_one_of_applies_one_view_per_graph():
         if int(params["choice"][g]) == 0:
             assert after.num_nodes == data.num_nodes - floor_rate(0.5, data.num_nodes)
         else:
-            assert after.num_nodes == data.num_nodes and bool((after.x == -1).all())
+            assert after.num_nodes == data.num_nodes
+            assert bool((after.x == -1).all())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -548,23 +551,29 @@ def test_one_of_applies_one_view_per_graph():
 def test_single_data_and_list_in_and_out():
     data = make_graph(8, [(0, 1), (1, 2), (2, 3)], undirected=True, label=3)
     out = G.DropNodes(0.5)(data, 0)
-    assert isinstance(out, Data) and not isinstance(out, Batch) and out.num_nodes == 4
+    assert isinstance(out, Data)
+    assert not isinstance(out, Batch)
+    assert out.num_nodes == 4
     outs = G.DropNodes(0.5)([data, data], 0)
-    assert isinstance(outs, list) and [d.num_nodes for d in outs] == [4, 4]
+    assert isinstance(outs, list)
+    assert [d.num_nodes for d in outs] == [4, 4]
 
 
 def test_networkx_in_networkx_out_keeps_attributes():
     karate = nx.karate_club_graph()
     out = G.DropNodes(0.25)(karate, 0)
-    assert isinstance(out, nx.Graph) and out.number_of_nodes() == 34 - 8
+    assert isinstance(out, nx.Graph)
+    assert out.number_of_nodes() == 34 - 8
     for v, attrs in out.nodes(data=True):
         assert attrs["club"] == karate.nodes[v]["club"]
     for u, v, attrs in out.edges(data=True):
-        assert karate.has_edge(u, v) and attrs == karate.edges[u, v]
+        assert karate.has_edge(u, v)
+        assert attrs == karate.edges[u, v]
     digraph = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "a")])
     nx.set_node_attributes(digraph, {"a": [1.0, 2.0], "b": [3.0, 4.0], "c": [5.0, 6.0]}, "x")
     noisy = G.FeatureNoise(0.0)(digraph, 0)
-    assert isinstance(noisy, nx.DiGraph) and noisy.nodes["b"]["x"] == [3.0, 4.0]
+    assert isinstance(noisy, nx.DiGraph)
+    assert noisy.nodes["b"]["x"] == [3.0, 4.0]
     added = G.AddEdges(1.0)(digraph, 0)
     assert added.number_of_edges() == 6
 

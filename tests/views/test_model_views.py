@@ -111,7 +111,9 @@ def test_dropout_view_equals_manual_masks():
     expected = ref(x)
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
     # batch norm stayed in eval mode, the dropout layer got its rate and mode back
-    assert net[3].p == 0.0 and not net[3].training and not net[1].training
+    assert net[3].p == 0.0
+    assert not net[3].training
+    assert not net[1].training
 
 
 def test_dropout_view_masks_differ_per_draw_and_leave_global_state():
@@ -133,7 +135,8 @@ def test_dropout_view_reaches_attention_dropout():
     x = torch.randn(3, 5, 8)
     out = Dropout(0.5).encode(layer, x, _gen(0))
     assert not torch.allclose(out, layer(x))
-    assert layer.self_attn.dropout == 0.0 and not layer.training
+    assert layer.self_attn.dropout == 0.0
+    assert not layer.training
 
 
 def test_dropout_view_needs_dropout_layers():
@@ -167,9 +170,12 @@ def test_split_view_spec(spec, expected):
 
 def test_parse_model_views_positions():
     views = parse_model_views("dropout:0.2", 3)
-    assert [type(v).__name__ for v in views] == ["Dropout"] * 3 and views[0].p == 0.2
+    assert [type(v).__name__ for v in views] == ["Dropout"] * 3
+    assert views[0].p == 0.2
     views = parse_model_views("perturb:1.5", 2)
-    assert isinstance(views[0], WeightPerturbation) and views[0].eta == 1.5 and views[1] is None
+    assert isinstance(views[0], WeightPerturbation)
+    assert views[0].eta == 1.5
+    assert views[1] is None
     assert parse_model_views(None, 2) is None
 
 
@@ -203,7 +209,8 @@ def test_encode_with_mixes_plain_and_model_views():
     assert calls == [1]  # only the second view went through the plain encoder
     expected0 = WeightPerturbation(1.0).encode(net, views[0], _gen(derive_seed(11, 0)))
     torch.testing.assert_close(out[0], expected0, rtol=0, atol=0)
-    assert out[1].requires_grad and not out[0].requires_grad
+    assert out[1].requires_grad
+    assert not out[0].requires_grad
 
 
 def test_simclr_with_dropout_views_contrasts_identical_inputs():
@@ -219,16 +226,19 @@ def test_simclr_with_dropout_views_contrasts_identical_inputs():
     assert not torch.allclose(views[0], views[1])
     torch.manual_seed(0)
     again = method.encode(batch.views)
-    assert torch.equal(views[0], again[0]) and torch.equal(views[1], again[1])
+    assert torch.equal(views[0], again[0])
+    assert torch.equal(views[1], again[1])
     loss = method(batch)["loss"]
     loss.backward()
-    assert torch.isfinite(loss) and method.encoder[0].weight.grad.abs().sum() > 0
+    assert torch.isfinite(loss)
+    assert method.encoder[0].weight.grad.abs().sum() > 0
 
 
 def test_set_model_views_list_and_errors():
     method = SimCLR(_mlp(0.1))
     method.set_model_views([Dropout(0.1), None])
-    assert isinstance(method.model_views[0], Dropout) and method.model_views[1] is None
+    assert isinstance(method.model_views[0], Dropout)
+    assert method.model_views[1] is None
     with pytest.raises(ConfigError, match="2 views"):
         method.set_model_views([Dropout(0.1)])
     method.set_model_views(None)

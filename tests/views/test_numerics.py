@@ -36,7 +36,8 @@ HALF_CASES = {
 def test_half_precision_audio_matches_float32(name: str, dtype: torch.dtype) -> None:
     x = _clip().to(dtype)
     out = HALF_CASES[name](x)
-    assert out.dtype == dtype and out.shape == x.shape
+    assert out.dtype == dtype
+    assert out.shape == x.shape
     ref = HALF_CASES[name](x.float())  # the same draws on the same (rounded) input in float32
     tol = 2e-2 if dtype == torch.float16 else 6e-2
     assert torch.allclose(out.float(), ref, atol=tol * float(ref.abs().max()), rtol=0)
@@ -66,7 +67,8 @@ def test_loud_audio_is_processed_like_quiet_audio(name: str, view) -> None:
 def test_speech_view_on_loud_audio_is_finite() -> None:
     x = _clip(b=4, scale=1e30)
     out = audio.speech_view(SR)(x, 3)
-    assert bool(torch.isfinite(out).all()) and float(out.abs().max()) > 1e28
+    assert bool(torch.isfinite(out).all())
+    assert float(out.abs().max()) > 1e28
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,8 @@ def test_series_views_still_accept_nan_padding() -> None:
     x = torch.randn(2, 3, 50, generator=torch.Generator().manual_seed(0))
     x[0, :, 40:] = float("nan")
     out = temporal.TimeWarp()(x, 0)
-    assert bool(torch.isnan(out[0, :, 40:]).all()) and bool(torch.isfinite(out[1]).all())
+    assert bool(torch.isnan(out[0, :, 40:]).all())
+    assert bool(torch.isfinite(out[1]).all())
 
 
 # -- item 12: odd shapes and int input of MaskFeatures and the audio functions ----------------------------
@@ -181,7 +184,8 @@ def test_audio_functions_keep_the_dtype(name: str, dtype: torch.dtype) -> None:
 def test_gain_values() -> None:
     x = _clip(t=16)
     out = audio.gain(x, torch.tensor([20.0, -20.0]))
-    assert torch.allclose(out[0], x[0] * 10) and torch.allclose(out[1], x[1] / 10)
+    assert torch.allclose(out[0], x[0] * 10)
+    assert torch.allclose(out[1], x[1] / 10)
 
 
 def test_add_noise_hits_the_snr_at_any_amplitude() -> None:
@@ -214,7 +218,8 @@ def test_text_views_keep_markup_verbatim() -> None:
         for seed in range(5):
             got = view(s, seed)
             assert "&amp;" in got or "&" not in got  # an entity is kept whole or dropped whole, never split
-            assert "<<" not in got and "amp" not in got.replace("&amp;", "")
+            assert "<<" not in got
+            assert "amp" not in got.replace("&amp;", "")
 
 
 # -- found by the fuzz suite (tests/fuzz) ----------------------------------------------------------------

