@@ -218,7 +218,7 @@ def _where_applied(x: Tensor, applied: Tensor, fn: Callable[[Tensor, Tensor | No
     if index.numel() == 0:
         return x
     out = x.clone()
-    out[index] = fn(x[index], index).to(x.dtype)
+    out[index] = fn(x.index_select(0, index), index).to(x.dtype)  # index_select: a faster gather
     return out
 
 
@@ -704,7 +704,7 @@ class ColorJitter(View):
                         continue
                     idx = at.nonzero().flatten()
                     if idx.numel():
-                        out[idx] = _JITTER_OPS[k](out[idx], factors[idx, k])
+                        out[idx] = _JITTER_OPS[k](out.index_select(0, idx), factors[idx, k])
             return out
 
         return _where_applied(batch, params["applied"], jitter).to(batch.dtype)
@@ -774,7 +774,11 @@ def _blur(x: Tensor, sigma: Tensor, kernel_size: tuple[int, int]) -> Tensor:
     b, c, h, w = x.shape
     kx, ky = kernel_size
     px, py = kx // 2, ky // 2
-    xp = x.index_select(-1, _reflect_index(w, px, x.device)).index_select(-2, _reflect_index(h, py, x.device))
+    if px < w and py < h:  # F.pad's reflection (one pass; the same values)
+        xp = F.pad(x, (px, px, py, py), mode="reflect")
+    else:
+        xp = x.index_select(-1, _reflect_index(w, px, x.device))
+        xp = xp.index_select(-2, _reflect_index(h, py, x.device))
     xp = xp.reshape(1, b * c, h + 2 * py, w + 2 * px)
     wx = _gaussian_kernels(kx, sigma).repeat_interleave(c, dim=0).view(b * c, 1, 1, kx)
     wy = _gaussian_kernels(ky, sigma).repeat_interleave(c, dim=0).view(b * c, 1, ky, 1)

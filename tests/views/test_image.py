@@ -291,6 +291,27 @@ def test_reflect_index_matches_pad_and_extends():
     assert torch.equal(I._reflect_index(1, 4, torch.device("cpu")), torch.zeros(9, dtype=torch.long))
 
 
+@pytest.mark.parametrize("kernel_size", [(9, 7), (11, 9), (3, 3)])
+def test_blur_padding_reflects_at_and_past_the_image_size(kernel_size):
+    # (9, 7) on 5x4 images pads 4 and 3 (F.pad's reflection, its largest pads); (11, 9) pads 5 and 4
+    # (past it: reflected back and forth); both against a slow per-pixel sum
+    x = rand_images(3, 2, 4, 5)
+    sigma = torch.tensor([0.5, 1.0, 2.5])
+    out = I._blur(x, sigma, kernel_size)
+    kx, ky = kernel_size
+    ix = I._reflect_index(5, kx // 2, x.device)
+    iy = I._reflect_index(4, ky // 2, x.device)
+    for b in range(3):
+        wx, wy = I._gaussian_kernels(kx, sigma[b : b + 1])[0], I._gaussian_kernels(ky, sigma[b : b + 1])[0]
+        ref = torch.zeros(2, 4, 5)
+        for i in range(4):
+            for j in range(5):
+                for u in range(ky):
+                    for v in range(kx):
+                        ref[:, i, j] += wy[u] * wx[v] * x[b, :, iy[i + u], ix[j + v]]
+        torch.testing.assert_close(out[b], ref.clamp(0, 1), atol=1e-6, rtol=0)
+
+
 def test_blur_kernel_larger_than_image_keeps_constants_and_mean_range():
     x = torch.full((2, 3, 2, 3), 0.37)
     out = I.GaussianBlur(21, sigma=5.0)(x, 0)
