@@ -159,7 +159,7 @@ def check_batch_size(model: torch.nn.Module, effective: int, asked: int) -> None
         )
         raise ConfigError(
             f"{got} is too small: the model uses batch normalization ({norms[0]}), which needs at least 2 "
-            "samples per batch in training; use --batch-size 2 or more"
+            "samples per batch in training; use a batch size of 2 or more (batch_size, --batch-size)"
         )
 
 
@@ -286,11 +286,13 @@ def train(
         check_writable(out)
     if resume:
         if out is None:
-            raise ConfigError("--resume needs --out DIR, the run directory to continue")
+            raise ConfigError(
+                "resuming needs the run directory to continue: out=DIR (--out DIR on the command line)"
+            )
         if method_kwargs or encoder_kwargs:
             raise ConfigError(
                 "a resumed run keeps the method and encoder settings it was started with; "
-                "drop --method-arg/--encoder-arg, or start a new run"
+                "drop method_kwargs/encoder_kwargs (--method-arg/--encoder-arg), or start a new run"
             )
         state = load_checkpoint(Path(out))
         saved = dict(state.get("extra", {}))

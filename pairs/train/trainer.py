@@ -19,6 +19,7 @@ monitor logs the embedding std and effective rank and warns when they collapse. 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -192,7 +193,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ConfigError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
-            "device 'cuda' was asked for but CUDA is not available here; use --device cpu or auto"
+            "device 'cuda' was asked for but CUDA is not available here; use device 'cpu' or 'auto' "
+            "(--device on the command line)"
         )
     if dev.type not in ("cpu", "cuda"):
         raise ConfigError(f"unsupported device {device!r}; use auto, cpu, cuda or cuda:N")
@@ -231,11 +233,11 @@ class Trainer:
             raise TypeError(
                 f"Trainer needs a pairs Method (nn.Module with an encoder), got {type(method).__name__}"
             )
-        config = config or TrainConfig()
-        for key, value in overrides.items():
-            if not hasattr(config, key):
-                raise TypeError(f"Trainer got an unknown setting {key!r}")
-            setattr(config, key, value)
+        unknown = [key for key in overrides if key not in {f.name for f in dataclasses.fields(TrainConfig)}]
+        if unknown:
+            raise TypeError(f"Trainer got an unknown setting {unknown[0]!r}")
+        # a copy with the overrides: the caller's config is left as it was
+        config = dataclasses.replace(config or TrainConfig(), **overrides)
         config.validate()
         self.config = config
         self.method = method

@@ -339,3 +339,22 @@ def test_bad_config_is_rejected():
         if torch.cuda.is_available():
             raise ValueError("CUDA is not available (skipped on CUDA machines)")
         Trainer(make_method(), TrainConfig(device="cuda", progress=False))
+
+
+def test_overrides_leave_the_callers_config_alone(tmp_path):
+    config = TrainConfig(epochs=3, lr=1e-3, out_dir=None, progress=False)
+    trainer = Trainer(SimCLR(FlatEncoder()), config, epochs=5, lr=2e-3)
+    assert (trainer.config.epochs, trainer.config.lr) == (5, 2e-3)
+    assert (config.epochs, config.lr) == (3, 1e-3)  # the caller's config is not changed
+    with pytest.raises(TypeError, match="unknown setting 'epoch'"):
+        Trainer(SimCLR(FlatEncoder()), config, epoch=5)
+
+
+def test_python_api_errors_name_the_arguments(tmp_path):
+    from pairs.errors import ConfigError
+    from pairs.experiment import train
+
+    with pytest.raises(ConfigError, match=r"out=DIR \(--out DIR on the command line\)"):
+        train("digits", resume=True)
+    with pytest.raises(ConfigError, match=r"batch_size, --batch-size"):
+        train("digits", batch_size=1, epochs=1, out=str(tmp_path / "r"), progress=False)
