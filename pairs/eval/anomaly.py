@@ -127,8 +127,8 @@ def centroid_anomaly_score(train_features: Any, test_features: Any) -> Tensor:
 def roc_auc(scores: Any, is_anomaly: Any) -> float:
     """Area under the ROC curve of ``scores`` for detecting ``is_anomaly`` (1 = anomaly, 0 = normal).
 
-    Computed as the Mann-Whitney statistic: the probability that a random anomaly scores higher than a
-    random normal sample, ties counting 1/2 (equal to ``sklearn.metrics.roc_auc_score``).
+    ``sklearn.metrics.roc_auc_score`` (the probability that a random anomaly scores higher than a random
+    normal sample, ties counting 1/2), after the checks below.
 
     Args:
         scores: ``(N,)`` real scores, larger = more anomalous.
@@ -155,14 +155,6 @@ def roc_auc(scores: Any, is_anomaly: Any) -> float:
         raise ValueError(
             f"ROC-AUC needs both normal and anomalous samples, got {n_neg} normal and {n_pos} anomalous"
         )
-    s = s.double()
-    order = torch.argsort(s)
-    sorted_s = s[order]
-    ranks = torch.empty_like(s)
-    # 1-based ranks, averaged over runs of tied scores
-    _, inverse, counts = torch.unique_consecutive(sorted_s, return_inverse=True, return_counts=True)
-    ends = counts.cumsum(0).to(s.dtype)
-    avg = ends - (counts.to(s.dtype) - 1) / 2
-    ranks[order] = avg[inverse]
-    u = ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2
-    return float(u / (n_pos * n_neg))
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y.cpu().numpy(), s.double().cpu().numpy()))

@@ -67,8 +67,6 @@ class MoCoV2(Method):
         symmetric: bool = True,
     ) -> None:
         super().__init__(encoder)
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
         self.projection = ProjectionHead(
             self.feature_dim,
             hidden_dim=projection_hidden_dim(self.feature_dim, hidden_dim),
@@ -142,8 +140,6 @@ class MoCoV3(Method):
         final_momentum: float = 1.0,
     ) -> None:
         super().__init__(encoder)
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
         hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
         self.projection = ProjectionHead(
             self.feature_dim, hidden_dim=hidden, out_dim=projection_dim, n_layers=3, last_bn=True
