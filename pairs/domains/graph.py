@@ -262,18 +262,11 @@ def encode_nodes(
     from pairs.methods.grace import node_embeddings
 
     batch = (collate or GraphCollate())([graph])
+    from pairs.frozen import frozen
+
     device = torch.device(device)
-    was_training = encoder.training
-    first = next(iter(encoder.parameters()), None)
-    old_device = first.device if first is not None else None
-    encoder.eval().to(device)
-    try:
-        with torch.no_grad():
-            out = node_embeddings(encoder, batch.to(device), owner="node evaluation")
-    finally:
-        encoder.train(was_training)
-        if old_device is not None:
-            encoder.to(old_device)
+    with frozen(encoder, device):
+        out = node_embeddings(encoder, batch.to(device), owner="node evaluation")
     return out.detach().to(device="cpu", dtype=torch.float32)
 
 

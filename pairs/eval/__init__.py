@@ -28,6 +28,7 @@ from pairs.eval.metrics import alignment, as_features, as_labels, effective_rank
 from pairs.eval.probe import linear_probe, svm_accuracy, svm_cv_accuracy
 from pairs.eval.retrieval import recall_at_k
 from pairs.eval.search import SimilarityIndex
+from pairs.frozen import frozen
 
 __all__ = [
     "SimilarityIndex",
@@ -165,34 +166,20 @@ def extract_features(
         raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
     device = torch.device(device)
     module = encoder if isinstance(encoder, nn.Module) else None
-    was_training, old_device = False, None
-    if module is not None:
-        was_training = module.training
-        first = next(iter(module.parameters()), None)
-        if first is None:
-            first = next(iter(module.buffers()), None)
-        old_device = first.device if first is not None else None
-        module.eval().to(device)
     outs: list[Tensor] = []
-    try:
-        with torch.no_grad():
-            for batch in _batches(data, int(batch_size), workers, progress):
-                if transform is not None:
-                    batch = transform(batch)
-                out = encoder(_to(batch, device))
-                if not isinstance(out, Tensor):
-                    raise TypeError(f"the encoder returned {type(out).__name__}; expected a (B, D) tensor")
-                if out.dim() != 2:
-                    raise ValueError(
-                        f"the encoder returned shape {tuple(out.shape)}; expected (B, D) features "
-                        "(pool or flatten the output, e.g. with a wrapper module)"
-                    )
-                outs.append(out.detach().to(device="cpu", dtype=torch.float32))
-    finally:
-        if module is not None:
-            module.train(was_training)
-            if old_device is not None:
-                module.to(old_device)
+    with frozen(module, device if module is not None else None):
+        for batch in _batches(data, int(batch_size), workers, progress):
+            if transform is not None:
+                batch = transform(batch)
+            out = encoder(_to(batch, device))
+            if not isinstance(out, Tensor):
+                raise TypeError(f"the encoder returned {type(out).__name__}; expected a (B, D) tensor")
+            if out.dim() != 2:
+                raise ValueError(
+                    f"the encoder returned shape {tuple(out.shape)}; expected (B, D) features "
+                    "(pool or flatten the output, e.g. with a wrapper module)"
+                )
+            outs.append(out.detach().to(device="cpu", dtype=torch.float32))
     if not outs:
         raise ValueError("data produced no batches; expected at least one sample")
     dims = {o.shape[1] for o in outs}

@@ -164,10 +164,10 @@ def infer_feature_dim(encoder: nn.Module, owner: str = "the method") -> int:
     else:
         shape = (2, first.in_channels, *_DRY_SHAPES[type(first)])
     x = torch.zeros(shape, device=param.device, dtype=param.dtype)
-    was_training = encoder.training
+    from pairs.frozen import frozen
+
     try:
-        encoder.eval()
-        with torch.no_grad():
+        with frozen(encoder):
             out = encoder(x)
     except Exception as err:  # noqa: BLE001 - any failure of the dry pass means: declare out_dim
         raise ConfigError(
@@ -175,8 +175,6 @@ def infer_feature_dim(encoder: nn.Module, owner: str = "the method") -> int:
             f"pass on zeros of shape {shape} failed ({type(err).__name__}: "
             f"{str(err).splitlines()[0][:120]}); {fix}"
         ) from err
-    finally:
-        encoder.train(was_training)
     if not isinstance(out, Tensor) or out.dim() != 2:
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ConfigError(

@@ -192,12 +192,10 @@ class CLIP(Method):
         Returns:
             ``(B,)`` class indices.
         """
-        was = self.training
-        self.eval()
-        try:
+        from pairs.frozen import frozen
+
+        with frozen(self):
             return zero_shot_predict(self.embed_a(x), self.embed_b(prompts))
-        finally:
-            self.train(was)
 
     def forward(self, batch: ViewBatch) -> dict[str, Any]:
         views = require_views(batch, 2, "CLIP")
