@@ -110,6 +110,10 @@ CASES = {
 }
 
 
+def _size(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
 def train_run(domain: str, spec: str, out: Path, batch: int, extra: list[str]) -> Path:
     """A run on ``spec`` to embed with (2 steps; wds shards of random images get a digits run)."""
     data = "digits" if domain == "wds" else spec
@@ -166,20 +170,21 @@ def main() -> int:
                 figures[name] = measure(run, spec, folder / "out.npy", embed_batch)
                 peak, above, seconds = figures[name]
                 print(
-                    f"{domain} {name}: {size:g} {unit} (generated in {made:.0f} s): pairs embed peak RSS "
-                    f"{peak:.0f} MB ({above:.0f} MB above imports), {seconds:.0f} s",
+                    f"{domain} {name}: {_size(size)} {unit} (generated in {made:.0f} s): pairs embed peak "
+                    f"RSS {peak:.0f} MB ({above:.0f} MB above imports), {seconds:.0f} s",
                     flush=True,
                 )
         (lp, la, _), (sp, sa, _) = figures["large"], figures["small"]
         ratio = lp / sp
         print(
-            f"{domain}: pairs embed peak RSS {lp:.0f} MB ({large:g}) vs {sp:.0f} MB ({small:g} {unit}), "
-            f"ratio {ratio:.3f} (target <= 1.25); above imports {la:.0f} vs {sa:.0f} MB (x{la / sa:.2f})",
+            f"{domain}: pairs embed peak RSS {lp:.0f} MB ({_size(large)}) vs {sp:.0f} MB "
+            f"({_size(small)} {unit}), ratio {ratio:.3f} (target <= 1.25); above imports {la:.0f} vs "
+            f"{sa:.0f} MB (x{la / sa:.2f})",
             flush=True,
         )
         report(
             "embed_memory",
-            f"{domain} {large:g} vs {small:g} {unit}",
+            f"{domain} {_size(large)} vs {_size(small)} {unit}",
             round(lp, 1),
             round(sp, 1),
             "MB peak RSS of pairs embed (ours = large collection, anchor = 10x smaller)",
