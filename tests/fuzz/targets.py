@@ -68,6 +68,8 @@ NOT_FUZZED: dict[str, str] = {
     "pairs.views.make_generator": "turns a seed into a torch.Generator; takes no data",
     "pairs.views.audio.default_n_fft": "sample rate -> STFT size; takes no data",
     "pairs.views.text_lexicon": "the WordNet lexicon behind the text views (words, not view inputs)",
+    "pairs.views.describe": "words for the parameters a view drew; reads them and transforms no data "
+    "(tests/views/test_describe.py)",
     "pairs.views.model": "model views run the method's encoder on its own input and transform no data (their "
     "contract, seeding and errors: tests/views/test_model_views.py)",
     "pairs.views.audio_pitch.stft_frames": "analysis step of pitch_shift/time_stretch (fuzzed through them)",
