@@ -695,17 +695,23 @@ class ColorJitter(View):
 
         def jitter(x: Tensor, index: Tensor | None) -> Tensor:
             factors, order = _sel(factors_all, index), _sel(order_all, index)
-            out = x.to(work, copy=True)
+            out = x.to(work)
+            rows = torch.arange(len(x), device=x.device)  # where each row of ``out`` came from
             for step in range(4):
-                for k in enabled:
-                    at = order[:, step] == k
-                    if bool(at.all()):
-                        out = _JITTER_OPS[k](out, factors[:, k])
-                        continue
-                    idx = at.nonzero().flatten()
-                    if idx.numel():
-                        out[idx] = _JITTER_OPS[k](out.index_select(0, idx), factors[idx, k])
-            return out
+                # rows regrouped by the operation they do at this step: each operation runs on one slice
+                # (no scattered writes), the rows are put back in order at the end
+                ops, perm = torch.sort(order[:, step], stable=True)
+                out, factors, order, rows = (t.index_select(0, perm) for t in (out, factors, order, rows))
+                parts, start = [], 0
+                for k, count in enumerate(torch.bincount(ops, minlength=4).tolist()):
+                    if count:
+                        part = out[start : start + count]
+                        if k in enabled:
+                            part = _JITTER_OPS[k](part, factors[start : start + count, k])
+                        parts.append(part)
+                    start += count
+                out = torch.cat(parts) if len(parts) > 1 else parts[0]
+            return out.index_select(0, torch.argsort(rows))
 
         return _where_applied(batch, params["applied"], jitter).to(batch.dtype)
 

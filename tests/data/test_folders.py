@@ -98,8 +98,10 @@ def test_training_item_opens_and_decodes_each_file_once(tmp_path, monkeypatch):
         opened.clear()
         decoded.clear()
         crops = cropping.train_item(i, torch.Generator().manual_seed(i))
-        assert crops.shape == (2, 3, 16, 16) and crops.is_contiguous()
-        assert len(opened) == 1 and len(decoded) == 1  # the file is opened and decoded once
+        assert crops.shape == (2, 3, 16, 16)
+        assert crops.is_contiguous()
+        assert len(opened) == 1  # the file is opened once
+        assert len(decoded) == 1  # and decoded once
         colour = torch.tensor(COLOURS[Path(source.item_id(i)).parent.name], dtype=torch.float32) / 255
         torch.testing.assert_close(crops.mean(dim=(2, 3)), colour.expand(2, 3), atol=0.02, rtol=0)
 
