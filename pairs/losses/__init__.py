@@ -50,7 +50,7 @@ from pairs.losses.noncontrastive import (
     vicreg_terms,
 )
 from pairs.losses.queue import NegativeQueue
-from pairs.losses.tiled import self_logsumexp, tiled_logsumexp
+from pairs.losses.tiled import tiled_logsumexp
 
 __all__ = [
     "HierarchicalContrastiveLoss",
@@ -82,7 +82,6 @@ __all__ = [
     "l2_normalize",
     "npair_loss",
     "nt_xent",
-    "self_logsumexp",
     "simsiam_loss",
     "sinkhorn_knopp",
     "supcon_loss",

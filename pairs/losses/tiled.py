@@ -31,12 +31,13 @@ tiled, self-similarity 1 product per *pair* of tiles       3 products per *pair*
 so the self-similarity path does ``4 N^2 D`` FLOPs where the dense one does ``6 N^2 D`` (and the
 general tiled one ``8 N M D``). Inside a tile nothing is allocated: the products write into
 preallocated buffers, the shift by the row's LSE is fused into the product (``addmm`` with a bias),
-``exp`` runs in place, and the factors that do not depend on both indices (the incoming gradient, the
-temperature) are applied to the ``(t, D)`` operands instead of the ``(t, t)`` tile. The column side of
-a self-similarity tile reuses the row side's ``exp``: ``exp(s_ij - a_j) = exp(s_ij - a_i) exp(a_i - a_j)``,
-a rank-one rescaling, used when the shifts of the two tiles lie within :data:`SPAN_LIMIT` of each other
-(always, for cosine similarities at any usual temperature), so no term that matters can underflow;
-otherwise the tile takes a second ``exp``. On the CPU the tiles are spread over
+``exp`` runs in place, and the temperature (and, on the general path, the incoming gradient) is
+applied to the ``(t, D)`` operands instead of the ``(t, t)`` tile. The column side of a
+self-similarity tile reuses the row side's ``exp``: ``exp(s_ij - a_j) = exp(s_ij - a_i) exp(a_i - a_j)``,
+a rank-one rescaling (which also carries the incoming gradient in backward), used when the shifts of
+the two tiles lie within :data:`SPAN_LIMIT` of each other (always for cosine similarities at a
+temperature of 0.05 or more: the shifts then differ by at most ``2 / t``), so no term that matters can
+underflow; otherwise the tile takes a second ``exp``. On the CPU the tiles are spread over
 ``torch.get_num_threads()`` worker threads, each with one intra-op thread and its own accumulators (a
 tile's many short element-wise passes would otherwise each end in a barrier of the intra-op team, which
 on a busy machine costs more than the passes); the assignment of tiles to workers is fixed, so the
