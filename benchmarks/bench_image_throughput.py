@@ -12,10 +12,15 @@ optimizer, batch and 2 DataLoader workers on a generated folder of 64x64 PNGs (n
   ``lightly.transforms.SimCLRTransform(input_size=64)``, every view made per sample with PIL/torchvision
   in the DataLoader workers.
 
-Each epoch is timed whole (worker start included), epochs alternate (ours, lightly, ...), and the median
-samples/s of each is compared. The share of our step time the views take is printed too (their time on
-one batch, measured single-threaded in this process, times the steps, over the epoch time). Target
-(issue 16): ours >= 1.5x lightly's samples/s. The default encoder is a light one (``small_cnn`` of width
+Both train in one process with the allocator setting ``pairs.train.Trainer`` uses on the CPU
+(:func:`pairs.memory.kept_freed_memory`: freed buffers are reused instead of page-faulted back in; lightly's
+workers, forked from here, inherit it), with the same encoder code (``small_cnn`` runs colour batches in the
+channels-last layout on the CPU, for both). Each epoch is timed whole (worker start included), epochs
+alternate (ours, lightly, ...), and the median samples/s of each is compared. The share of our step time
+the views take is printed too (their time on one batch, measured single-threaded in this process, times the
+steps, over the epoch time). Target (issue 16): ours >= 1.5x lightly's samples/s. ``--ceiling`` also times
+the model step alone on ready-made batches (the most either side can reach) and both loaders without a
+model. The default encoder is a light one (``small_cnn`` of width
 16), so that the figure measures the data path rather than the convolutions; ``--encoder resnet18`` on a
 GPU is the heavier setting. ``--quick``: a smaller folder and fewer epochs.
 """
@@ -119,6 +124,42 @@ def epoch_lightly(
     return time.perf_counter() - start, n
 
 
+def ceiling(encoder: str, width: int, batch: int, steps: int = 8) -> float:
+    """Samples/s of the model step alone, on two ready-made batches of views (no loader)."""
+    model, opt = build(encoder, width=width)
+    g = torch.Generator().manual_seed(0)
+    views = [torch.rand(batch, 3, 64, 64, generator=g) for _ in range(2)]
+    b = ViewBatch(views, None, torch.arange(batch))
+    step(model, opt, b)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step(model, opt, b)
+        times.append(time.perf_counter() - t0)
+    return batch / statistics.median(times)
+
+
+def loader_alone(folder: Path, batch: int, workers: int, which: str) -> float:
+    """Samples/s of one side's loader without a model: every batch of views is made and received."""
+    if which == "ours":
+        source = load_data(f"images:{folder}@64").train
+        view, cropping = crops_at_decode(iv.simclr_view(64), 2, source)
+        loader = ViewLoader(cropping, view, n_views=2, batch_size=batch, seed=0, workers=workers)
+    else:
+        from lightly.data import LightlyDataset
+        from lightly.transforms import SimCLRTransform
+
+        data = LightlyDataset(input_dir=str(folder), transform=SimCLRTransform(input_size=64))
+        loader = torch.utils.data.DataLoader(
+            data, batch_size=batch, shuffle=True, drop_last=True, num_workers=workers
+        )
+    start = time.perf_counter()
+    n = 0
+    for b in loader:
+        n += len(b) if which == "ours" else len(b[0][0])
+    return n / (time.perf_counter() - start)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -129,6 +170,9 @@ def main() -> int:
     parser.add_argument("--encoder", default="small_cnn", help="any image encoder of the registry")
     parser.add_argument(
         "--width", type=int, default=16, help="small_cnn width (a light encoder: the data path)"
+    )
+    parser.add_argument(
+        "--ceiling", action="store_true", help="also time the model step alone and each loader alone"
     )
     args = parser.parse_args()
     n_images = 1024 if args.quick else args.images
@@ -152,6 +196,13 @@ def main() -> int:
                 f"lightly {theirs[-1]:.0f} samples/s",
                 flush=True,
             )
+            if args.ceiling:
+                print(
+                    f"  model step alone {ceiling(args.encoder, args.width, args.batch):.0f} samples/s; "
+                    f"loaders alone: ours {loader_alone(folder, args.batch, args.workers, 'ours'):.0f}, "
+                    f"lightly {loader_alone(folder, args.batch, args.workers, 'lightly'):.0f} samples/s",
+                    flush=True,
+                )
     a, b = statistics.median(ours), statistics.median(theirs)
     share = statistics.median(view_share)
     print(
