@@ -351,7 +351,7 @@ class _TiledLogSumExp(torch.autograd.Function):
         block_cols: int,
     ) -> Tensor:
         n, m = rows.shape[0], cols.shape[0]
-        rs = rows * scale.to(rows.dtype)  # scale the (N, D) side once
+        sc = scale.to(rows.dtype)
         numel = min(block_rows, n) * min(block_cols, m)
         items = [(*r, *c) for r in _ranges(n, block_rows) for c in _ranges(m, block_cols)]
 
@@ -361,7 +361,7 @@ class _TiledLogSumExp(torch.autograd.Function):
 
         def body(item: tuple[int, ...], st: tuple[Tensor, Tensor, _Workspace]) -> None:
             r0, r1, c0, c1 = item
-            s = torch.mm(rs[r0:r1], cols[c0:c1].T, out=st[2].view(0, (r1 - r0, c1 - c0)))
+            s = torch.mm(rows[r0:r1] * sc, cols[c0:c1].T, out=st[2].view(0, (r1 - r0, c1 - c0)))
             _mask_block(s, r0, c0, self_col, row_gid, col_gid)
             _merge_(st[0][r0:r1], st[1][r0:r1], *_exp_sum(s, dim=1))
 
@@ -383,8 +383,7 @@ class _TiledLogSumExp(torch.autograd.Function):
         sc = scale.to(rows.dtype)
         need_rows, need_cols, need_scale = ctx.needs_input_grad[:3]
         g = grad_lse.to(rows.dtype).contiguous()
-        rs = rows * sc
-        gr = rows * (g * sc)[:, None] if need_cols else None  # g_i * scale * r_i: the (N, D) side
+        gs = g * sc  # g_i * scale, applied to the (t, D) row block of the column gradient
         # rows without any allowed column (lse = -inf) get zero weight: shift them by +inf
         neg_lse = torch.where(torch.isneginf(lse), torch.full_like(lse, float("inf")), lse).neg_()
         numel = min(block_rows, n) * min(block_cols, m)
@@ -397,12 +396,12 @@ class _TiledLogSumExp(torch.autograd.Function):
         def body(item: tuple[int, ...], st: tuple[Tensor, Tensor | None, _Workspace]) -> None:
             r0, r1, c0, c1 = item
             out = st[2].view(0, (r1 - r0, c1 - c0))
-            s = torch.addmm(neg_lse[r0:r1, None], rs[r0:r1], cols[c0:c1].T, out=out)
+            s = torch.addmm(neg_lse[r0:r1, None], rows[r0:r1] * sc, cols[c0:c1].T, out=out)
             _mask_block(s, r0, c0, self_col, row_gid, col_gid)
             p = s.exp_()  # softmax weights p_ij of this block
             st[0][r0:r1].addmm_(p, cols[c0:c1])
-            if st[1] is not None and gr is not None:
-                st[1][c0:c1].addmm_(p.T, gr[r0:r1])
+            if st[1] is not None:
+                st[1][c0:c1].addmm_(p.T, rows[r0:r1] * gs[r0:r1, None])
 
         per_worker = (rows.numel() + (cols.numel() if need_cols else 0) + numel) * rows.element_size()
         states = _run_tiles(items, body, state, _n_workers(rows.device, numel, len(items), per_worker))
@@ -458,7 +457,7 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
         n_groups, n, _ = z.shape
         t = min(tile, n)
         chunk = max(1, min(n_groups, budget // (t * t)))
-        zs = z * scale.to(z.dtype)
+        sc = scale.to(z.dtype)
         zt = z.transpose(-1, -2)
         self_col = 0 if exclude_self else None
         items = _self_items(n_groups, n, t, chunk)
@@ -470,7 +469,8 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
         def body(item: tuple[int, ...], st: tuple[Tensor, Tensor, _Workspace]) -> None:
             g0, g1, i0, i1, j0, j1 = item
             acc_max, acc_sum, ws = st
-            s = torch.bmm(zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(0, (g1 - g0, i1 - i0, j1 - j0)))
+            zs_i = z[g0:g1, i0:i1] * sc  # the scale on the (t, D) side, per tile: no (N, D) copy
+            s = torch.bmm(zs_i, zt[g0:g1, :, j0:j1], out=ws.view(0, (g1 - g0, i1 - i0, j1 - j0)))
             _mask_block(s, i0, j0, self_col, gid, gid)
             rows_i = (acc_max[g0:g1, i0:i1], acc_sum[g0:g1, i0:i1])
             if i0 == j0:  # a diagonal tile holds both sides: its row sums are all there is
@@ -506,7 +506,6 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
         n_groups, n, _ = z.shape
         sc = scale.to(z.dtype)
         g = grad_lse.to(z.dtype).contiguous()
-        zs = z * sc
         zt = z.transpose(-1, -2)
         finite = torch.isfinite(lse)
         neg_lse = torch.where(finite, lse, torch.full_like(lse, float("inf"))).neg_()
@@ -520,9 +519,8 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
             dz, ws = st
             shape = (g1 - g0, i1 - i0, j1 - j0)
             z_i, g_i = z[g0:g1, i0:i1], g[g0:g1, i0:i1]
-            s = torch.baddbmm(
-                neg_lse[g0:g1, i0:i1, None], zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(0, shape)
-            )
+            zs_i = z_i * sc
+            s = torch.baddbmm(neg_lse[g0:g1, i0:i1, None], zs_i, zt[g0:g1, :, j0:j1], out=ws.view(0, shape))
             _mask_block(s, i0, j0, self_col, gid, gid)
             p = s.exp_()  # p_ij = exp(s_ij - lse_i)
             if i0 == j0:  # dZ_I += W Z_I + W^T Z_I with W = g_I * P
@@ -545,7 +543,7 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
                 a = p.mul_(factor.add_(g_i[:, :, None]))
             else:  # A = g_i * exp(s_ij - lse_i) + g_j * exp(s_ij - lse_j), two exps
                 q = torch.baddbmm(
-                    neg_lse[g0:g1, None, j0:j1], zs[g0:g1, i0:i1], zt[g0:g1, :, j0:j1], out=ws.view(1, shape)
+                    neg_lse[g0:g1, None, j0:j1], zs_i, zt[g0:g1, :, j0:j1], out=ws.view(1, shape)
                 )
                 _mask_block(q, i0, j0, self_col, gid, gid)
                 a = p.mul_(g_i[:, :, None]).add_(q.exp_().mul_(g_j[:, None, :]))
