@@ -59,8 +59,10 @@ def test_freed_buffers_are_reused_inside_and_returned_after():
     pages = (64 << 20) // resource.getpagesize()  # one buffer's pages
     assert out["kept"]
     assert min(out["before"][-3:]) > pages // 2  # glibc's default: buffers this large are mapped afresh
-    assert max(out["inside"][-3:]) < pages // 10  # reused: no faults
-    assert max(out["inner_exit"][-3:]) < pages // 10
+    # reused: no faults in the steady state (the median of the last steps: a step on another thread may
+    # grow that thread's malloc arena once, which faults one buffer in)
+    assert sorted(out["inside"][-3:])[1] < pages // 10
+    assert sorted(out["inner_exit"][-3:])[1] < pages // 10
     assert min(out["after"][-3:]) > pages // 2  # the default again once the context ends
 
 
