@@ -48,7 +48,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,57 +57,10 @@ from _common import report  # noqa: E402
 
 from pairs.losses import hierarchical_contrastive_loss, info_nce, nt_xent  # noqa: E402
 from pairs.losses.tiled import AUTO_DENSE_MAX_BYTES, DEFAULT_BLOCK_COLS, DEFAULT_BLOCK_ROWS  # noqa: E402
+from tests.reference_ts2vec import ref_hierarchical  # noqa: E402  (the TS2Vec reference code, transcribed)
 
 TEMPERATURE = 0.5
 MEMORY_BOUND_MB = 256.0
-
-
-# --------------------------------------------------------------------------------------------------
-# the TS2Vec reference code (models/losses.py of zhihanyue/ts2vec), transcribed
-# --------------------------------------------------------------------------------------------------
-def ref_hierarchical(z1, z2, alpha=0.5, temporal_unit=0):
-    loss = torch.tensor(0.0, device=z1.device, dtype=z1.dtype)
-    d = 0
-    while z1.size(1) > 1:
-        if alpha != 0:
-            loss += alpha * ref_instance(z1, z2)
-        if d >= temporal_unit:
-            if 1 - alpha != 0:
-                loss += (1 - alpha) * ref_temporal(z1, z2)
-        d += 1
-        z1 = F.max_pool1d(z1.transpose(1, 2), kernel_size=2).transpose(1, 2)
-        z2 = F.max_pool1d(z2.transpose(1, 2), kernel_size=2).transpose(1, 2)
-    if z1.size(1) == 1:
-        if alpha != 0:
-            loss += alpha * ref_instance(z1, z2)
-        d += 1
-    return loss / d
-
-
-def ref_instance(z1, z2):
-    B = z1.size(0)
-    if B == 1:
-        return z1.new_tensor(0.0)
-    z = torch.cat([z1, z2], dim=0).transpose(0, 1)
-    sim = torch.matmul(z, z.transpose(1, 2))
-    logits = torch.tril(sim, diagonal=-1)[:, :, :-1]
-    logits += torch.triu(sim, diagonal=1)[:, :, 1:]
-    logits = -F.log_softmax(logits, dim=-1)
-    i = torch.arange(B, device=z1.device)
-    return (logits[:, i, B + i - 1].mean() + logits[:, B + i, i].mean()) / 2
-
-
-def ref_temporal(z1, z2):
-    T = z1.size(1)
-    if T == 1:
-        return z1.new_tensor(0.0)
-    z = torch.cat([z1, z2], dim=1)
-    sim = torch.matmul(z, z.transpose(1, 2))
-    logits = torch.tril(sim, diagonal=-1)[:, :, :-1]
-    logits += torch.triu(sim, diagonal=1)[:, :, 1:]
-    logits = -F.log_softmax(logits, dim=-1)
-    t = torch.arange(T, device=z1.device)
-    return (logits[:, t, T + t - 1].mean() + logits[:, T + t, t].mean()) / 2
 
 
 # --------------------------------------------------------------------------------------------------
