@@ -181,6 +181,23 @@ class TrainResult:
     resumed_from_epoch: int = 0
 
 
+def _last_epoch_loss(metrics: Path, default: float) -> float:
+    """The loss of the last ``epoch`` event in a run's ``metrics.jsonl`` (``default`` when there is none)."""
+    loss = default
+    try:
+        with metrics.open() as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if record.get("event") == "epoch" and isinstance(record.get("loss"), (int, float)):
+                    loss = float(record["loss"])
+    except OSError:
+        return default
+    return loss
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; validates explicit CUDA requests."""
     if isinstance(device, torch.device):
@@ -623,6 +640,8 @@ class Trainer:
             self._tb_writer = None
         ckpt = str(self.run_dir / CHECKPOINT_NAME) if self.run_dir is not None else None
         final = epoch_losses[-1] if epoch_losses else loss_value
+        if not math.isfinite(final) and self.run_dir is not None:  # a finished run resumed: nothing trained
+            final = _last_epoch_loss(self.run_dir / "metrics.jsonl", default=final)
         return TrainResult(
             last_epoch,
             self.global_step,

@@ -358,3 +358,13 @@ def test_python_api_errors_name_the_arguments(tmp_path):
         train("digits", resume=True)
     with pytest.raises(ConfigError, match=r"batch_size, --batch-size"):
         train("digits", batch_size=1, epochs=1, out=str(tmp_path / "r"), progress=False)
+
+
+def test_resuming_a_finished_run_reports_its_last_loss(tmp_path):
+    x, _ = blobs(64)
+    config = TrainConfig(epochs=2, lr=1e-2, out_dir=str(tmp_path / "run"), progress=False, seed=0)
+    loader = ViewLoader(x, AddNoise(0.1), n_views=2, batch_size=32, seed=0)
+    first = Trainer(make_method(), config).fit(loader)
+    again = Trainer(make_method(), config, resume=True).fit(loader)  # nothing left to train
+    assert again.epoch_losses == []
+    assert again.final_loss == first.final_loss  # the last epoch's loss, not NaN
