@@ -21,10 +21,11 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-__all__ = ["frozen"]
+__all__ = ["device_of", "frozen"]
 
 
-def _device_of(module: nn.Module) -> torch.device | None:
+def device_of(module: nn.Module) -> torch.device | None:
+    """The device of the module's first parameter (or buffer); ``None`` for a module without tensors."""
     for t in module.parameters():
         return t.device
     for t in module.buffers():
@@ -45,7 +46,7 @@ def frozen(module: nn.Module | None, device: torch.device | str | None = None) -
             yield
         return
     was_training = module.training
-    old_device = _device_of(module) if device is not None else None
+    old_device = device_of(module) if device is not None else None
     module.eval()
     if device is not None:
         module.to(device)

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from pairs.errors import ConfigError
+from pairs.frozen import device_of
 from pairs.views.base import derive_seed
 
 __all__ = [
@@ -278,13 +279,7 @@ def encode_with(
         out[i] = f
     for i, view in enumerate(model_views[: len(views)]):
         if view is not None:
-            device = _device_of(encoder)
+            device = device_of(encoder) or torch.device("cpu")
             generator = torch.Generator(device=device).manual_seed(derive_seed(seed, i))
             out[i] = view.encode(encoder, views[i], generator)
     return [f for f in out if f is not None]
-
-
-def _device_of(encoder: nn.Module) -> torch.device:
-    for t in encoder.parameters():
-        return t.device
-    return torch.device("cpu")
