@@ -44,3 +44,12 @@ def report(
         **extra,
     }
     print("RESULT " + json.dumps(record), flush=True)
+
+
+def proc_status_bytes(key: str) -> int:
+    """A ``/proc/self/status`` entry (``VmSize``, ``VmRSS``, ``VmHWM``) in bytes; 0 if absent."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0

@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import proc_status_bytes  # noqa: E402
+
 TEMPERATURE = 0.5
 
 
@@ -82,15 +84,6 @@ def make_inputs(two_b: int, dim: int, seed: int = 0):
     return z1, z2
 
 
-def _status_bytes(key: str) -> int:
-    """A ``/proc/self/status`` entry (``VmSize``, ``VmRSS``, ``VmHWM``) in bytes; 0 if absent."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def reset_peak_rss() -> tuple[int, str]:
     """Reset the peak-RSS high-water mark to the current RSS; return ``(baseline bytes, method)``.
 
@@ -102,14 +95,14 @@ def reset_peak_rss() -> tuple[int, str]:
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        return _status_bytes("VmRSS"), "VmHWM after resetting it via /proc/self/clear_refs"
+        return proc_status_bytes("VmRSS"), "VmHWM after resetting it via /proc/self/clear_refs"
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "ru_maxrss delta"
 
 
 def peak_rss() -> int:
     """Peak RSS in bytes since the last reset (``VmHWM``, or ``ru_maxrss`` where it is missing)."""
-    return _status_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return proc_status_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 # --------------------------------------------------------------------------------------------------
@@ -124,7 +117,7 @@ def child(lib: str, two_b: int, dim: int, threads: int, cap_gb: float, repeats: 
     a, b = make_inputs(8, dim, seed=1)  # warm up lazy initialisation (same for every library)
     fn(a, b).backward()
     if cap_gb > 0:
-        limit = _status_bytes("VmSize") + int(cap_gb * 2**30)
+        limit = proc_status_bytes("VmSize") + int(cap_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     base, method = reset_peak_rss()
     out: dict = {"lib": lib, "two_b": two_b, "method": method}

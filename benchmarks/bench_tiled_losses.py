@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
-from _common import report  # noqa: E402
+from _common import proc_status_bytes, report  # noqa: E402
 
 from pairs.losses import hierarchical_contrastive_loss, info_nce, nt_xent  # noqa: E402
 from pairs.losses.tiled import AUTO_DENSE_MAX_BYTES, DEFAULT_BLOCK_COLS, DEFAULT_BLOCK_ROWS  # noqa: E402
@@ -110,30 +110,22 @@ def step(name: str, xs: list[torch.Tensor]) -> float:
 # --------------------------------------------------------------------------------------------------
 # peak memory in a fresh process
 # --------------------------------------------------------------------------------------------------
-def _status_bytes(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def child(name: str, size: int, dim: int, threads: int, cap_gb: float) -> dict:
     torch.set_num_threads(threads)
     xs = make_case(name, size, dim)
     warm = make_case(name, 64, dim)  # lazy initialisation outside the measured window
     step(name, warm)
     if cap_gb > 0:
-        limit = _status_bytes("VmSize") + int(cap_gb * 2**30)
+        limit = proc_status_bytes("VmSize") + int(cap_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     with open("/proc/self/clear_refs", "w") as f:  # peak-RSS mark := current RSS
         f.write("5")
-    base = _status_bytes("VmRSS")
+    base = proc_status_bytes("VmRSS")
     try:
         seconds = step(name, xs)
     except (RuntimeError, MemoryError) as e:
         return {"ok": False, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:100]}"}
-    return {"ok": True, "peak_mb": (_status_bytes("VmHWM") - base) / 2**20, "seconds": seconds}
+    return {"ok": True, "peak_mb": (proc_status_bytes("VmHWM") - base) / 2**20, "seconds": seconds}
 
 
 def peak_memory(name: str, size: int, args) -> dict:
