@@ -23,7 +23,11 @@ _SCENARIO = """
 import json, resource, torch
 from pairs.memory import kept_freed_memory
 
-def faults_per_step(steps=8):
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+def faults_per_step(steps=16):
     # identical steps that make and free 64 MiB tensors (above the 32 MiB up to which glibc itself
     # learns to keep freed buffers)
     x = torch.rand(1 << 24, generator=torch.Generator().manual_seed(0))
@@ -44,7 +48,8 @@ with kept_freed_memory() as kept:
     with kept_freed_memory():  # re-entrant: the inner exit keeps the outer setting
         pass
     out["inner_exit"] = faults_per_step()
-out["after"] = faults_per_step()
+    out["rss_inside"] = rss_bytes()
+out["rss_after"] = rss_bytes()
 print(json.dumps(out))
 """
 
@@ -58,12 +63,16 @@ def test_freed_buffers_are_reused_inside_and_returned_after():
     out = json.loads(run.stdout.strip().splitlines()[-1])
     pages = (64 << 20) // resource.getpagesize()  # one buffer's pages
     assert out["kept"]
-    assert min(out["before"][-3:]) > pages // 2  # glibc's default: buffers this large are mapped afresh
-    # reused: no faults in the steady state (the median of the last steps: a step on another thread may
-    # grow that thread's malloc arena once, which faults one buffer in)
-    assert sorted(out["inside"][-3:])[1] < pages // 10
-    assert sorted(out["inner_exit"][-3:])[1] < pages // 10
-    assert min(out["after"][-3:]) > pages // 2  # the default again once the context ends
+    # glibc's default: buffers this large are mapped afresh, so every step faults its four buffers in
+    assert sorted(out["before"][1:])[len(out["before"]) // 2] > 3 * pages
+    # kept: the heap is reused. Which freed chunk a buffer lands in depends on the order the intra-op threads
+    # free theirs, so now and then a step grows the heap by one buffer; over all steps after the first,
+    # the faults are a small part of the default's (measured: 0 to 1/6 of them)
+    default = sum(out["before"][1:])
+    assert sum(out["inside"][1:]) < default / 4
+    assert sum(out["inner_exit"]) < default / 4  # the inner exit left the outer setting in place
+    # once the context ends, the freed buffers (at least four of them) go back to the system
+    assert out["rss_inside"] - out["rss_after"] > 3 * (64 << 20)
 
 
 def test_trainer_keeps_freed_memory_while_it_trains_on_the_cpu(monkeypatch):
