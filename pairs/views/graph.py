@@ -47,21 +47,19 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 
 from pairs.views.base import OneOf, Params, View
+from pairs.views.functional import graph as _F
 from pairs.views.graph_batch import (
     NX_NODE_KEY,
     Layout,
     check_structural,
     cumsum0,
-    edge_update,
     from_networkx_graph,
     gather,
     group_ids,
     layout,
-    node_subgraph,
     ranges,
     repeat_counts,
     to_networkx_graph,
-    with_node_values,
 )
 
 __all__ = [
@@ -433,13 +431,12 @@ class DropNodes(GraphView):
         return {"node_keep": rank >= gather(drop, lay.node_graph), "n_dropped": drop}
 
     def _apply(self, batch: Batch, lay: Layout, params: Params) -> Batch:
-        return node_subgraph(batch, lay, _check_keep(self, params, lay))
+        return _F.keep_nodes(batch, _check_keep(self, params, lay), layout=lay)
 
 
 class _EdgeView(GraphView):
-    def _edge_keep(self, params: Params, lay: Layout) -> Tensor:
-        removed = self._param(params, "edge_removed", lay.num_edges, "edges", torch.bool)
-        return ~removed.to(lay.ptr.device)
+    def _removed(self, params: Params, lay: Layout) -> Tensor:
+        return self._param(params, "edge_removed", lay.num_edges, "edges", torch.bool)
 
     def _added(self, params: Params, lay: Layout) -> Tensor:
         added = params.get("added_edges") if isinstance(params, dict) else None
@@ -507,7 +504,7 @@ class DropEdges(_EdgeView):
         return {"edge_removed": removed, "n_removed": n_removed}
 
     def _apply(self, batch: Batch, lay: Layout, params: Params) -> Batch:
-        return edge_update(batch, lay, self._edge_keep(params, lay), None, 0.0)
+        return _F.update_edges(batch, self._removed(params, lay), None, 0.0, layout=lay)
 
 
 class AddEdges(_EdgeView):
@@ -555,7 +552,7 @@ class AddEdges(_EdgeView):
         return {"added_edges": added, "n_added": n_added}
 
     def _apply(self, batch: Batch, lay: Layout, params: Params) -> Batch:
-        return edge_update(batch, lay, None, self._added(params, lay), self.fill_value)
+        return _F.update_edges(batch, None, self._added(params, lay), self.fill_value, layout=lay)
 
 
 class PerturbEdges(_EdgeView):
@@ -600,8 +597,8 @@ class PerturbEdges(_EdgeView):
         return {"edge_removed": removed, "added_edges": added, "n_removed": n_removed, "n_added": n_added}
 
     def _apply(self, batch: Batch, lay: Layout, params: Params) -> Batch:
-        keep = self._edge_keep(params, lay)
-        return edge_update(batch, lay, keep, self._added(params, lay), self.fill_value)
+        removed = self._removed(params, lay)
+        return _F.update_edges(batch, removed, self._added(params, lay), self.fill_value, layout=lay)
 
 
 def _features(batch: Batch, owner: str) -> Tensor:
@@ -706,16 +703,13 @@ class MaskFeatures(GraphView):
             raise ValueError(
                 f"MaskFeatures: mask of shape {tuple(full.shape)} does not fit x {tuple(x.shape)}"
             )
-        new_x = x.clone()
-        if isinstance(self.value, tuple):
-            fill = params.get("fill")
+        value = self.value
+        if isinstance(value, tuple):
+            value = params.get("fill")
             n_masked = int(full.sum())
-            if not isinstance(fill, Tensor) or fill.numel() != n_masked:
+            if not isinstance(value, Tensor) or value.numel() != n_masked:
                 raise ValueError(f"MaskFeatures: params['fill'] must hold {n_masked} values")
-            new_x[full] = fill.to(device=x.device, dtype=x.dtype)
-        else:
-            new_x[full] = self.value
-        return with_node_values(batch, lay, {"x": new_x})
+        return _F.mask_features(batch, full, value, layout=lay)
 
 
 class FeatureNoise(GraphView):
@@ -753,7 +747,7 @@ class FeatureNoise(GraphView):
             raise ValueError(
                 f"FeatureNoise: noise of shape {tuple(noise.shape)} does not fit x {tuple(x.shape)}"
             )
-        return with_node_values(batch, lay, {"x": x + noise.to(device=x.device, dtype=x.dtype)})
+        return _F.add_feature_noise(batch, noise, layout=lay)
 
 
 def _sink_components(lay: Layout) -> tuple[Tensor, Tensor, Tensor]:
@@ -909,7 +903,7 @@ class RandomWalkSubgraph(GraphView):
         return {"node_keep": visited, "start": start}
 
     def _apply(self, batch: Batch, lay: Layout, params: Params) -> Batch:
-        return node_subgraph(batch, lay, _check_keep(self, params, lay))
+        return _F.keep_nodes(batch, _check_keep(self, params, lay), layout=lay)
 
 
 class KHopSubgraph(GraphView):
@@ -949,7 +943,7 @@ class KHopSubgraph(GraphView):
         return {"node_keep": keep, "seeds": seed.nonzero().flatten()}
 
     def _apply(self, batch: Batch, lay: Layout, params: Params) -> Batch:
-        return node_subgraph(batch, lay, _check_keep(self, params, lay))
+        return _F.keep_nodes(batch, _check_keep(self, params, lay), layout=lay)
 
 
 # --------------------------------------------------------------------------------------------------

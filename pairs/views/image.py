@@ -41,7 +41,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from pairs.errors import DataError
@@ -55,8 +54,8 @@ from pairs.views.base import (
     bernoulli,
     make_generator,
     uniform,
-    work_dtype,
 )
+from pairs.views.functional import image as _F
 
 __all__ = [
     "RandomResizedCrop",
@@ -79,7 +78,6 @@ __all__ = [
     "RECIPES",
 ]
 
-_GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale (ITU-R 601-2 luma)
 _HALF_TYPES = HALF_TYPES
 _INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
 
@@ -201,31 +199,6 @@ def _check_param_len(t: Tensor, n: int, name: str) -> None:
         )
 
 
-def _work_dtype(x: Tensor) -> torch.dtype:
-    """Compute half-precision images in float32 (the library's rule, :func:`pairs.views.base.work_dtype`)."""
-    return work_dtype(x.dtype)
-
-
-def _where_applied(x: Tensor, applied: Tensor, fn: Callable[[Tensor, Tensor | None], Tensor]) -> Tensor:
-    """Apply ``fn(sub_batch, index)`` to the examples flagged in ``applied``; keep the others.
-
-    ``index`` is ``None`` when every example is flagged (``fn`` then sees the whole batch).
-    """
-    applied = applied.to(x.device)
-    if bool(applied.all()):
-        return fn(x, None)
-    index = applied.nonzero().flatten()
-    if index.numel() == 0:
-        return x
-    out = x.clone()
-    out[index] = fn(x.index_select(0, index), index).to(x.dtype)  # index_select: a faster gather
-    return out
-
-
-def _sel(t: Tensor, index: Tensor | None) -> Tensor:
-    return t if index is None else t[index.to(t.device)]
-
-
 # --------------------------------------------------------------------------------------------------
 # Geometry
 # --------------------------------------------------------------------------------------------------
@@ -310,50 +283,18 @@ class RandomResizedCrop(View):
         _check_images(batch, type(self).__name__, finite=True)
         boxes = params["boxes"]
         _check_param_len(boxes, batch.shape[0], type(self).__name__)
-        height, width = batch.shape[-2:]
-        out_h, out_w = self._hw
-        work = _work_dtype(batch)
-        top, left, h, w = boxes.to(device=batch.device, dtype=work).unbind(dim=1)
-        gx = _source_coords(left, w, out_w, self.interpolation)  # (B, out_w) pixel coordinates
-        gy = _source_coords(top, h, out_h, self.interpolation)  # (B, out_h)
-        gx = (2.0 * gx + 1.0) / width - 1.0  # to grid_sample's normalised coords (align_corners=False)
-        gy = (2.0 * gy + 1.0) / height - 1.0
-        grid = torch.stack(
-            [gx[:, None, :].expand(-1, out_h, -1), gy[:, :, None].expand(-1, -1, out_w)], dim=-1
-        )
-        out = F.grid_sample(
-            batch.to(work), grid, mode=self.interpolation, padding_mode="border", align_corners=False
-        )
-        if self.interpolation == "bicubic":
-            out = out.clamp_(0.0, 1.0)
-        return out.to(batch.dtype)
-
-
-def _source_coords(start: Tensor, length: Tensor, out: int, mode: str) -> Tensor:
-    """Pixel coordinates in the input sampled by each of the ``out`` output pixels, for boxes per row.
-
-    Bilinear/bicubic: ``start + (j + 0.5) * length / out - 0.5``, clamped inside the box (as torch's
-    ``interpolate(align_corners=False)`` on the cropped image); nearest: the input pixel whose centre the
-    output pixel centre falls into ("nearest-exact").
-    """
-    j = torch.arange(out, device=start.device, dtype=start.dtype)
-    scale = (length / out)[:, None]
-    if mode == "nearest":
-        src = torch.floor((j + 0.5) * scale)
-    else:
-        src = (j + 0.5) * scale - 0.5
-    src = torch.minimum(src.clamp(min=0.0), (length - 1.0)[:, None])
-    return start[:, None] + src
+        return _F.resized_crop(batch, boxes, self._hw, self.interpolation)
 
 
 class RandomAffine(View):
     """Random rotation, translation, scale and shear about the image centre, per example.
 
     Follows torchvision's ``RandomAffine`` parameter sampling and its affine matrix (``F.affine``):
-    positive angles rotate counter-clockwise, translations are rounded to whole pixels. The whole batch
-    is resampled by one ``grid_sample``; pixels from outside the image get ``fill``. Useful where flips
-    are wrong (digits, text). Inside the image the output equals torchvision's ``F.affine``; at the border
-    an output pixel that is partly outside is ``sum(inside weights * pixels) + fill * outside weight``
+    positive angles turn the image clockwise on screen (as torchvision's ``affine``), translations are
+    rounded to whole pixels. The whole batch is resampled by one ``grid_sample``; pixels from outside the
+    image get ``fill``. Useful where flips are wrong (digits, text). Inside the image the output equals
+    torchvision's ``F.affine``; at the border an output pixel that is partly outside is
+    ``sum(inside weights * pixels) + fill * outside weight``
     (torchvision multiplies the inside part by the inside weight once more, which darkens borders).
 
     Args:
@@ -470,54 +411,15 @@ class RandomAffine(View):
         fill = self.fill if isinstance(self.fill, tuple) else (self.fill,)
         if len(fill) not in (1, c):
             raise ValueError(f"RandomAffine fill has {len(fill)} values but the images have {c} channels")
-        work = _work_dtype(batch)
-        theta = _affine_theta(
-            params["angle"], params["translate"], params["scale"], params["shear"], height, width
-        ).to(device=batch.device, dtype=work)
-        grid = F.affine_grid(theta, [b, c, height, width], align_corners=False)
-        x = batch.to(work)
-        use_fill = any(v != 0.0 for v in fill)
-        if use_fill:  # a mask channel tells how much of each output pixel came from inside the image
-            x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
-        out = F.grid_sample(x, grid, mode=self.interpolation, padding_mode="zeros", align_corners=False)
-        if use_fill:
-            out, mask = out[:, :c], out[:, c:]
-            fill_t = torch.tensor(fill, dtype=work, device=batch.device).view(1, -1, 1, 1)
-            if self.interpolation == "nearest":
-                out = torch.where(mask < 0.5, fill_t.expand_as(out), out)
-            else:
-                out = out + fill_t * (1.0 - mask)  # zeros-padded sample + fill for the outside share
-        return out.to(batch.dtype)
-
-
-def _affine_theta(
-    angle: Tensor, translate: Tensor, scale: Tensor, shear: Tensor, height: int, width: int
-) -> Tensor:
-    """``affine_grid`` matrices ``(B, 2, 3)`` (output -> input, normalised coords) for torchvision's affine.
-
-    torchvision's ``_get_inverse_affine_matrix`` with the centre at the image centre, vectorised, then
-    conjugated by the pixel -> normalised scaling ``diag(2 / W, 2 / H)``.
-    """
-    f64 = torch.float64
-    rot = torch.deg2rad(angle.to(f64))
-    sx, sy = torch.deg2rad(shear.to(f64)).unbind(dim=1)
-    tx, ty = translate.to(f64).unbind(dim=1)
-    s = scale.to(f64)
-    a = torch.cos(rot - sy) / torch.cos(sy)
-    b = -(a * torch.tan(sx) + torch.sin(rot))
-    c = torch.sin(rot - sy) / torch.cos(sy)
-    d = torch.cos(rot) - c * torch.tan(sx)
-    m00, m01, m10, m11 = d / s, -b / s, -c / s, a / s  # inverse of the rotate-scale-shear part
-    m02 = -(m00 * tx + m01 * ty)
-    m12 = -(m10 * tx + m11 * ty)
-    theta = torch.stack(
-        [
-            torch.stack([m00, m01 * height / width, m02 * 2.0 / width], dim=1),
-            torch.stack([m10 * width / height, m11, m12 * 2.0 / height], dim=1),
-        ],
-        dim=1,
-    )
-    return theta
+        return _F.affine(
+            batch,
+            params["angle"],
+            params["translate"],
+            params["scale"],
+            params["shear"],
+            fill,
+            self.interpolation,
+        )
 
 
 class HorizontalFlip(View):
@@ -546,73 +448,14 @@ class HorizontalFlip(View):
         _check_images(batch, type(self).__name__, finite=True)
         flip = params["flip"]
         _check_param_len(flip, batch.shape[0], type(self).__name__)
-        return torch.where(flip.to(batch.device).view(-1, 1, 1, 1), batch.flip(-1), batch)
+        return _F.horizontal_flip(batch, flip)
 
 
 # --------------------------------------------------------------------------------------------------
 # Colour
 # --------------------------------------------------------------------------------------------------
-def _gray(x: Tensor) -> Tensor:
-    """torchvision's ``rgb_to_grayscale`` for float ``(B, 3, H, W)`` -> ``(B, 1, H, W)``."""
-    r, g, b = x.unbind(dim=1)
-    return (
-        r.mul(_GRAY_WEIGHTS[0]).add_(g, alpha=_GRAY_WEIGHTS[1]).add_(b, alpha=_GRAY_WEIGHTS[2]).unsqueeze(1)
-    )
 
 
-def _blend(x: Tensor, other: Tensor, ratio: Tensor) -> Tensor:
-    """torchvision's ``_blend``: ``x * ratio + other * (1 - ratio)``, clamped to [0, 1]; ``ratio (B,)``."""
-    r = ratio.view(-1, 1, 1, 1)
-    return (x * r + other * (1.0 - r)).clamp_(0.0, 1.0)
-
-
-def _adjust_brightness(x: Tensor, factor: Tensor) -> Tensor:
-    return (x * factor.view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
-
-
-def _adjust_contrast(x: Tensor, factor: Tensor) -> Tensor:
-    gray = _gray(x) if x.shape[1] == 3 else x
-    mean = gray.mean(dim=(-3, -2, -1), keepdim=True)
-    return _blend(x, mean, factor)
-
-
-def _adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
-    if x.shape[1] == 1:
-        return x
-    return _blend(x, _gray(x), factor)
-
-
-def _mod6(h: Tensor) -> Tensor:
-    """``h mod 6`` in [0, 6) (floor form; cheaper than ``remainder`` on CPU)."""
-    out = h.mul(1.0 / 6.0).floor_().mul_(-6.0).add_(h)
-    return out.clamp_(0.0, 6.0)
-
-
-def _adjust_hue(x: Tensor, factor: Tensor) -> Tensor:
-    """torchvision's ``adjust_hue`` (RGB -> HSV, shift H, HSV -> RGB), fused and per example.
-
-    With ``M = max(r, g, b)``, ``m = min(r, g, b)`` and ``d = M - m``, torchvision's hue is
-    ``H6 = (g - b) / d`` if ``M == r``, ``2 + (b - r) / d`` if ``M == g``, else ``4 + (r - g) / d`` (in
-    sixths of a turn, 0 where ``d == 0``), and its HSV -> RGB table equals the closed form
-    ``channel_n = M - d * clamp(min(k, 4 - k), 0, 1)`` with ``k = (n + H6) mod 6``, ``n = 5, 3, 1`` for
-    R, G, B. Same values up to float rounding, without the intermediate HSV image.
-    """
-    if x.shape[1] == 1:
-        return x
-    r, g, b = x.unbind(dim=1)
-    maxc = torch.maximum(torch.maximum(r, g), b)  # faster than aminmax over the channel dim
-    minc = torch.minimum(torch.minimum(r, g), b)
-    delta = maxc - minc
-    d = torch.where(delta == 0, torch.ones_like(delta), delta)
-    h6 = torch.where(maxc == r, (g - b) / d, torch.where(maxc == g, (b - r) / d + 2.0, (r - g) / d + 4.0))
-    h6 = _mod6(h6 + 6.0 * factor.view(-1, 1, 1))
-    n = torch.tensor([5.0, 3.0, 1.0], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    k = _mod6(h6.unsqueeze(1) + n)
-    t = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
-    return (maxc.unsqueeze(1) - delta.unsqueeze(1) * t).clamp_(0.0, 1.0)
-
-
-_JITTER_OPS = (_adjust_brightness, _adjust_contrast, _adjust_saturation, _adjust_hue)
 _JITTER_NAMES = ("brightness", "contrast", "saturation", "hue")
 
 
@@ -687,33 +530,7 @@ class ColorJitter(View):
         enabled = [k for k, rng in enumerate(self._ranges) if rng is not None]
         if batch.shape[1] == 1:
             enabled = [k for k in enabled if k < 2]  # saturation and hue: identities on grayscale
-        if not enabled:
-            return batch
-        work = _work_dtype(batch)
-        factors_all = params["factors"].to(device=batch.device, dtype=work)
-        order_all = params["order"].to(batch.device)
-
-        def jitter(x: Tensor, index: Tensor | None) -> Tensor:
-            factors, order = _sel(factors_all, index), _sel(order_all, index)
-            out = x.to(work)
-            rows = torch.arange(len(x), device=x.device)  # where each row of ``out`` came from
-            for step in range(4):
-                # rows regrouped by the operation they do at this step: each operation runs on one slice
-                # (no scattered writes), the rows are put back in order at the end
-                ops, perm = torch.sort(order[:, step], stable=True)
-                out, factors, order, rows = (t.index_select(0, perm) for t in (out, factors, order, rows))
-                parts, start = [], 0
-                for k, count in enumerate(torch.bincount(ops, minlength=4).tolist()):
-                    if count:
-                        part = out[start : start + count]
-                        if k in enabled:
-                            part = _JITTER_OPS[k](part, factors[start : start + count, k])
-                        parts.append(part)
-                    start += count
-                out = torch.cat(parts) if len(parts) > 1 else parts[0]
-            return out.index_select(0, torch.argsort(rows))
-
-        return _where_applied(batch, params["applied"], jitter).to(batch.dtype)
+        return _F.color_jitter(batch, params["factors"], params["order"], params["applied"], enabled)
 
 
 class Grayscale(View):
@@ -743,54 +560,12 @@ class Grayscale(View):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_images(batch, type(self).__name__, color=True, finite=True)
         _check_param_len(params["applied"], batch.shape[0], type(self).__name__)
-        if batch.shape[1] == 1:
-            return batch
-        work = _work_dtype(batch)
-        return _where_applied(
-            batch, params["applied"], lambda x, _: _gray(x.to(work)).expand(-1, 3, -1, -1)
-        ).to(batch.dtype)
+        return _F.grayscale(batch, params["applied"])
 
 
 # --------------------------------------------------------------------------------------------------
 # Blur, solarize, noise, normalise
 # --------------------------------------------------------------------------------------------------
-def _reflect_index(n: int, pad: int, device: torch.device) -> Tensor:
-    """Source indices of a length-``n`` axis padded by ``pad`` on both sides, mode "reflect".
-
-    Equals ``F.pad(mode="reflect")`` whenever that is defined (``pad < n``) and keeps reflecting back and
-    forth for larger pads (``n == 1`` repeats the single pixel).
-    """
-    i = torch.arange(-pad, n + pad, device=device)
-    if n == 1:
-        return torch.zeros_like(i)
-    period = 2 * (n - 1)
-    i = i.remainder(period)
-    return torch.where(i >= n, period - i, i)
-
-
-def _gaussian_kernels(kernel_size: int, sigma: Tensor) -> Tensor:
-    """torchvision's 1-D Gaussian kernels, one per sigma: ``(N,) -> (N, kernel_size)``."""
-    lim = (kernel_size - 1) / (2.0 * math.sqrt(2.0))
-    x = torch.linspace(-lim, lim, steps=kernel_size, dtype=sigma.dtype, device=sigma.device)
-    return torch.softmax((x[None, :] / sigma[:, None]).pow(2).neg(), dim=1)
-
-
-def _blur(x: Tensor, sigma: Tensor, kernel_size: tuple[int, int]) -> Tensor:
-    """Separable Gaussian blur with per-example ``sigma (B,)``, reflect padding, one grouped conv per axis."""
-    b, c, h, w = x.shape
-    kx, ky = kernel_size
-    px, py = kx // 2, ky // 2
-    if px < w and py < h:  # F.pad's reflection (one pass; the same values)
-        xp = F.pad(x, (px, px, py, py), mode="reflect")
-    else:
-        xp = x.index_select(-1, _reflect_index(w, px, x.device))
-        xp = xp.index_select(-2, _reflect_index(h, py, x.device))
-    xp = xp.reshape(1, b * c, h + 2 * py, w + 2 * px)
-    wx = _gaussian_kernels(kx, sigma).repeat_interleave(c, dim=0).view(b * c, 1, 1, kx)
-    wy = _gaussian_kernels(ky, sigma).repeat_interleave(c, dim=0).view(b * c, 1, ky, 1)
-    out = F.conv2d(xp, wx, groups=b * c)
-    out = F.conv2d(out, wy, groups=b * c)
-    return out.view(b, c, h, w).clamp_(0.0, 1.0)  # a convex combination: only rounding can leave [0, 1]
 
 
 class GaussianBlur(View):
@@ -850,11 +625,7 @@ class GaussianBlur(View):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_images(batch, type(self).__name__, finite=True)
         _check_param_len(params["sigma"], batch.shape[0], type(self).__name__)
-        work = _work_dtype(batch)
-        sigma = params["sigma"].to(device=batch.device, dtype=work)
-        return _where_applied(
-            batch, params["applied"], lambda x, i: _blur(x.to(work), _sel(sigma, i), self.kernel_size)
-        ).to(batch.dtype)
+        return _F.gaussian_blur(batch, params["sigma"], self.kernel_size, params["applied"])
 
 
 class Solarize(View):
@@ -890,8 +661,7 @@ class Solarize(View):
         _check_images(batch, type(self).__name__, finite=True)
         applied = params["applied"]
         _check_param_len(applied, batch.shape[0], type(self).__name__)
-        flip = applied.to(batch.device).view(-1, 1, 1, 1) & (batch >= self.threshold)
-        return torch.where(flip, 1.0 - batch, batch)
+        return _F.solarize(batch, self.threshold, applied)
 
 
 class GaussianNoise(View):
@@ -931,12 +701,7 @@ class GaussianNoise(View):
                 f"GaussianNoise: noise was drawn for shape {tuple(noise.shape)} but the batch has shape "
                 f"{tuple(batch.shape)}; replay needs a batch of the same shape"
             )
-        work = _work_dtype(batch)
-        std = params["std"].to(device=batch.device, dtype=work).view(-1, 1, 1, 1)
-        out = batch.to(work) + std * noise.to(device=batch.device, dtype=work)
-        if self.clip:
-            out = out.clamp_(0.0, 1.0)
-        return out.to(batch.dtype)
+        return _F.gaussian_noise(batch, params["std"], noise, self.clip)
 
 
 class Normalize(View):
@@ -987,9 +752,7 @@ class Normalize(View):
         for name, vals in (("mean", self.mean), ("std", self.std)):
             if len(vals) not in (1, c):
                 raise ValueError(f"Normalize {name} has {len(vals)} values but the images have {c} channels")
-        mean = torch.tensor(self.mean, dtype=batch.dtype, device=batch.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=batch.dtype, device=batch.device).view(1, -1, 1, 1)
-        return (batch - mean) / std
+        return _F.normalize(batch, self.mean, self.std)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -69,7 +69,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 import torch
@@ -77,6 +76,13 @@ from torch import Tensor
 
 from pairs.errors import DataError
 from pairs.views.base import Compose, Params, View, check_finite
+from pairs.views.functional import temporal as _F
+from pairs.views.functional.temporal import (
+    _check_no_empty_series,
+    _monotone_warp,
+    _pos_dtype,
+    _span_or_none,
+)
 
 __all__ = [
     "SeriesView",
@@ -102,8 +108,6 @@ __all__ = [
     "get_recipe",
     "RECIPES",
 ]
-
-_NAN = float("nan")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -183,29 +187,6 @@ def _check_param_shape(t: Tensor, shape: tuple[int, ...], name: str, what: str) 
         )
 
 
-def _has_nan(x: Tensor) -> bool:
-    """Whether ``x`` holds a NaN. A NaN makes the sum NaN; a NaN sum without NaN (``inf - inf``) is checked
-    elementwise, so the common case costs one reduction and no temporary tensor."""
-    if not bool(torch.isnan(x.sum())):
-        return False
-    return bool(torch.isnan(x).any())
-
-
-def _check_no_empty_series(x: Tensor, name: str) -> None:
-    """Raise if some example is NaN everywhere (it has no data to make a view of)."""
-    if not _has_nan(x):
-        return
-    nan = torch.isnan(x)
-    empty = nan.flatten(1).all(dim=1)
-    if bool(empty.any()):
-        idx = empty.nonzero().flatten().tolist()
-        shown = ", ".join(map(str, idx[:10])) + (", ..." if len(idx) > 10 else "")
-        raise ValueError(
-            f"{name}: series at batch index {shown} is NaN everywhere (no valid timestamp); drop empty "
-            "series before making views (e.g. x = x[~torch.isnan(x).flatten(1).all(1)])"
-        )
-
-
 # --------------------------------------------------------------------------------------------------
 # Random draws (on the generator's device, then moved to the data's device)
 # --------------------------------------------------------------------------------------------------
@@ -257,207 +238,9 @@ def valid_span(x: Tensor) -> tuple[Tensor, Tensor]:
     return span
 
 
-def _span_or_none(x: Tensor, name: str) -> tuple[Tensor, Tensor] | None:
-    """``(start, length)`` of the valid spans, or ``None`` when ``x`` has no NaN (spans are ``[0, T)``)."""
-    if not _has_nan(x):
-        return None
-    _check_no_empty_series(x, name)
-    valid = ~torch.isnan(x).all(dim=1)  # (B, T)
-    t = x.shape[-1]
-    first = valid.to(torch.int8).argmax(dim=1)
-    last = t - 1 - valid.flip(1).to(torch.int8).argmax(dim=1)
-    return first, last - first + 1
-
-
-def _pos_dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
-
-
-def _span_grid(x: Tensor, span: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor | None]:
-    """Each output timestamp's relative position ``u`` in [0, 1] within its example's valid span.
-
-    Returns ``(u, inside)``: ``u`` is ``(1, T)`` when there is no padding (shared by the batch) and
-    ``(B, T)`` otherwise; ``inside`` is ``None`` or the ``(B, T)`` mask of timestamps inside the span.
-    """
-    t = x.shape[-1]
-    dt = _pos_dtype(x)
-    steps = torch.arange(t, device=x.device, dtype=dt)
-    if span is None:
-        return (steps / max(t - 1, 1)).unsqueeze(0), None
-    start, length = (s.to(x.device) for s in span)
-    rel = steps.unsqueeze(0) - start.unsqueeze(1).to(dt)
-    inside = (rel >= 0) & (rel < length.unsqueeze(1).to(dt))
-    u = (rel / (length - 1).clamp_min(1).unsqueeze(1).to(dt)).clamp(0.0, 1.0)
-    return u, inside
-
-
-def _to_source(u_src: Tensor, span: tuple[Tensor, Tensor] | None, t: int) -> Tensor:
-    """Relative source positions in [0, 1] -> absolute (fractional) timestamps."""
-    if span is None:
-        return u_src * (t - 1)
-    start, length = (s.to(u_src.device) for s in span)
-    return start.unsqueeze(1).to(u_src.dtype) + u_src * (length - 1).unsqueeze(1).to(u_src.dtype)
-
-
-def _resample(x: Tensor, pos: Tensor, nan_aware: bool) -> Tensor:
-    """Linear interpolation of every series at fractional timestamps ``pos`` (one per output timestamp).
-
-    Args:
-        x: ``(B, C, T)`` series.
-        pos: ``(B, T_out)`` or ``(1, T_out)`` source positions (clamped to ``[0, T - 1]``), the same for
-            every channel.
-        nan_aware: when ``True``, a NaN neighbour is not interpolated into its valid neighbour: the output
-            takes the valid neighbour's value, and is NaN only when the nearer neighbour is NaN.
-
-    Returns:
-        ``(B, C, T_out)`` resampled series.
-    """
-    b, c, t = x.shape
-    if t == 1:
-        return x.expand(b, c, pos.shape[-1]).clone()
-    pos = pos.clamp(0, t - 1)
-    i0f = pos.floor().clamp_(max=t - 2)  # left neighbour; the last timestamp is reached with w = 1
-    w = (pos - i0f).to(x.dtype).unsqueeze(1)
-    i0 = i0f.long().unsqueeze(1).expand(b, c, pos.shape[-1])
-    x0 = x.gather(2, i0)
-    x1 = x[:, :, 1:].gather(2, i0)  # right neighbour, gathered from a shifted view (no copy of x)
-    if not nan_aware:
-        return torch.lerp(x0, x1, w)
-    n0, n1 = torch.isnan(x0), torch.isnan(x1)
-    a = torch.where(n0, x1, x0)
-    z = torch.where(n1, x0, x1)
-    out = a + w * (z - a)
-    nearest_nan = torch.where(w < 0.5, n0, n1)
-    return out.masked_fill(nearest_nan, _NAN)
-
-
-def _retime(x: Tensor, u_map: Any, span: tuple[Tensor, Tensor] | None) -> Tensor:
-    """Re-time each valid span onto itself: output at relative position ``u`` reads the input at
-    relative position ``u_map(u)``; padding outside the spans is kept."""
-    u, inside = _span_grid(x, span)
-    pos = _to_source(u_map(u), span, x.shape[-1])
-    out = _resample(x, pos, nan_aware=span is not None)
-    if inside is not None:
-        out = torch.where(inside.unsqueeze(1), out, x)
-    return out
-
-
-def _gather_time(x: Tensor, index: Tensor) -> Tensor:
-    """``out[b, c, j] = x[b, c, index[b, j]]``."""
-    b, c, _ = x.shape
-    return x.gather(2, index.unsqueeze(1).expand(b, c, index.shape[-1]))
-
-
 # --------------------------------------------------------------------------------------------------
 # Smooth curves on [0, 1]
 # --------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=32)
-def _natural_spline_matrix(n: int) -> Tensor:
-    """``(n, n)`` matrix mapping knot values to a natural cubic spline's second derivatives at the knots
-    (uniform knots on [0, 1])."""
-    q = torch.zeros(n, n, dtype=torch.float64)
-    if n <= 2:
-        return q
-    h = 1.0 / (n - 1)
-    m = n - 2
-    a = torch.diag(torch.full((m,), 4.0, dtype=torch.float64))
-    a += torch.diag(torch.ones(m - 1, dtype=torch.float64), 1) + torch.diag(
-        torch.ones(m - 1, dtype=torch.float64), -1
-    )
-    d = torch.zeros(m, n, dtype=torch.float64)
-    for i in range(m):
-        d[i, i], d[i, i + 1], d[i, i + 2] = 1.0, -2.0, 1.0
-    q[1:-1] = torch.linalg.solve(a, d * (6.0 / h**2))
-    return q
-
-
-def _segments(u: Tensor, k: int) -> tuple[Tensor, Tensor, float]:
-    """Knot interval of each position ``u`` in [0, 1] (knots at ``linspace(0, 1, k)``) and offset in it."""
-    h = 1.0 / (k - 1)
-    seg = (u / h).floor().clamp(0, k - 2)
-    return seg.long(), u - seg * h, h
-
-
-def _spline_basis(u: Tensor, k: int) -> Tensor:
-    """Natural cubic spline basis at ``u``: ``spline(u) = sum_j basis[j] * value_j`` (uniform knots).
-
-    Args:
-        u: ``(U, T)`` positions in [0, 1] (``U`` is 1 or the batch size).
-        k: the number of knots.
-
-    Returns:
-        ``(U, k, T)`` basis weights.
-    """
-    seg, left, h = _segments(u, k)
-    right = h - left
-    j = torch.arange(k, device=u.device).view(1, k, 1)
-    seg, left, right = seg.unsqueeze(1), left.unsqueeze(1), right.unsqueeze(1)
-    # the spline is y0 * right/h + y1 * left/h + m0 * (right^3/h - h*right)/6 + m1 * (left^3/h - h*left)/6
-    # with second derivatives m = Q y at the knots
-    lin = (j == seg) * (right / h) + (j == seg + 1) * (left / h)
-    c0 = (right**3 / h - h * right) / 6
-    c1 = (left**3 / h - h * left) / 6
-    q = _natural_spline_matrix(k).to(device=u.device, dtype=u.dtype)  # (k, k): m = q @ y
-    q0 = q.T.unsqueeze(0).expand(u.shape[0], -1, -1).gather(2, seg.expand(-1, k, -1))  # q[seg, j]
-    q1 = q.T.unsqueeze(0).expand(u.shape[0], -1, -1).gather(2, (seg + 1).expand(-1, k, -1))
-    return lin + q0 * c0 + q1 * c1
-
-
-def _spline(values: Tensor, u: Tensor) -> Tensor:
-    """Natural cubic splines through uniform knots, evaluated at ``u``.
-
-    Args:
-        values: ``(B, N, K)`` knot values of ``B * N`` curves, knots at ``linspace(0, 1, K)``.
-        u: ``(B, T)`` or ``(1, T)`` positions in [0, 1].
-
-    Returns:
-        ``(B, N, T)`` curve values.
-    """
-    basis = _spline_basis(u, values.shape[-1]).to(values.dtype)  # (U, K, T)
-    return values @ basis
-
-
-def _warp_basis(u: Tensor, k: int) -> Tensor:
-    """Basis of the integral of a piecewise-linear curve: ``integral_0^u v = sum_j basis[j] * v_j``.
-
-    Args:
-        u: ``(U, T)`` positions in [0, 1].
-        k: the number of knots (at ``linspace(0, 1, k)``).
-
-    Returns:
-        ``(U, k, T)`` basis weights.
-    """
-    seg, dt, h = _segments(u, k)
-    j = torch.arange(k, device=u.device).view(1, k, 1)
-    seg, dt = seg.unsqueeze(1), dt.unsqueeze(1)
-    # whole intervals before seg: each knot value j weighs h/2 per interval it bounds
-    full = (h / 2) * ((j < seg).to(u.dtype) + ((j >= 1) & (j <= seg)).to(u.dtype))
-    quad = dt * dt / (2 * h)
-    return full + (j == seg) * (dt - quad) + (j == seg + 1) * quad
-
-
-def _monotone_warp(speed: Tensor, u: Tensor, scale: float = 1.0) -> Tensor:
-    """A smooth, strictly increasing map of [0, 1] onto itself: the normalised integral of a positive
-    piecewise-linear speed curve (knots at ``linspace(0, 1, K)``).
-
-    Args:
-        speed: ``(B, K)`` positive speeds at the knots.
-        u: ``(B, T)`` or ``(1, T)`` positions in [0, 1].
-        scale: the warp maps [0, 1] onto [0, scale].
-
-    Returns:
-        ``(B, T)`` warped positions; ``0 -> 0`` and ``1 -> scale``.
-    """
-    k = speed.shape[1]
-    speed = speed.to(u.dtype)
-    basis = _warp_basis(u, k)  # (U, K, T)
-    total = (speed[:, :-1] + speed[:, 1:]).sum(1, keepdim=True) / (2 * (k - 1))  # integral over [0, 1]
-    speed = speed * (scale / total)  # normalise the integral to [0, scale] before expanding to (B, T)
-    if basis.shape[0] == 1:
-        out = speed @ basis[0]
-    else:
-        out = (speed.unsqueeze(1) @ basis).squeeze(1)
-    return out.clamp_(0.0, scale)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -581,8 +364,7 @@ class RandomCrop(SeriesView):
             raise ValueError(
                 f"RandomCrop: the crops (length {length}) do not fit in series of length {batch.shape[-1]}"
             )
-        windows = batch.unfold(2, length, 1)  # (B, C, T - length + 1, length), a view
-        return windows[torch.arange(batch.shape[0], device=batch.device), :, start]
+        return _F.crop(batch, start, length)
 
 
 class CropPair(NamedTuple):
@@ -713,12 +495,7 @@ class OverlappingCrops(SeriesView):
         t = batch.shape[-1]
         if bool((offset + eleft < 0).any()) or bool((offset + eright > t).any()):
             raise ValueError(f"OverlappingCrops: the crops do not fit in series of length {t}")
-        first = _gather_time(
-            batch, offset.unsqueeze(1) + eleft + torch.arange(right - eleft, device=batch.device)
-        )
-        second = _gather_time(
-            batch, offset.unsqueeze(1) + left + torch.arange(eright - left, device=batch.device)
-        )
+        first, second = _F.overlapping_crops(batch, offset, left, right, eleft, eright)
         return CropPair(first, second, right - left, left - eleft, 0)
 
     def from_batch(self, batch: Any, was_single: bool) -> Any:
@@ -763,10 +540,9 @@ class TimestampMask(SeriesView):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "TimestampMask")
-        mask = params["mask"].to(batch.device)
+        mask = params["mask"]
         _check_param_shape(mask, (batch.shape[0], batch.shape[2]), "TimestampMask", "mask")
-        mask = mask.unsqueeze(1) & ~torch.isnan(batch)
-        return batch.masked_fill(mask, self.value)
+        return _F.timestamp_mask(batch, mask, self.value)
 
 
 class Jitter(SeriesView):
@@ -791,9 +567,9 @@ class Jitter(SeriesView):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "Jitter")
-        noise = params["noise"].to(device=batch.device, dtype=batch.dtype)
+        noise = params["noise"]
         _check_param_shape(noise, tuple(batch.shape), "Jitter", "noise")
-        return batch + noise
+        return _F.jitter(batch, noise)
 
 
 class Scaling(SeriesView):
@@ -829,10 +605,10 @@ class Scaling(SeriesView):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "Scaling")
-        factor = params["factor"].to(device=batch.device, dtype=batch.dtype)
+        factor = params["factor"]
         b, c, t = batch.shape
         _check_param_shape(factor, (b, c, 1) if self.per == "channel" else (b, 1, t), "Scaling", "factor")
-        return batch * factor
+        return _F.scale(batch, factor)
 
 
 class MagnitudeWarp(SeriesView):
@@ -863,10 +639,9 @@ class MagnitudeWarp(SeriesView):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "MagnitudeWarp")
-        values = params["knots"].to(device=batch.device, dtype=_pos_dtype(batch))
+        values = params["knots"]
         _check_param_shape(values, (*batch.shape[:2], self.knots + 2), "MagnitudeWarp", "knots")
-        u, _ = _span_grid(batch, _span_or_none(batch, "MagnitudeWarp"))
-        return batch * _spline(values, u).to(batch.dtype)
+        return _F.magnitude_warp(batch, values, owner="MagnitudeWarp")
 
 
 class ChannelDropout(SeriesView):
@@ -895,9 +670,9 @@ class ChannelDropout(SeriesView):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "ChannelDropout")
-        drop = params["drop"].to(batch.device)
+        drop = params["drop"]
         _check_param_shape(drop, tuple(batch.shape[:2]), "ChannelDropout", "drop")
-        return torch.where(drop.unsqueeze(2), batch * 0, batch)
+        return _F.channel_dropout(batch, drop)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -937,13 +712,9 @@ class TimeWarp(SeriesView):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "TimeWarp")
-        speed = params["speed"].to(batch.device)
+        speed = params["speed"]
         _check_param_shape(speed, (batch.shape[0], self.knots + 2), "TimeWarp", "speed")
-        span = _span_or_none(batch, "TimeWarp")
-        if span is None:  # fast path: one grid for the batch, positions straight in timestamps
-            u, _ = _span_grid(batch, None)
-            return _resample(batch, _monotone_warp(speed, u, scale=batch.shape[-1] - 1), nan_aware=False)
-        return _retime(batch, lambda u: _monotone_warp(speed, u), span)
+        return _F.time_warp(batch, speed, owner="TimeWarp")
 
 
 class WindowSlice(SeriesView):
@@ -970,11 +741,9 @@ class WindowSlice(SeriesView):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "WindowSlice")
-        start = params["start"].to(device=batch.device, dtype=_pos_dtype(batch))
+        start = params["start"]
         _check_param_len(start, batch.shape[0], "WindowSlice")
-        r = self.ratio
-        a = (start * (1.0 - r)).unsqueeze(1)
-        return _retime(batch, lambda u: a + u * r, _span_or_none(batch, "WindowSlice"))
+        return _F.window_slice(batch, start, self.ratio, owner="WindowSlice")
 
 
 class WindowWarp(SeriesView):
@@ -1018,20 +787,9 @@ class WindowWarp(SeriesView):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "WindowWarp")
-        dt = _pos_dtype(batch)
-        start = params["start"].to(device=batch.device, dtype=dt)
-        scale = params["scale"].to(device=batch.device, dtype=dt)
+        start = params["start"]
         _check_param_len(start, batch.shape[0], "WindowWarp")
-        r = self.ratio
-        w0 = (start * (1.0 - r)).unsqueeze(1)  # window [w0, w0 + r] in the source
-        s = scale.unsqueeze(1)
-        total = 1.0 - r + r * s  # length of the warped series before resampling
-
-        def u_map(u: Tensor) -> Tensor:
-            v = u * total
-            return torch.where(v < w0, v, torch.where(v < w0 + r * s, w0 + (v - w0) / s, v - r * s + r))
-
-        return _retime(batch, u_map, _span_or_none(batch, "WindowWarp"))
+        return _F.window_warp(batch, start, params["scale"], self.ratio, owner="WindowWarp")
 
 
 class SegmentPermutation(SeriesView):
@@ -1093,28 +851,13 @@ class SegmentPermutation(SeriesView):
 
     def source_index(self, batch: Tensor, params: Params) -> Tensor:
         """The source timestamp of every output timestamp, ``(B, T)`` int64 (a permutation per row)."""
-        b, _, t = batch.shape
-        dev = batch.device
-        bounds, order = params["bounds"].to(dev), params["order"].to(dev)
-        _check_param_len(bounds, b, "SegmentPermutation")
-        span = _span_or_none(batch, "SegmentPermutation")
-        start = torch.zeros(b, dtype=torch.long, device=dev) if span is None else span[0]
-        length = torch.full((b,), t, dtype=torch.long, device=dev) if span is None else span[1]
-        bounds = torch.minimum(bounds, length.unsqueeze(1))  # replay on shorter spans
-        seg_start, seg_len = bounds[:, :-1], bounds[:, 1:] - bounds[:, :-1]
-        out_len = seg_len.gather(1, order)
-        out_end = out_len.cumsum(1)
-        rel = torch.arange(t, device=dev).unsqueeze(0) - start.unsqueeze(1)  # (B, T)
-        j = torch.searchsorted(out_end, rel.clamp_min(0).contiguous(), right=True).clamp_max(
-            order.shape[1] - 1
-        )
-        src = seg_start.gather(1, order).gather(1, j) + rel - (out_end.gather(1, j) - out_len.gather(1, j))
-        inside = (rel >= 0) & (rel < length.unsqueeze(1))
-        return torch.where(inside, start.unsqueeze(1) + src, torch.arange(t, device=dev).unsqueeze(0))
+        _check_param_len(params["bounds"], batch.shape[0], "SegmentPermutation")
+        return _F.segment_source_index(batch, params["bounds"], params["order"], owner="SegmentPermutation")
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "SegmentPermutation")
-        return _gather_time(batch, self.source_index(batch, params))
+        _check_param_len(params["bounds"], batch.shape[0], "SegmentPermutation")
+        return _F.permute_segments(batch, params["bounds"], params["order"], owner="SegmentPermutation")
 
 
 class FrameDrop(SeriesView):
@@ -1151,34 +894,9 @@ class FrameDrop(SeriesView):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "FrameDrop")
         b, _, t = batch.shape
-        dev = batch.device
-        drop = params["drop"].to(dev)
+        drop = params["drop"]
         _check_param_shape(drop, (b, t), "FrameDrop", "drop")
-        span = _span_or_none(batch, "FrameDrop")
-        start = torch.zeros(b, dtype=torch.long, device=dev) if span is None else span[0]
-        length = torch.full((b,), t, dtype=torch.long, device=dev) if span is None else span[1]
-        steps = torch.arange(t, device=dev).unsqueeze(0)
-        rel = steps - start.unsqueeze(1)
-        inside = (rel >= 0) & (rel < length.unsqueeze(1))
-        keep = inside & ~drop
-        need = torch.minimum(length, torch.full_like(length, 2))
-        short = keep.sum(1) < need
-        ends = (rel == 0) | (rel == length.unsqueeze(1) - 1)
-        keep = keep | (short.unsqueeze(1) & ends & inside)
-        n_keep = keep.sum(1)
-        # kept frames first, in time order (a stable sort on the key "not kept")
-        order = (~keep).to(torch.int8).sort(dim=1, stable=True).indices
-        packed = _gather_time(batch, order)  # kept frames at 0 .. n_keep-1
-        dt = _pos_dtype(batch)
-        if self.fill == "resample":
-            u, _ = _span_grid(batch, span)
-            pos = u * (n_keep - 1).unsqueeze(1).to(dt)
-            out = _resample(packed, pos, nan_aware=span is not None)
-        else:
-            pos = rel.clamp_min(0).to(dt)
-            out = _resample(packed, pos, nan_aware=True)
-            out = out.masked_fill((inside & (rel >= n_keep.unsqueeze(1))).unsqueeze(1), _NAN)
-        return torch.where(inside.unsqueeze(1), out, batch)
+        return _F.frame_drop(batch, drop, self.fill, owner="FrameDrop")
 
 
 class SpeedChange(SeriesView):
@@ -1227,29 +945,9 @@ class SpeedChange(SeriesView):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "SpeedChange")
-        b, _, t = batch.shape
-        dt = _pos_dtype(batch)
-        factor = params["factor"].to(device=batch.device, dtype=dt).unsqueeze(1)
-        offset = params["offset"].to(device=batch.device, dtype=dt).unsqueeze(1)
-        _check_param_len(factor, b, "SpeedChange")
-        span = _span_or_none(batch, "SpeedChange")
-        u, inside = _span_grid(batch, span)
-        if span is None:
-            start = torch.zeros(b, 1, dtype=dt, device=batch.device)
-            last = torch.full((b, 1), t - 1, dtype=dt, device=batch.device)
-        else:
-            start = span[0].to(device=batch.device, dtype=dt).unsqueeze(1)
-            last = (span[1] - 1).to(device=batch.device, dtype=dt).unsqueeze(1)
-        rel = u * last  # relative output timestamp
-        skip = offset * (last * (1.0 - factor)).clamp_min(0.0)
-        src = skip + rel * factor
-        beyond = src > last + 1e-6
-        out = _resample(batch, start + src.clamp(max=last), nan_aware=span is not None)
-        if self.fill != "edge":
-            out = out.masked_fill(beyond.unsqueeze(1), _NAN if self.fill == "nan" else 0.0)
-        if inside is not None:
-            out = torch.where(inside.unsqueeze(1), out, batch)
-        return out
+        factor = params["factor"]
+        _check_param_len(factor, batch.shape[0], "SpeedChange")
+        return _F.speed_change(batch, factor, params["offset"], self.fill, owner="SpeedChange")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from torchvision.transforms import v2
 
 from pairs.views import image as I
 from pairs.views.base import Compose, RandomApply
+from pairs.views.functional import image as FI
 
 BILINEAR = TF.InterpolationMode.BILINEAR
 
@@ -226,7 +227,7 @@ TV_OPS = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adj
 def test_single_jitter_op_matches_torchvision(k, c):
     x = rand_images(8, c, 7, 9, seed=k)
     factors = torch.linspace(0.0, 2.5, 8) if k < 3 else torch.linspace(-0.5, 0.5, 8)
-    ours = I._JITTER_OPS[k](x.clone(), factors)
+    ours = FI._JITTER_OPS[k](x.clone(), factors)
     for i in range(8):
         ref = TV_OPS[k](x[i], factors[i].item())
         torch.testing.assert_close(ours[i], ref, atol=2e-6, rtol=0)
@@ -285,10 +286,10 @@ def test_reflect_index_matches_pad_and_extends():
         for pad in range(0, n):
             row = torch.arange(float(n)).view(1, 1, 1, n)
             ref = torch.nn.functional.pad(row, (pad, pad, 0, 0), mode="reflect").flatten().long()
-            assert torch.equal(I._reflect_index(n, pad, torch.device("cpu")), ref)
-    big = I._reflect_index(3, 7, torch.device("cpu"))
+            assert torch.equal(FI._reflect_index(n, pad, torch.device("cpu")), ref)
+    big = FI._reflect_index(3, 7, torch.device("cpu"))
     assert big.min() >= 0 and big.max() <= 2 and len(big) == 17
-    assert torch.equal(I._reflect_index(1, 4, torch.device("cpu")), torch.zeros(9, dtype=torch.long))
+    assert torch.equal(FI._reflect_index(1, 4, torch.device("cpu")), torch.zeros(9, dtype=torch.long))
 
 
 @pytest.mark.parametrize("kernel_size", [(9, 7), (11, 9), (3, 3)])
@@ -297,12 +298,12 @@ def test_blur_padding_reflects_at_and_past_the_image_size(kernel_size):
     # (past it: reflected back and forth); both against a slow per-pixel sum
     x = rand_images(3, 2, 4, 5)
     sigma = torch.tensor([0.5, 1.0, 2.5])
-    out = I._blur(x, sigma, kernel_size)
+    out = FI._blur(x, sigma, kernel_size)
     kx, ky = kernel_size
-    ix = I._reflect_index(5, kx // 2, x.device)
-    iy = I._reflect_index(4, ky // 2, x.device)
+    ix = FI._reflect_index(5, kx // 2, x.device)
+    iy = FI._reflect_index(4, ky // 2, x.device)
     for b in range(3):
-        wx, wy = I._gaussian_kernels(kx, sigma[b : b + 1])[0], I._gaussian_kernels(ky, sigma[b : b + 1])[0]
+        wx, wy = FI._gaussian_kernels(kx, sigma[b : b + 1])[0], FI._gaussian_kernels(ky, sigma[b : b + 1])[0]
         ref = torch.zeros(2, 4, 5)
         for i in range(4):
             for j in range(5):
