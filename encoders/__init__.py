@@ -8,9 +8,10 @@
 ['mlp_head', 'prediction_head']
 
 Domain modules register their factories with :func:`encoders.register` when they are imported. This
-package imports ``image`` and ``heads``; the other domain modules listed in ``_DOMAIN_MODULES`` (when
-present) are imported on the first registry lookup, so ``encoders.get(name)`` sees every built-in encoder
-while ``import encoders`` stays light.
+package imports ``image`` and ``heads``; every other module of the package is found by a scan
+(:class:`pairs.registry.Registry`) and imported on the first registry lookup, so ``encoders.get(name)``
+sees every built-in encoder while ``import encoders`` stays light. A new domain's encoder module is found
+as it is: nothing lists the modules by hand.
 """
 
 from __future__ import annotations
@@ -22,24 +23,27 @@ from typing import Any
 from encoders import heads, image, registry
 from encoders.heads import PredictionHead, ProjectionHead
 from encoders.image import ResNetEncoder, SmallCNN, resnet18, resnet18_cifar
-from encoders.registry import EncoderInfo, accepted_arguments, available, defer_import, get, info, register
-
-# Domain modules written separately; each registers its encoders on import. They are imported on the
-# first registry lookup (get/available/info) or attribute access (encoders.graph), not by
-# ``import encoders``, so their heavy dependencies load only when needed. Missing modules are skipped.
-_DOMAIN_MODULES = ("text", "audio", "graph", "temporal")
-_PRESENT = tuple(m for m in _DOMAIN_MODULES if importlib.util.find_spec(f"{__name__}.{m}") is not None)
-registry.defer_import(*(f"{__name__}.{m}" for m in _PRESENT))
+from encoders.registry import (
+    ENCODERS,
+    EncoderInfo,
+    accepted_arguments,
+    available,
+    defer_import,
+    get,
+    info,
+    register,
+)
 
 
 def __getattr__(name: str) -> Any:
-    """Import a domain module on first access (PEP 562), e.g. ``encoders.graph``."""
-    if name in _PRESENT:
+    """Import a module of the package on first access (PEP 562), e.g. ``encoders.graph``."""
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
+    "ENCODERS",
     "EncoderInfo",
     "PredictionHead",
     "ProjectionHead",

@@ -16,10 +16,7 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import inspect
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -27,9 +24,19 @@ from typing import Any, TypeVar
 from torch import nn
 
 from pairs.errors import ConfigError, PairsError, SettingError
+from pairs.registry import Registry, qualified_name
 from pairs.settings import check_settings
 
-__all__ = ["EncoderInfo", "register", "get", "available", "info", "accepted_arguments", "defer_import"]
+__all__ = [
+    "ENCODERS",
+    "EncoderInfo",
+    "register",
+    "get",
+    "available",
+    "info",
+    "accepted_arguments",
+    "defer_import",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,36 +59,23 @@ class EncoderInfo:
     factory: Callable[..., nn.Module]
 
 
-_REGISTRY: dict[str, EncoderInfo] = {}
-_PENDING: list[str] = []  # modules that register encoders, imported before the first lookup
-_FAILED: dict[str, str] = {}  # module -> why it could not be imported (a missing optional dependency)
+ENCODERS: Registry[EncoderInfo] = Registry(
+    "encoder", packages=["encoders"], exclude={"registry"}, identity=lambda e: qualified_name(e.factory)
+)
+"""Every encoder and head by name; the ``encoders`` package's modules are imported on the first lookup."""
 
 
 def defer_import(*modules: str) -> None:
     """Import these modules (which register encoders) only when the registry is first consulted.
 
-    Keeps ``import encoders`` light: heavy domain dependencies (torch_geometric, ...) load on the first
-    :func:`get` / :func:`available` / :func:`info`. A module whose import fails with an ``ImportError``
-    is skipped, and the reason is shown when one of its names is asked for.
+    The modules of the ``encoders`` package are found without this; it is for encoders written elsewhere.
+    A module whose import fails with an ``ImportError`` is skipped, and the reason is shown when one of its
+    names is asked for.
 
     Args:
-        modules: dotted module names, e.g. ``"encoders.graph"``.
+        modules: dotted module names, e.g. ``"my_project.encoders"``.
     """
-    for m in modules:
-        if m not in _PENDING:
-            _PENDING.append(m)
-
-
-def _load_pending() -> None:
-    while _PENDING:
-        module = _PENDING.pop(0)
-        try:
-            importlib.import_module(module)
-        except ImportError as err:
-            _FAILED[module] = f"{type(err).__name__}: {err}"
-            warnings.warn(
-                f"encoders: could not import {module} ({err}); its encoders are unavailable", stacklevel=3
-            )
+    ENCODERS.defer(*modules)
 
 
 def _check_text(value: object, what: str) -> str:
@@ -119,20 +113,10 @@ def register(name: str, *, domain: str, description: str) -> Callable[[F], F]:
     def decorator(factory: F) -> F:
         if not callable(factory):
             raise TypeError(f"register({name!r}) decorates a class or function, got {type(factory).__name__}")
-        old = _REGISTRY.get(name)
-        if old is not None and _qualified(old.factory) != _qualified(factory):
-            raise ValueError(
-                f"encoder name {name!r} is already registered for {_qualified(old.factory)} "
-                f"(domain {old.domain!r}); choose another name for {_qualified(factory)}"
-            )
-        _REGISTRY[name] = EncoderInfo(name, domain, description, factory)
+        ENCODERS.add(name, EncoderInfo(name, domain, description, factory))
         return factory
 
     return decorator
-
-
-def _qualified(obj: Any) -> str:
-    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
 def info(name: str) -> EncoderInfo:
@@ -141,19 +125,7 @@ def info(name: str) -> EncoderInfo:
     Raises:
         ConfigError: if ``name`` is unknown; the message lists the known names and close matches.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"encoder name must be a str, got {type(name).__name__}")
-    _load_pending()
-    entry = _REGISTRY.get(name)
-    if entry is None:
-        known = sorted(_REGISTRY)
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        failed = "".join(f" ({m} could not be imported: {why})" for m, why in _FAILED.items())
-        raise ConfigError(
-            f"unknown encoder {name!r}.{hint} Known encoders: {', '.join(known) or '(none)'}{failed}"
-        )
-    return entry
+    return ENCODERS.get(name)
 
 
 def accepted_arguments(name: str) -> list[str]:
@@ -231,8 +203,7 @@ def available(domain: str | None = None) -> list[str]:
     Returns:
         The names (an empty list when no encoder of that domain is registered).
     """
-    _load_pending()
     if domain is None:
-        return sorted(_REGISTRY)
+        return ENCODERS.names()
     _check_text(domain, "domain")
-    return sorted(n for n, e in _REGISTRY.items() if e.domain == domain)
+    return ENCODERS.names(lambda e: e.domain == domain)

@@ -194,7 +194,7 @@ def test_json_output_is_strict_json_even_with_infinite_values(capsys):
     }
 
 
-def test_pretrained_encoder_brings_its_fine_tuning_rate_unless_lr_is_given(tmp_path, monkeypatch):
+def test_pretrained_encoder_brings_its_fine_tuning_rate_unless_lr_is_given(tmp_path):
     import encoders
     from encoders import registry
     from encoders.image import SmallCNN
@@ -203,14 +203,11 @@ def test_pretrained_encoder_brings_its_fine_tuning_rate_unless_lr_is_given(tmp_p
     class Pretrained(SmallCNN):
         fine_tune_lr = 3e-5
 
-    monkeypatch.setitem(
-        registry._REGISTRY,
-        "pretrained_cnn",
-        registry.EncoderInfo("pretrained_cnn", "image", "test", Pretrained),
-    )
-    assert isinstance(encoders.get("pretrained_cnn", in_channels=1), Pretrained)
-    common = {"epochs": 1, "progress": False, "evaluate_untrained": False, "log": None}
-    report = train("digits", encoder="pretrained_cnn", out=str(tmp_path / "a"), **common)
-    assert report["lr"] == 3e-5
-    report = train("digits", encoder="pretrained_cnn", lr=1e-3, out=str(tmp_path / "b"), **common)
-    assert report["lr"] == 1e-3
+    with registry.ENCODERS.restored():
+        encoders.register("pretrained_cnn", domain="image", description="test")(Pretrained)
+        assert isinstance(encoders.get("pretrained_cnn", in_channels=1), Pretrained)
+        common = {"epochs": 1, "progress": False, "evaluate_untrained": False, "log": None}
+        report = train("digits", encoder="pretrained_cnn", out=str(tmp_path / "a"), **common)
+        assert report["lr"] == 3e-5
+        report = train("digits", encoder="pretrained_cnn", lr=1e-3, out=str(tmp_path / "b"), **common)
+        assert report["lr"] == 1e-3

@@ -24,14 +24,8 @@ def n_params(m: nn.Module) -> int:
 @pytest.fixture
 def scratch_registry():
     """Remove whatever a test registers or defers."""
-    registry._load_pending()
-    before, failed = dict(registry._REGISTRY), dict(registry._FAILED)
-    yield
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(before)
-    registry._PENDING.clear()
-    registry._FAILED.clear()
-    registry._FAILED.update(failed)
+    with registry.ENCODERS.restored():
+        yield
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,7 +136,7 @@ def test_deferred_import_failure_is_reported(scratch_registry):
 def test_domain_modules_load_on_first_lookup_not_on_import():
     code = (
         "import sys, encoders\n"
-        "present = [f'encoders.{m}' for m in encoders._PRESENT]\n"
+        "present = [m for m in encoders.ENCODERS.modules() if m.rsplit('.')[-1] not in ('image', 'heads')]\n"
         "assert not any(m in sys.modules for m in present), present\n"
         "encoders.available()\n"
         "assert all(m in sys.modules for m in present), present\n"

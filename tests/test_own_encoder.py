@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_registered_method_is_importable_by_name() -> None:
-    classes = {getattr(methods, name) for name in methods._CLASSES}
+    classes = {getattr(methods, name) for name in methods._classes()}
     registered = {methods.get_method_class(name) for name in methods.available_methods()}
     assert registered <= classes | {methods.SimCLR}
     from pairs.methods import BYOL, TS2Vec, VICReg  # noqa: F401

@@ -131,13 +131,12 @@ def declared_specs() -> list[DeclaredSpec]:
             continue
         if specs is None:
             module = _module_name(path)
-            before = set(registry._REGISTRY)
+            before = set(registry.DATA.loaded())
             importlib.import_module(module)
-            names = [n for n, e in registry._REGISTRY.items() if n not in before or _owner(e) == module]
             specs = tuple(
                 DeclaredSpec(n, module, e.domain, e.description, e.argument)
-                for n in names
-                for e in [registry._REGISTRY[n]]
+                for n, e in registry.DATA.loaded().items()
+                if n not in before or _owner(e) == module
             )
         out.extend(specs)
     return out

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pairs.data import catalog
 from pairs.errors import DataError
+from pairs.registry import Registry, qualified_name
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -87,7 +88,26 @@ class _Entry:
     argument: str | None  # None: takes no argument; else what the argument is (e.g. "DIR")
 
 
-_REGISTRY: dict[str, _Entry] = {}
+def _declaring_module(name: str) -> list[str]:
+    """The loader module that declares spec ``name`` in its source (none when no module declares it)."""
+    return [d.module for d in catalog.declared_specs() if d.name == name]
+
+
+def _usages() -> list[str]:
+    return [usage for usage, _, _ in known_specs()]
+
+
+DATA: Registry[_Entry] = Registry(
+    "data spec",
+    plural="specs",
+    modules=catalog.loader_modules,
+    locate=_declaring_module,
+    error=DataError,
+    identity=lambda e: qualified_name(e.loader),
+    listing=_usages,
+)
+"""Every data spec by name. Listing the specs reads the loader modules' source (:mod:`pairs.data.catalog`);
+loading one imports only the module declaring it."""
 
 
 def register_data(
@@ -106,8 +126,11 @@ def register_data(
         domain: the domain of the data (``"image"``, ``"text"``, ``"audio"``, ``"graph"``, ``"series"``).
         description: one line for ``pairs data``.
         argument: name of the argument after ``:`` (``"DIR"``, ``"FILE"``, ``"NAME"``), or ``None``.
+
+    Raises:
+        ValueError: ``name`` is already registered with a different loader.
     """
-    _REGISTRY[name] = _Entry(name, loader, domain, description, argument)
+    DATA.add(name, _Entry(name, loader, domain, description, argument))
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
@@ -125,42 +148,16 @@ def known_specs() -> list[tuple[str, str, str]]:
     this imports nothing heavy; specs registered at run time (by the user's own modules) are listed too.
     """
     entries = {d.name: (d.name, d.domain, d.description, d.argument) for d in catalog.declared_specs()}
-    entries.update({e.name: (e.name, e.domain, e.description, e.argument) for e in _REGISTRY.values()})
+    entries.update({e.name: (e.name, e.domain, e.description, e.argument) for e in DATA.loaded().values()})
     return [
         (name if argument is None else f"{name}:{argument}", domain, description)
         for name, domain, description, argument in sorted(entries.values())
     ]
 
 
-def _ensure_loaded(name: str | None = None) -> None:
-    """Import the loader module declaring spec ``name`` (every loader module when ``name`` is None or
-    not declared by any)."""
-    import importlib
-
-    modules = catalog.loader_modules()
-    if name is not None and name not in _REGISTRY:
-        declared = {d.name: d.module for d in catalog.declared_specs()}
-        if name in declared:
-            modules = [declared[name]]
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:  # the module exists but one of its imports is missing: say so
-                raise
-
-
 def _lookup(spec: str) -> tuple[_Entry, str | None]:
     name, arg = parse_spec(spec)
-    if name not in _REGISTRY:
-        _ensure_loaded(name)
-    entry = _REGISTRY.get(name)
-    if entry is None:
-        _ensure_loaded()
-        entry = _REGISTRY.get(name)
-    if entry is None:
-        known = ", ".join(usage for usage, _, _ in known_specs())
-        raise DataError(f"unknown data spec {spec!r}; known specs: {known}")
+    entry = DATA.get(name)
     if entry.argument is None and arg is not None:
         raise DataError(f"data spec {name!r} takes no argument, got {spec!r}")
     if entry.argument is not None and not arg:

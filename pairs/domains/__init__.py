@@ -8,13 +8,13 @@ register with :func:`register_recipe`.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pairs.data.registry import DataBundle
 from pairs.errors import ConfigError
+from pairs.registry import Registry
 
 
 @dataclass
@@ -106,26 +106,28 @@ def _unchanged(batch: Any) -> Any:
     return batch
 
 
-_RECIPES: dict[str, Callable[[DataBundle], Recipe]] = {}
-DOMAIN_MODULES = {"image": "image", "text": "text", "audio": "audio", "graph": "graph", "series": "series"}
+RECIPES: Registry[Callable[[DataBundle], Recipe]] = Registry("domain", packages=[__name__], error=ConfigError)
+"""Recipe factories by domain; a lookup of ``DOMAIN`` imports ``pairs.domains.DOMAIN``, or every module of the
+package when none has that name, so a new domain's recipe module is found as it is."""
 
 
 def register_recipe(domain: str, factory: Callable[[DataBundle], Recipe]) -> None:
-    """Register the recipe factory of ``domain``."""
-    _RECIPES[domain] = factory
+    """Register the recipe factory of ``domain``.
+
+    Raises:
+        ValueError: ``domain`` already has a different recipe factory.
+    """
+    RECIPES.add(domain, factory)
 
 
 def recipe_for(bundle: DataBundle) -> Recipe:
     """The defaults for a loaded bundle.
 
     Raises:
-        ValueError: when no recipe is registered for the bundle's domain.
+        ConfigError: when no recipe is registered for the bundle's domain (the message lists the known
+            domains).
     """
-    if bundle.domain not in _RECIPES and bundle.domain in DOMAIN_MODULES:
-        importlib.import_module(f"pairs.domains.{DOMAIN_MODULES[bundle.domain]}")
-    if bundle.domain not in _RECIPES:
-        raise ConfigError(f"no defaults are registered for the {bundle.domain!r} domain")
-    return _RECIPES[bundle.domain](bundle)
+    return RECIPES.get(bundle.domain)(bundle)
 
 
-__all__ = ["Recipe", "recipe_for", "register_recipe"]
+__all__ = ["RECIPES", "Recipe", "recipe_for", "register_recipe"]

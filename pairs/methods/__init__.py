@@ -2,16 +2,14 @@
 
 Each method is an ``nn.Module`` (encoder + heads + loss + optional momentum target / queue / prototypes)
 that the one :class:`pairs.train.Trainer` runs. Method modules in this package register themselves with
-:func:`register_method` when imported; every module of the package is imported on the first lookup.
+:func:`register_method` when imported; every module of the package is found by a scan and imported on the
+first lookup (:class:`pairs.registry.Registry`), so a new method module is found as it is. The method classes
+are importable from here by name (``from pairs.methods import BYOL``), looked up in the registry.
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import inspect
-import pkgutil
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,43 +17,28 @@ from torch import nn
 
 from pairs.errors import ConfigError, PairsError
 from pairs.methods.base import Method, encode_views
-from pairs.methods.simclr import SimCLR
+from pairs.registry import Registry
 from pairs.settings import check_settings
 
-_METHODS: dict[str, Callable[..., Method]] = {"simclr": SimCLR}
+METHODS: Registry[Callable[..., Method]] = Registry("method", packages=[__name__], normalize=str.lower)
+"""Every method factory by (lower-case) name; the package's modules are imported on the first lookup."""
 
 
-def register_method(name: str, factory: Callable[..., Method]) -> None:
-    """Register a method factory ``(encoder, **kwargs) -> Method`` under ``name``."""
-    _METHODS[name.lower()] = factory
+def register_method(name: str, factory: Callable[..., Method]) -> Callable[..., Method]:
+    """Register a method factory ``(encoder, **kwargs) -> Method`` under ``name`` (case-insensitive).
 
+    Returns:
+        ``factory``, unchanged.
 
-_DISCOVERED = False
-_BROKEN: dict[str, str] = {}
-
-
-def _discover() -> None:
-    """Import every module of this package once, so their ``register_method`` calls run."""
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    _DISCOVERED = True
-    for module in pkgutil.iter_modules(__path__):
-        if module.name.startswith("_"):
-            continue
-        try:
-            importlib.import_module(f"{__name__}.{module.name}")
-        except ImportError as err:  # a missing optional dependency disables that method only
-            _BROKEN[module.name] = f"{type(err).__name__}: {err}"
-            warnings.warn(
-                f"method module {module.name!r} could not be imported: {err}", RuntimeWarning, stacklevel=2
-            )
+    Raises:
+        ValueError: ``name`` is taken by a different factory.
+    """
+    return METHODS.add(name, factory)
 
 
 def available_methods() -> list[str]:
     """Names of the registered methods."""
-    _discover()
-    return sorted(_METHODS)
+    return METHODS.names()
 
 
 def get_method_class(name: str) -> Callable[..., Method]:
@@ -64,16 +47,7 @@ def get_method_class(name: str) -> Callable[..., Method]:
     Raises:
         ConfigError: for an unknown name (the message lists the known ones).
     """
-    _discover()
-    factory = _METHODS.get(str(name).lower())
-    if factory is None:
-        broken = "".join(f"; module {m!r} failed to import ({why})" for m, why in _BROKEN.items())
-        close = difflib.get_close_matches(str(name).lower(), available_methods(), n=2)
-        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-        raise ConfigError(
-            f"unknown method {name!r}{hint}; known methods: {', '.join(available_methods())}{broken}"
-        )
-    return factory
+    return METHODS.get(str(name))
 
 
 def build_method(name: str, encoder: nn.Module, **kwargs: Any) -> Method:
@@ -103,43 +77,29 @@ def _accepted_arguments(factory: Callable[..., Method]) -> list[str] | None:
     return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
-_CLASSES = {
-    "BarlowTwins": "barlow_twins",
-    "BYOL": "byol",
-    "SimSiam": "byol",
-    "CLIP": "clip",
-    "CPC": "cpc",
-    "DINO": "dino",
-    "GRACE": "grace",
-    "GraphCL": "graphcl",
-    "InfoGraph": "infograph",
-    "Siamese": "metric",
-    "Triplet": "metric",
-    "MoCoV2": "moco",
-    "MoCoV3": "moco",
-    "SupCon": "supcon",
-    "SwAV": "swav",
-    "TS2Vec": "ts2vec",
-    "VICReg": "vicreg",
-}
-"""Method classes importable by name (``from pairs.methods import BYOL``), from their modules on first use."""
+def _classes() -> dict[str, Callable[..., Method]]:
+    """Registered method classes by class name (``BYOL``, ``SimSiam``, ...)."""
+    return {factory.__name__: factory for _, factory in METHODS.items() if isinstance(factory, type)}
 
 
 def __getattr__(name: str) -> Any:
-    module = _CLASSES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pairs.methods' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    """Method classes importable by name (``from pairs.methods import BYOL``), found in the registry."""
+    if not name.startswith("_"):
+        factory = METHODS.find(name)  # the usual case: the class of the method of that name (BYOL: byol)
+        if getattr(factory, "__name__", None) != name:
+            factory = _classes().get(name)
+        if factory is not None:
+            return factory
+    raise AttributeError(f"module 'pairs.methods' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_CLASSES])
+    return sorted([*globals(), *_classes()])
 
 
 __all__ = [
-    *_CLASSES,
+    "METHODS",
     "Method",
-    "SimCLR",
     "available_methods",
     "build_method",
     "encode_views",

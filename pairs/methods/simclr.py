@@ -14,6 +14,7 @@ from torch import nn
 from encoders.heads import ProjectionHead
 from pairs.losses import nt_xent
 from pairs.losses._checks import check_temperature
+from pairs.methods import register_method
 from pairs.methods.base import Method, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
@@ -58,3 +59,6 @@ class SimCLR(Method):
         z = torch.stack([self.projection(f) for f in features])  # (V, B, D)
         loss = nt_xent(z, temperature=self.temperature, gather_distributed=self.gather_distributed)
         return {"loss": loss, "embeddings": z.detach().flatten(0, 1)}
+
+
+register_method("simclr", SimCLR)

@@ -14,7 +14,7 @@ def test_the_static_listing_equals_the_registered_specs():
     for module in modules:
         importlib.import_module(module)
     for name, spec in declared.items():
-        entry = registry._REGISTRY[name]
+        entry = registry.DATA.loaded()[name]
         assert (entry.domain, entry.description, entry.argument) == (
             spec.domain,
             spec.description,
@@ -22,7 +22,9 @@ def test_the_static_listing_equals_the_registered_specs():
         )
         assert entry.loader.__module__ == spec.module
     shipped = {
-        n for n, e in registry._REGISTRY.items() if getattr(e.loader, "__module__", "").startswith("pairs.")
+        n
+        for n, e in registry.DATA.loaded().items()
+        if getattr(e.loader, "__module__", "").startswith("pairs.")
     }
     assert shipped <= set(declared), sorted(shipped - set(declared))
 

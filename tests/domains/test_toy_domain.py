@@ -76,14 +76,13 @@ def toy_recipe(bundle: DataBundle) -> Recipe:
 
 
 @pytest.fixture
-def toy_domain(monkeypatch):
+def toy_domain():
     """Register the toy domain for one test; the registries are put back afterwards."""
-    monkeypatch.setattr(data_registry, "_REGISTRY", dict(data_registry._REGISTRY))
-    monkeypatch.setattr(encoder_registry, "_REGISTRY", dict(encoder_registry._REGISTRY))
-    monkeypatch.setattr(domains, "_RECIPES", dict(domains._RECIPES))
-    register_data("toy", make_toy, domain="toy", description="toy vectors on three rays (a test domain)")
-    encoders.register("toy_mlp", domain="toy", description="two-layer MLP of the toy domain")(ToyMLP)
-    register_recipe("toy", toy_recipe)
+    with data_registry.DATA.restored(), encoder_registry.ENCODERS.restored(), domains.RECIPES.restored():
+        register_data("toy", make_toy, domain="toy", description="toy vectors on three rays (a test domain)")
+        encoders.register("toy_mlp", domain="toy", description="two-layer MLP of the toy domain")(ToyMLP)
+        register_recipe("toy", toy_recipe)
+        yield
 
 
 def test_a_domain_registered_from_outside_trains_evaluates_and_resumes(toy_domain, tmp_path, capsys):
