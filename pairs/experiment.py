@@ -318,7 +318,7 @@ def train(
         method_kwargs=saved.get("method_kwargs") if resume else method_kwargs,
         seed=seed,
     )
-    preferred = getattr(type(model), "default_views", None)
+    preferred = model.default_views
     view_name = views or (preferred if preferred and recipe.knows_view(preferred) else recipe.default_view)
     view = recipe.make_view(view_name, bundle)
     model.set_model_views(split_view_spec(view_name)[1])  # "synonym+dropout": the method's part
@@ -328,7 +328,7 @@ def train(
     epochs = int(epochs or recipe.epochs)
     batch_size = int(batch_size or recipe.batch_size)
     # pretrained encoders name their own fine-tuning rate (the recipe's is for training from scratch)
-    lr = float(lr or getattr(model.encoder, "fine_tune_lr", None) or recipe.lr)
+    lr = float(lr or model.fine_tune_lr or recipe.lr)
     run_dir = Path(out) if out is not None else default_run_dir(data, spec["method"])
     check_writable(run_dir)
     check_batch_size(model, min(batch_size, len(bundle.train)), batch_size)
@@ -408,8 +408,7 @@ def train(
         f"{view_name!r}) for {budget} on {trainer.device}; run directory {run_dir}"
     )
     result = trainer.fit(loader)
-    if hasattr(model, "step_accuracies"):  # CPC: mean per-step accuracy over the last batches
-        report.update(model.step_accuracies())
+    report.update(model.training_report())  # e.g. CPC: mean per-step accuracy over the last batches
     report.update(
         {
             "train_seconds": round(result.train_seconds, 2),

@@ -29,6 +29,7 @@ from pairs.data.registry import n_samples, take_samples
 from pairs.data.source import InMemorySource, Source, default_workers, is_streamed
 from pairs.errors import ConfigError, DataError, DataTypeError
 from pairs.memory import keep_freed_memory
+from pairs.protocols import is_multi_view
 from pairs.views.base import View, derive_seed
 
 __all__ = [
@@ -103,8 +104,9 @@ def make_views(view: View | Sequence[View], batch: Any, n_views: int, generator:
 
     Args:
         view: one view used ``n_views`` times; a sequence of ``n_views`` views (asymmetric recipes such as
-            BYOL's); or a multi-view producer (an object with ``multi_view = True`` whose call returns a list
-            of batches, such as multi-crop), in which case ``n_views`` is ignored.
+            BYOL's); or a multi-view producer (:class:`pairs.protocols.MultiViewProducer`:
+            ``multi_view = True``, its call returns a list of batches, such as multi-crop), in which case
+            ``n_views`` is ignored.
         batch: the batch.
         n_views: number of views.
         generator: source of randomness.
@@ -112,7 +114,7 @@ def make_views(view: View | Sequence[View], batch: Any, n_views: int, generator:
     Returns:
         A list of view batches.
     """
-    if getattr(view, "multi_view", False):
+    if is_multi_view(view):
         return list(view(batch, generator))
     views = list(view) if isinstance(view, (list, tuple)) else [view] * n_views
     if len(views) != n_views:

@@ -280,6 +280,9 @@ class Registry(Generic[T]):
         self.load_all()
         return sorted(self._entries.items())
 
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.find(name) is not None
 

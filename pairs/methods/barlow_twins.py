@@ -6,8 +6,6 @@ Reduction", ICML 2021.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -15,7 +13,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses import barlow_twins_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 
 __all__ = ["BarlowTwins"]
@@ -52,13 +50,13 @@ class BarlowTwins(Method):
         self.lambda_offdiag = float(lambda_offdiag)
         self.gather_distributed = bool(gather_distributed)
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "Barlow Twins")[:2]
         z = [self.projection(f) for f in self.encode(views)]
         loss = barlow_twins_loss(
             z[0], z[1], lambda_offdiag=self.lambda_offdiag, gather_distributed=self.gather_distributed
         )
-        return {"loss": loss, "embeddings": torch.cat(z).detach()}
+        return MethodOutput(loss, torch.cat(z).detach())
 
 
 register_method("barlow_twins", BarlowTwins)

@@ -7,7 +7,8 @@ so it lives in the ``state_dict`` and survives checkpoint/resume.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -16,12 +17,48 @@ from torch import Tensor, nn
 from pairs.pairing import ViewBatch
 
 
+@dataclass(eq=False)
+class MethodOutput(Mapping[str, Any]):
+    """What :meth:`Method.forward` returns: the loss, the embeddings for the collapse monitor, logged figures.
+
+    It reads as a mapping too, as the dict methods returned before: ``out["loss"]``, ``out["embeddings"]``,
+    ``out["queue_fill"]``, ``out.get(...)``, ``dict(out)``; its keys are ``"loss"``, ``"embeddings"`` (when
+    given) and those of ``logs``, in that order.
+
+    Attributes:
+        loss: the scalar loss the trainer back-propagates.
+        embeddings: ``(B', D)`` embeddings of the batch for the collapse monitor (detached is fine), or
+            ``None``.
+        logs: other scalar figures to log (python numbers or 0-d tensors), e.g. ``{"queue_fill": 512.0}``.
+    """
+
+    loss: Tensor
+    embeddings: Tensor | None = None
+    logs: dict[str, Any] = field(default_factory=dict)
+
+    def _as_dict(self) -> dict[str, Any]:
+        head = (
+            {"loss": self.loss}
+            if self.embeddings is None
+            else {"loss": self.loss, "embeddings": self.embeddings}
+        )
+        return {**head, **self.logs}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._as_dict())
+
+    def __len__(self) -> int:
+        return len(self._as_dict())
+
+
 class Method(nn.Module):
     """Base class of training methods.
 
-    Subclasses implement :meth:`forward`, returning a dict with at least ``"loss"`` (a scalar tensor) and,
-    for the collapse monitor, ``"embeddings"`` (``(B, D)``, detached is fine); any other scalar entries are
-    logged.
+    Subclasses implement :meth:`forward`, returning a :class:`MethodOutput` (the loss, the embeddings for
+    the collapse monitor, and other scalar figures, which are logged).
 
     Attributes:
         encoder: the backbone whose features are evaluated.
@@ -29,11 +66,15 @@ class Method(nn.Module):
         needs_labels: whether the method trains on labels (SupCon, Siamese, triplet).
         center_collapse_check: the collapse monitor measures the embeddings' spread around their batch
             mean (for embeddings with a large common offset by design, e.g. TS2Vec's max pooling).
+        default_views: the name of the domain view recipe the method is meant for (DINO: ``"multicrop"``,
+            CPC: ``"cpc_window"``), used by ``pairs train`` when the domain has it and no ``--views`` is
+            given; ``None``: the domain's default.
     """
 
     n_views: int = 2
     needs_labels: bool = False
     center_collapse_check: bool = False
+    default_views: str | None = None
 
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()
@@ -47,8 +88,23 @@ class Method(nn.Module):
     """One :class:`pairs.views.model.ModelView` (or ``None``) per view position, set with
     :meth:`set_model_views`; ``None`` (the default): every view goes through the plain encoder."""
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:  # pragma: no cover - abstract
+    def forward(self, batch: ViewBatch) -> MethodOutput:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def training_report(self) -> dict[str, float]:
+        """Figures the method adds to the report of a finished training run (``pairs train``'s JSON).
+
+        Empty by default; CPC reports its mean per-step accuracy over the last batches (``acc_k1``, ...).
+        """
+        return {}
+
+    @property
+    def fine_tune_lr(self) -> float | None:
+        """The learning rate the encoder declares for fine-tuning (a pretrained
+        :class:`~pairs.protocols.FineTunedEncoder`), or ``None`` (train at the recipe's rate)."""
+        from pairs.protocols import fine_tune_lr
+
+        return fine_tune_lr(self.encoder)
 
     def set_model_views(self, spec: str | Sequence[Any] | None) -> Method:
         """Encode some views through model views (dropout, weight perturbation; :mod:`pairs.views.model`).

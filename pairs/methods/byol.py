@@ -10,8 +10,6 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -20,7 +18,7 @@ from pairs.losses import byol_loss, simsiam_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, encode_views, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["BYOL", "SimSiam"]
@@ -66,14 +64,14 @@ class BYOL(Method):
         self.final_momentum = check_momentum(final_momentum, "final_momentum")
         self.target = copy_as_target(nn.ModuleList([self.encoder, self.projection]))
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "BYOL")[:2]
         z = [self.projection(f) for f in self.encode(views)]
         p = [self.predictor(x) for x in z]
         with torch.no_grad():
             zt = [self.target[1](f) for f in encode_views(self.target[0], views)]
         loss = byol_loss(p[0], zt[1]) + byol_loss(p[1], zt[0])
-        return {"loss": loss, "embeddings": torch.cat(z).detach()}
+        return MethodOutput(loss, torch.cat(z).detach())
 
     def on_after_optimizer_step(self, progress: float) -> None:
         m = cosine_momentum(self.momentum, progress, self.final_momentum)
@@ -114,12 +112,12 @@ class SimSiam(Method):
             projection_dim, hidden_dim=predictor_dim or max(1, projection_dim // 4), out_dim=projection_dim
         )
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "SimSiam")[:2]
         z = [self.projection(f) for f in self.encode(views)]
         p = [self.predictor(x) for x in z]
         loss = 0.5 * (simsiam_loss(p[0], z[1]) + simsiam_loss(p[1], z[0]))
-        return {"loss": loss, "embeddings": torch.cat(z).detach()}
+        return MethodOutput(loss, torch.cat(z).detach())
 
 
 register_method("byol", BYOL)

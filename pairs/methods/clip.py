@@ -28,7 +28,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses import CLIPLoss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
 from pairs.pairing import ViewBatch, collate_samples
 
 __all__ = ["CLIP", "PairedViews", "zero_shot_predict"]
@@ -197,12 +197,12 @@ class CLIP(Method):
         with frozen(self):
             return zero_shot_predict(self.embed_a(x), self.embed_b(prompts))
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "CLIP")
         za = self.projection(self.encoder(views[0]))
         zb = self.other_projection(self.other_encoder(views[1]))
         loss = self.criterion(za, zb)
-        return {"loss": loss, "embeddings": za.detach(), "temperature": self.criterion.temperature}
+        return MethodOutput(loss, za.detach(), {"temperature": self.criterion.temperature})
 
 
 register_method("clip", CLIP)

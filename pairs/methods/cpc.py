@@ -30,7 +30,7 @@ from pairs.errors import ConfigError, SettingError
 from pairs.losses._checks import check_temperature
 from pairs.losses.cpc import NEGATIVE_MODES, cpc_loss
 from pairs.methods import register_method
-from pairs.methods.base import Method
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 from pairs.views.base import derive_seed
 
@@ -150,7 +150,7 @@ class CPC(Method):
             return f"; give inputs of at least {(self.steps + 1) * latents.patch_len} samples"
         return f"; give inputs of at least {latents.patches} samples"
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         """Encode, predict every step from every context, score with InfoNCE.
 
         Returns:
@@ -197,11 +197,11 @@ class CPC(Method):
                 self.acc_history[row] = out.step_accuracy.to(self.acc_history)
                 self.acc_filled.clamp_(max=self.acc_history.shape[0] - 1).add_(1)
                 self.step += 1
-        result: dict[str, Any] = {"loss": out.loss, "embeddings": c.detach().mean(dim=1)}
+        logs: dict[str, Any] = {}
         for k in range(self.steps):
-            result[f"loss_k{k + 1}"] = float(out.step_losses[k])
-            result[f"acc_k{k + 1}"] = float(out.step_accuracy[k])
-        return result
+            logs[f"loss_k{k + 1}"] = float(out.step_losses[k])
+            logs[f"acc_k{k + 1}"] = float(out.step_accuracy[k])
+        return MethodOutput(out.loss, c.detach().mean(dim=1), logs)
 
     def step_accuracies(self) -> dict[str, float]:
         """Mean per-step accuracy over the last ``acc_window`` training batches: ``{"acc_k1": ..., ...}``
@@ -211,6 +211,10 @@ class CPC(Method):
             return {}
         mean = self.acc_history[:n].mean(dim=0)
         return {f"acc_k{k + 1}": round(float(mean[k]), 4) for k in range(self.steps)}
+
+    def training_report(self) -> dict[str, float]:
+        """The mean per-step accuracy over the last batches (:meth:`step_accuracies`)."""
+        return self.step_accuracies()
 
     def extra_repr(self) -> str:
         return (

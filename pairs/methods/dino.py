@@ -6,8 +6,6 @@ Self-Supervised Vision Transformers", ICCV 2021.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -19,7 +17,7 @@ from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, encode_views
+from pairs.methods.base import Method, MethodOutput, encode_views
 from pairs.pairing import ViewBatch
 
 __all__ = ["DINO", "DINOHead"]
@@ -129,7 +127,7 @@ class DINO(Method):
         frac = p / self.teacher_temp_warmup
         return self.warmup_teacher_temp + frac * (self.teacher_temp - self.warmup_teacher_temp)
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "DINO")
         if self.n_global > len(views):
             raise ConfigError(f"DINO was built with n_global={self.n_global} but got {len(views)} views")
@@ -143,7 +141,7 @@ class DINO(Method):
         temp = self.current_teacher_temp()
         loss = self.criterion(student, teacher, teacher_temp=temp)
         embeddings = torch.cat(bottleneck[: self.n_global]).detach()
-        return {"loss": loss, "embeddings": embeddings, "teacher_temp": temp}
+        return MethodOutput(loss, embeddings, {"teacher_temp": temp})
 
     @torch.no_grad()
     def on_after_optimizer_step(self, progress: float) -> None:

@@ -24,7 +24,7 @@ from pairs.losses import nt_xent
 from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 
 __all__ = ["GRACE", "grace_loss", "node_embeddings"]
@@ -138,7 +138,7 @@ class GRACE(Method):
         """
         return self.fc2(nn.functional.elu(self.fc1(z)))
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "GRACE")[:2]
         z1, z2 = (node_embeddings(self.encoder, v) for v in views)
         if z1.shape[0] != z2.shape[0]:
@@ -148,7 +148,7 @@ class GRACE(Method):
                 "MaskFeatures, not DropNodes or subgraphs)"
             )
         loss = grace_loss(self.project(z1), self.project(z2), self.temperature)
-        return {"loss": loss, "embeddings": torch.cat([z1, z2]).detach()}
+        return MethodOutput(loss, torch.cat([z1, z2]).detach())
 
 
 register_method("grace", GRACE)

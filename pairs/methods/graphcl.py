@@ -30,7 +30,7 @@ from pairs.losses import nt_xent
 from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 
 __all__ = ["GraphCL", "graphcl_loss", "graph_embeddings", "xavier_init_linear"]
@@ -181,7 +181,7 @@ class GraphCL(Method):
         if xavier_init:
             xavier_init_linear(self)
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "GraphCL")[:2]
         features = self.encode(views, plain=lambda vs: [graph_embeddings(self.encoder, v) for v in vs])
         if features[0].shape[0] != features[1].shape[0]:
@@ -194,7 +194,7 @@ class GraphCL(Method):
             loss = graphcl_loss(z1, z2, self.temperature)
         else:
             loss = nt_xent(z1, z2, temperature=self.temperature, gather_distributed=self.gather_distributed)
-        return {"loss": loss, "embeddings": torch.cat([z1, z2]).detach()}
+        return MethodOutput(loss, torch.cat([z1, z2]).detach())
 
 
 register_method("graphcl", GraphCL)

@@ -17,7 +17,6 @@ Reference:
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +25,7 @@ from torch import Tensor, nn
 from pairs.errors import ConfigError
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method
+from pairs.methods.base import Method, MethodOutput
 from pairs.methods.graphcl import xavier_init_linear
 from pairs.pairing import ViewBatch
 
@@ -123,12 +122,12 @@ class InfoGraph(Method):
         if xavier_init:
             xavier_init_linear(self)
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         graphs = require_views(batch, 1, "InfoGraph")[0]
         g, nodes, node_graph = self.encoder.graph_and_node_embeddings(graphs)
         z_graph = self.global_head(g)
         loss = local_global_jsd_loss(self.local_head(nodes), z_graph, node_graph)
-        return {"loss": loss, "embeddings": z_graph.detach()}
+        return MethodOutput(loss, z_graph.detach())
 
 
 register_method("infograph", InfoGraph)

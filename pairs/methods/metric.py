@@ -12,8 +12,6 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -22,7 +20,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses import TripletMarginLoss, contrastive_margin_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_labels, require_views
-from pairs.methods.base import Method, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
 from pairs.pairing import ViewBatch
 from pairs.views.base import derive_seed
 
@@ -141,14 +139,14 @@ class Siamese(_MetricMethod):
         self.squared = bool(squared)
         self.pairing = pairing
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         z, labels = self._embed(batch, "Siamese")
         g = torch.Generator().manual_seed(derive_seed(self.seed, int(self.step)))
         pairs = batch_pairs(labels, self.pairing, g)
         loss = contrastive_margin_loss(
             z[pairs[:, 0]], z[pairs[:, 1]], pairs[:, 2], margin=self.margin, squared=self.squared
         )
-        return {"loss": loss, "embeddings": z.detach(), "pairs": float(len(pairs))}
+        return MethodOutput(loss, z.detach(), {"pairs": float(len(pairs))})
 
 
 class Triplet(_MetricMethod):
@@ -181,10 +179,10 @@ class Triplet(_MetricMethod):
         super().__init__(encoder, embedding_dim, hidden_dim, n_views, seed=0)
         self.criterion = TripletMarginLoss(margin=margin, mining=mining, distance=distance)
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         z, labels = self._embed(batch, "Triplet")
         loss = self.criterion(z, labels)
-        return {"loss": loss, "embeddings": z.detach()}
+        return MethodOutput(loss, z.detach())
 
 
 register_method("siamese", Siamese)

@@ -20,7 +20,7 @@ from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, encode_views, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["MoCoV2", "MoCoV3"]
@@ -90,7 +90,7 @@ class MoCoV2(Method):
     def _loss(self, q: Tensor, k: Tensor, negatives: Tensor | None) -> Tensor:
         return info_nce(q, k, negatives, temperature=self.temperature)
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "MoCo v2")[:2]
         q = [self.projection(f) for f in self.encode(views)]
         k = self._keys(views)
@@ -100,7 +100,7 @@ class MoCoV2(Method):
             loss = 0.5 * (loss + self._loss(q[1], k[0], negatives))
         if self.training:
             self.queue.enqueue(torch.cat([k[1], k[0]]) if self.symmetric else k[1])
-        return {"loss": loss, "embeddings": torch.cat(q).detach(), "queue_fill": float(len(self.queue))}
+        return MethodOutput(loss, torch.cat(q).detach(), {"queue_fill": float(len(self.queue))})
 
     def on_after_optimizer_step(self, progress: float) -> None:
         m = cosine_momentum(self.momentum, progress, self.final_momentum)
@@ -150,7 +150,7 @@ class MoCoV3(Method):
         self.final_momentum = check_momentum(final_momentum, "final_momentum")
         self.key_encoder = copy_as_target(nn.ModuleList([self.encoder, self.projection]))
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "MoCo v3")[:2]
         z = [self.projection(f) for f in self.encode(views)]
         q = [self.predictor(x) for x in z]
@@ -158,7 +158,7 @@ class MoCoV3(Method):
             k = [self.key_encoder[1](f) for f in encode_views(self.key_encoder[0], views)]
         t = self.temperature
         loss = t * (info_nce(q[0], k[1], temperature=t) + info_nce(q[1], k[0], temperature=t))
-        return {"loss": loss, "embeddings": torch.cat(z).detach()}
+        return MethodOutput(loss, torch.cat(z).detach())
 
     def on_after_optimizer_step(self, progress: float) -> None:
         m = cosine_momentum(self.momentum, progress, self.final_momentum)

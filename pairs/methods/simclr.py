@@ -6,8 +6,6 @@ Representations", ICML 2020.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -15,7 +13,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses import nt_xent
 from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
-from pairs.methods.base import Method, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 
@@ -54,11 +52,11 @@ class SimCLR(Method):
         self.n_views = n_views
         self.gather_distributed = gather_distributed
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         features = self.encode(batch.views)
         z = torch.stack([self.projection(f) for f in features])  # (V, B, D)
         loss = nt_xent(z, temperature=self.temperature, gather_distributed=self.gather_distributed)
-        return {"loss": loss, "embeddings": z.detach().flatten(0, 1)}
+        return MethodOutput(loss, z.detach().flatten(0, 1))
 
 
 register_method("simclr", SimCLR)

@@ -6,8 +6,6 @@ MoCo's key encoder and queue (He et al. 2020) with same-label queue keys counted
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -17,7 +15,7 @@ from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_labels, require_views
 from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, encode_views, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput, encode_views, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["SupCon"]
@@ -80,7 +78,7 @@ class SupCon(Method):
             self.key_encoder = copy_as_target(nn.ModuleList([self.encoder, self.projection]))
             self.queue = NegativeQueue(int(queue_size), projection_dim, store_labels=True)
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, self.n_views, "SupCon")[: self.n_views]
         labels = require_labels(batch, "SupCon")
         z = [self.projection(f) for f in self.encode(views)]
@@ -88,7 +86,7 @@ class SupCon(Method):
             loss = supcon_loss(
                 torch.stack(z), labels, self.temperature, gather_distributed=self.gather_distributed
             )
-            return {"loss": loss, "embeddings": torch.cat(z).detach()}
+            return MethodOutput(loss, torch.cat(z).detach())
         assert self.key_encoder is not None
         with torch.no_grad():
             k = [self.key_encoder[1](f) for f in encode_views(self.key_encoder[0], views)]
@@ -109,7 +107,7 @@ class SupCon(Method):
         loss = torch.stack(losses).mean()
         if self.training:
             self.queue.enqueue(torch.cat(k), labels.repeat(len(k)))
-        return {"loss": loss, "embeddings": torch.cat(z).detach(), "queue_fill": float(len(self.queue))}
+        return MethodOutput(loss, torch.cat(z).detach(), {"queue_fill": float(len(self.queue))})
 
     def on_after_optimizer_step(self, progress: float) -> None:
         if self.key_encoder is not None:

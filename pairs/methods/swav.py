@@ -6,8 +6,6 @@ Contrasting Cluster Assignments", NeurIPS 2020.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -19,7 +17,7 @@ from pairs.losses._checks import check_temperature
 from pairs.losses.distributed import is_distributed
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["SwAV"]
@@ -99,7 +97,7 @@ class SwAV(Method):
             frozen = frozen + 0.0 * self.prototypes
         return frozen
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "SwAV")
         if self.n_global > len(views):
             raise ConfigError(f"SwAV was built with n_global={self.n_global} but got {len(views)} views")
@@ -115,7 +113,7 @@ class SwAV(Method):
             gather_distributed=self.gather_distributed,
         )
         embeddings = torch.cat(z[: self.n_global]).detach()
-        return {"loss": loss, "embeddings": embeddings, "prototypes_frozen": float(self.prototypes_frozen)}
+        return MethodOutput(loss, embeddings, {"prototypes_frozen": float(self.prototypes_frozen)})
 
     @torch.no_grad()
     def on_after_optimizer_step(self, progress: float) -> None:

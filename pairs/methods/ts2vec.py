@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any
 
 import torch
 from torch import nn
 
 from pairs.losses.hierarchical import _check_alpha, _check_unit, hierarchical_contrastive_loss
 from pairs.methods import register_method
-from pairs.methods.base import Method
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 from pairs.views.temporal import CropPair
 
@@ -96,7 +95,7 @@ class TS2Vec(Method):
             self.averaged_encoder.requires_grad_(False)
             self.register_buffer("n_averaged", torch.ones((), dtype=torch.long))
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         """Encode both crops, contrast their overlap hierarchically.
 
         Returns:
@@ -113,7 +112,7 @@ class TS2Vec(Method):
         z1, z2 = pair.aligned(out1, out2, dim=1)  # (B, overlap, D) each
         loss = hierarchical_contrastive_loss(z1, z2, self.alpha, self.temporal_unit)
         embeddings = torch.cat([z1.detach().amax(dim=1), z2.detach().amax(dim=1)])
-        return {"loss": loss, "embeddings": embeddings}
+        return MethodOutput(loss, embeddings)
 
     @torch.no_grad()
     def update_average(self) -> None:

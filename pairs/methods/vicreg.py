@@ -6,8 +6,6 @@ Self-Supervised Learning", ICLR 2022.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -15,7 +13,7 @@ from encoders.heads import ProjectionHead
 from pairs.losses.noncontrastive import vicreg_terms
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 
 __all__ = ["VICReg"]
@@ -59,17 +57,13 @@ class VICReg(Method):
         self.weights = (float(sim_weight), float(var_weight), float(cov_weight))
         self.gather_distributed = bool(gather_distributed)
 
-    def forward(self, batch: ViewBatch) -> dict[str, Any]:
+    def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "VICReg")[:2]
         z = [self.projection(f) for f in self.encode(views)]
         terms = vicreg_terms(z[0], z[1], gather_distributed=self.gather_distributed)
         ws, wv, wc = self.weights
         loss = ws * terms["invariance"] + wv * terms["variance"] + wc * terms["covariance"]
-        return {
-            "loss": loss,
-            "embeddings": torch.cat(z).detach(),
-            **{k: v.detach() for k, v in terms.items()},
-        }
+        return MethodOutput(loss, torch.cat(z).detach(), {k: v.detach() for k, v in terms.items()})
 
 
 register_method("vicreg", VICReg)

@@ -44,6 +44,7 @@ import torch
 from torch import Tensor
 
 from pairs.errors import DataError
+from pairs.registry import Registry
 from pairs.views.base import (
     HALF_TYPES,
     Compose,
@@ -873,12 +874,13 @@ def byol_views(size: int | Sequence[int], scale: Sequence[float] = (0.08, 1.0)) 
     return make(1.0, 0.0), make(0.1, 0.2)
 
 
-RECIPES: dict[str, Callable[..., Compose | tuple[Compose, Compose]]] = {
-    "simclr": simclr_view,
-    "mocov2": mocov2_view,
-    "byol": byol_views,
-}
-"""Batched recipes by name (see :func:`get_recipe`)."""
+RECIPES: Registry[Callable[..., Compose | tuple[Compose, Compose]]] = Registry(
+    "image recipe", plural="recipes", listing=lambda: [str(RECIPES.names())]
+)
+"""Batched recipes by name (see :func:`get_recipe`); register more with ``RECIPES.add(name, function)``."""
+RECIPES.add("simclr", simclr_view)
+RECIPES.add("mocov2", mocov2_view)
+RECIPES.add("byol", byol_views)
 
 
 def get_recipe(name: str, size: int | Sequence[int], **kwargs: Any) -> Compose | tuple[Compose, Compose]:
@@ -893,11 +895,9 @@ def get_recipe(name: str, size: int | Sequence[int], **kwargs: Any) -> Compose |
         A :class:`Compose`, or a ``(view1, view2)`` tuple for asymmetric recipes (BYOL).
 
     Raises:
-        ValueError: on an unknown name (the message lists the known ones).
+        ConfigError: on an unknown name (the message lists the known ones); also a ``ValueError``.
     """
-    if name not in RECIPES:
-        raise ValueError(f"unknown image recipe {name!r}; known recipes: {sorted(RECIPES)}")
-    return RECIPES[name](size, **kwargs)
+    return RECIPES.get(name)(size, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1143,8 +1143,7 @@ def torchvision_recipe(
     """
     from torchvision.transforms import v2
 
-    if name not in RECIPES:
-        raise ValueError(f"unknown image recipe {name!r}; known recipes: {sorted(RECIPES)}")
+    RECIPES.get(name)  # an unknown name fails here, with the known ones
     hw = _check_size(size, "torchvision_recipe size")
     k = _blur_kernel(hw)
     head = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]

@@ -68,13 +68,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 from pairs.errors import DataError
+from pairs.registry import Registry
 from pairs.views.base import Compose, Params, View, check_finite
 from pairs.views.functional import temporal as _F
 from pairs.views.functional.temporal import (
@@ -1038,21 +1039,20 @@ def default_series_view(
     return Compose([RandomCrop(crop), Jitter(jitter), Scaling(scaling), TimeWarp(time_warp)])
 
 
-RECIPES = {
-    "ts2vec": ts2vec_view,
-    "tstcc_weak": tstcc_weak_view,
-    "tstcc_strong": tstcc_strong_view,
-    "default": default_series_view,
-}
-"""Recipe functions by name."""
+RECIPES: Registry[Callable[..., View]] = Registry(
+    "series recipe", plural="recipes", listing=lambda: [str(RECIPES.names())]
+)
+"""Recipe functions by name; register more with ``RECIPES.add(name, function)``."""
+RECIPES.add("ts2vec", ts2vec_view)
+RECIPES.add("tstcc_weak", tstcc_weak_view)
+RECIPES.add("tstcc_strong", tstcc_strong_view)
+RECIPES.add("default", default_series_view)
 
 
 def get_recipe(name: str, **kwargs: Any) -> View:
     """Build a recipe by name (``"ts2vec"``, ``"tstcc_weak"``, ``"tstcc_strong"``, ``"default"``).
 
     Raises:
-        ValueError: on an unknown name (the message lists the known ones).
+        ConfigError: on an unknown name (the message lists the known ones); also a ``ValueError``.
     """
-    if name not in RECIPES:
-        raise ValueError(f"unknown series recipe {name!r}; known recipes: {sorted(RECIPES)}")
-    return RECIPES[name](**kwargs)
+    return RECIPES.get(name)(**kwargs)
