@@ -1,11 +1,16 @@
-"""Helpers shared by benchmark scripts: timing medians and the RESULT line the runner collects."""
+"""Helpers shared by benchmark scripts: timing medians, the RESULT line the runner collects, and child
+processes of ``pairs`` measured for their peak memory."""
 
 from __future__ import annotations
 
 import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 
 def median_seconds(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> float:
@@ -53,3 +58,52 @@ def proc_status_bytes(key: str) -> int:
             if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PEAK_WRAPPER = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
+)
+"""``python -c PEAK_WRAPPER CMD...`` runs CMD, then prints the peak RSS of its largest process and its exit
+code."""
+
+
+def pairs_command(*args: str) -> list[str]:
+    """``python -m pairs ARGS...`` with this interpreter."""
+    return [sys.executable, "-m", "pairs", *args]
+
+
+def run_with_peak(cmd: list[str], what: str, timeout: float | None = None) -> tuple[float, float, list[str]]:
+    """Run ``cmd`` from the repository root in a fresh :data:`PEAK_WRAPPER` process.
+
+    Returns:
+        ``(peak RSS in MB of the largest process of the run, wall seconds, stdout lines)``.
+
+    Raises:
+        SystemExit: naming ``what``, with the end of the output, when the command failed.
+    """
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK_WRAPPER, *cmd],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+    seconds = time.perf_counter() - start
+    lines = proc.stdout.strip().splitlines()
+    peak = [ln for ln in lines if ln.startswith("PEAK_KB")]
+    if not peak or not peak[-1].endswith(" 0"):
+        raise SystemExit(f"{what} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return int(peak[-1].split()[1]) / 1024, seconds, lines
+
+
+def generate(folder: Path, make: Callable[[Path, Any], str], size: Any) -> tuple[str, float]:
+    """Run ``make(folder / "data", size)`` in that new folder; returns (the data spec, seconds taken)."""
+    (folder / "data").mkdir(parents=True)
+    start = time.perf_counter()
+    spec = make(folder / "data", size)
+    return spec, time.perf_counter() - start

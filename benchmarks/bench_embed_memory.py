@@ -38,19 +38,13 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import report  # noqa: E402
+from benchmarks._common import generate, pairs_command, report, run_with_peak  # noqa: E402
 from benchmarks.bench_memory_scale import CASES as SCALE_CASES  # noqa: E402 - issue 16's generators
-
-WRAPPER = (
-    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-    "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
-)
 
 CHILD = r"""
 import json, os, sys, threading, time
@@ -117,7 +111,7 @@ def _size(value: float) -> str:
 def train_run(domain: str, spec: str, out: Path, batch: int, extra: list[str]) -> Path:
     """A run on ``spec`` to embed with (2 steps; wds shards of random images get a digits run)."""
     data = "digits" if domain == "wds" else spec
-    cmd = [sys.executable, "-m", "pairs", "train", "--data", data, "--epochs", "1", "--max-steps", "2"]
+    cmd = pairs_command("train", "--data", data, "--epochs", "1", "--max-steps", "2")
     cmd += ["--batch-size", str(batch), "--out", str(out), "--no-progress", "--workers", "1", *extra]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -129,17 +123,11 @@ def measure(run: Path, spec: str, out: Path, batch: int) -> tuple[float, float, 
     """(peak MB of the largest process, peak MB above imports of pairs embed, seconds) of one embed run."""
     cmd = [sys.executable, "-c", CHILD, "embed", "--checkpoint", str(run), "--data", spec, "--out", str(out)]
     cmd += ["--batch-size", str(batch)]
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER, *cmd], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    seconds = time.perf_counter() - start
-    lines = proc.stdout.strip().splitlines()
-    peak = [ln for ln in lines if ln.startswith("PEAK_KB")]
+    peak, seconds, lines = run_with_peak(cmd, f"pairs embed on {spec}")
     above = [ln for ln in lines if ln.startswith("ABOVE_MB")]
-    if not peak or not peak[-1].endswith(" 0") or not above:
-        raise SystemExit(f"pairs embed failed on {spec}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return int(peak[-1].split()[1]) / 1024, float(above[-1].split()[1]), seconds
+    if not above:
+        raise SystemExit(f"pairs embed on {spec} printed no ABOVE_MB line:\n{lines[-20:]}")
+    return peak, float(above[-1].split()[1]), seconds
 
 
 def main() -> int:
@@ -161,10 +149,7 @@ def main() -> int:
             run = None
             for name, size in (("small", small), ("large", large)):
                 folder = Path(tmp) / name
-                (folder / "data").mkdir(parents=True)
-                t0 = time.perf_counter()
-                spec = make(folder / "data", size)
-                made = time.perf_counter() - t0
+                spec, made = generate(folder, make, size)
                 if run is None:
                     run = train_run(domain, spec, Path(tmp) / "run", train_batch, extra)
                 figures[name] = measure(run, spec, folder / "out.npy", embed_batch)

@@ -25,22 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-WRAPPER = (
-    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-    "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
-)
+from _common import generate, pairs_command, report, run_with_peak  # noqa: E402
 
 
 def make_images(root: Path, n: int) -> str:
@@ -108,37 +100,11 @@ def make_series(root: Path, gigabytes: float) -> str:
 
 def peak_of_run(spec: str, out: Path, max_steps: int, batch: int) -> tuple[float, float, dict]:
     """(peak RSS in MB, wall seconds, report) of one `pairs train` run in a child process."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pairs",
-        "train",
-        "--data",
-        spec,
-        "--epochs",
-        "1",
-        "--max-steps",
-        str(max_steps),
-        "--batch-size",
-        str(batch),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--json",
-        "--workers",
-        "1",
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER, *cmd], cwd=ROOT, capture_output=True, text=True, timeout=3600
-    )
-    seconds = time.perf_counter() - start
-    lines = proc.stdout.strip().splitlines()
-    peak_line = [ln for ln in lines if ln.startswith("PEAK_KB")]
-    if not peak_line or not peak_line[-1].endswith(" 0"):
-        raise RuntimeError(f"pairs train failed on {spec}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    cmd = pairs_command("train", "--data", spec, "--epochs", "1", "--max-steps", str(max_steps))
+    cmd += ["--batch-size", str(batch), "--out", str(out), "--no-progress", "--json", "--workers", "1"]
+    peak, seconds, lines = run_with_peak(cmd, f"pairs train on {spec}", timeout=3600)
     result = json.loads([ln for ln in lines if ln.startswith("{")][-1])
-    return int(peak_line[-1].split()[1]) / 1024, seconds, result
+    return peak, seconds, result
 
 
 CASES = {
@@ -163,10 +129,7 @@ def main() -> int:
             peaks = {}
             for name, size in (("small", small), ("large", large)):
                 folder = Path(tmp) / name
-                (folder / "data").mkdir(parents=True)
-                t0 = time.perf_counter()
-                spec = make(folder / "data", size)
-                made = time.perf_counter() - t0
+                spec, made = generate(folder, make, size)
                 peak, seconds, result = peak_of_run(spec, folder / "run", steps, batch)
                 peaks[name] = peak
                 figures = {k: v for k, v in result.items() if k.endswith("_acc")}

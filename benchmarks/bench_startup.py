@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report  # noqa: E402
+from _common import pairs_command, report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 15.0
@@ -73,25 +73,8 @@ def _cpu_seconds(pid: int) -> float:
 
 def first_step_seconds(folder: Path, out: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the run's processes) from launch to the first step."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pairs",
-        "train",
-        "--data",
-        f"images:{folder}@32",
-        "--max-steps",
-        "1",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "256",
-        "--workers",
-        "1",
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
+    cmd = pairs_command("train", "--data", f"images:{folder}@32", "--max-steps", "1", "--epochs", "1")
+    cmd += ["--batch-size", "256", "--workers", "1", "--out", str(out), "--no-progress"]
     metrics = out / "metrics.jsonl"
     start = time.perf_counter()
     proc = subprocess.Popen(

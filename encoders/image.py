@@ -290,14 +290,6 @@ def resnet18_cifar(in_channels: int = 3, zero_init_residual: bool = False) -> Re
 def resnet18(in_channels: int = 3, zero_init_residual: bool = False) -> ResNetEncoder:
     """Standard ResNet-18 (He et al. 2016; 7x7 stride-2 stem and max-pool) without its classifier.
 
-    Args:
-        in_channels: number of input channels.
-        zero_init_residual: zero-initialise the last BN of each residual branch.
-
-    Returns:
-        A :class:`ResNetEncoder` with ``out_dim == 512``.
-
-    Shape:
-        ``(B, in_channels, H, W)`` -> ``(B, 512)``.
+    Args, returns and shape: as :func:`resnet18_cifar`.
     """
     return ResNetEncoder(in_channels=in_channels, cifar_stem=False, zero_init_residual=zero_init_residual)

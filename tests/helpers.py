@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pairs.methods.base import Method
 from pairs.views.base import View, uniform
 
 
@@ -44,6 +45,43 @@ class AddNoise(View):
         return batch + params["scale"].to(batch).view(-1, 1, 1, 1) * params["noise"].to(batch)
 
 
+class StopAfter:
+    """A trainer callback that simulates a kill: raises ``KeyboardInterrupt`` after the checkpoint of
+    epoch ``n`` is written."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __call__(self, trainer: Any, record: dict[str, Any]) -> None:
+        if record["epoch"] == self.n:
+            raise KeyboardInterrupt
+
+
+class BreaksAt(Method):
+    """A :class:`FlatEncoder` method with a finite loss until call ``at``; from that call on either the
+    loss is NaN (``what="loss"``) or the loss stays finite and the gradient of one weight is NaN
+    (``what="gradient"``)."""
+
+    def __init__(self, at: int, what: str = "loss") -> None:
+        super().__init__(FlatEncoder())
+        if what not in ("loss", "gradient"):
+            raise ValueError(f"what must be 'loss' or 'gradient', got {what!r}")
+        self.at = at
+        self.what = what
+        self.calls = 0
+
+    def forward(self, batch: Any) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        z = self.encoder(batch.views[0])
+        loss = z.pow(2).mean()
+        if self.calls >= self.at:
+            if self.what == "loss":
+                loss = loss * float("nan")
+            else:  # sqrt'(0) = inf, times 0: the value stays 0, the gradient is NaN
+                loss = loss + torch.sqrt(self.encoder.net[1].weight[0, 0] * 0.0)
+        return {"loss": loss, "embeddings": z.detach()}
+
+
 def blobs(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` 1x8x8 images of 3 classes (class-specific mean patterns plus noise) and their labels."""
     g = torch.Generator().manual_seed(seed)
@@ -51,6 +89,19 @@ def blobs(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     labels = torch.arange(n) % 3
     x = means[labels] + 0.1 * torch.randn(n, 1, 8, 8, generator=g)
     return x, labels
+
+
+def gaussian_blobs(n_per_class: int, n_classes: int, dim: int, spread: float, seed: int) -> tuple[Any, Any]:
+    """Shuffled numpy features ``(n_per_class * n_classes, dim)`` around random class centres (standard
+    normal), with Gaussian noise of std ``spread``, and their integer labels."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(n_classes, dim))
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    x = centers[y] + spread * rng.normal(size=(len(y), dim))
+    perm = rng.permutation(len(y))
+    return x[perm], y[perm]
 
 
 def last_json(text: str) -> dict:
@@ -97,6 +148,40 @@ def spawn_workers(
             pytest.fail(
                 f"distributed workers {alive} did not exit within {deadline:.0f} s (hung); terminated"
             )
+
+
+def gloo_ranks(compute: Callable[[int], Any], out_dir: Any, world: int) -> list[Any]:
+    """Run ``compute(rank)`` in ``world`` gloo processes on CPU (one thread each) and return each rank's
+    result, in rank order; skips the test where ``torch.distributed`` is not built in.
+
+    ``compute`` must be a module-level function (the workers are spawned); it runs inside the process
+    group, so it may call collectives. Each result goes through ``torch.save`` in ``out_dir``.
+    """
+    import os
+
+    import pytest
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available in this build")
+    spawn_workers(_gloo_worker, (compute, free_port(), str(out_dir), world), world)
+    return [torch.load(os.path.join(str(out_dir), f"rank{r}.pt"), weights_only=False) for r in range(world)]
+
+
+def _gloo_worker(rank: int, compute: Callable[[int], Any], port: int, out_dir: str, world: int) -> None:
+    """One process of :func:`gloo_ranks`: join the group, compute, save, leave the group."""
+    import os
+
+    import torch.distributed as dist
+
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.save(compute(rank), os.path.join(out_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
 
 
 def untrained_figures(data: str, seed: int = 0, **model_args: Any) -> dict[str, Any]:

@@ -376,6 +376,15 @@ def _cli(args, cwd):
     return proc
 
 
+def _train_cpc(data: str, out, *extra: str):
+    """``pairs train`` with CPC and its window views on ``data`` (one epoch, one thread, a JSON report);
+    asserts that it succeeded and returns the process and the report."""
+    args = ["train", "--data", data, "--method", "cpc", "--views", "cpc_window", "--epochs", "1", *extra]
+    proc = _cli([*args, "--out", str(out), "--threads", "1", "--no-progress", "--json"], ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_pairs_train_cpc_on_series(tmp_path):
     g = np.random.default_rng(0)
     t = np.arange(96)
@@ -383,28 +392,7 @@ def test_pairs_train_cpc_on_series(tmp_path):
     freq = np.where(y == 0, 0.1, 0.25)[:, None]
     x = np.sin(freq * t[None] + g.uniform(0, 6, (40, 1))) + 0.1 * g.standard_normal((40, 96))
     np.savez(tmp_path / "s.npz", X=x.astype(np.float32), y=y)
-    proc = _cli(
-        [
-            "train",
-            "--data",
-            f"series:{tmp_path / 's.npz'}",
-            "--method",
-            "cpc",
-            "--views",
-            "cpc_window",
-            "--epochs",
-            "1",
-            "--out",
-            str(tmp_path / "run"),
-            "--threads",
-            "1",
-            "--no-progress",
-            "--json",
-        ],
-        ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    proc, report = _train_cpc(f"series:{tmp_path / 's.npz'}", tmp_path / "run")
     assert report["method"] == "cpc"
     assert 0.0 <= report["linear_probe_acc"] <= 1.0
     metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -422,30 +410,7 @@ def test_pairs_train_cpc_on_audio(tmp_path):
             tt = np.arange(sr) / sr
             wave = 0.3 * np.sin(2 * np.pi * f0 * (1 + 0.05 * i) * tt) + 0.01 * g.standard_normal(len(tt))
             sf.write(tmp_path / "clips" / label / f"{i}.wav", wave.astype(np.float32), sr)
-    proc = _cli(
-        [
-            "train",
-            "--data",
-            f"audio:{tmp_path / 'clips'}",
-            "--method",
-            "cpc",
-            "--views",
-            "cpc_window",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "4",
-            "--out",
-            str(tmp_path / "run"),
-            "--threads",
-            "1",
-            "--no-progress",
-            "--json",
-        ],
-        ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    proc, report = _train_cpc(f"audio:{tmp_path / 'clips'}", tmp_path / "run", "--batch-size", "4")
     assert report["method"] == "cpc"
     assert "linear_probe_acc" in report
     # the hand-crafted baseline, once per run: 150 Hz vs 400 Hz tones are easy for mean+std MFCCs

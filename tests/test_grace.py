@@ -16,13 +16,7 @@ from pairs.pairing import ViewBatch, ViewLoader, make_views
 from pairs.train import TrainConfig, Trainer
 from pairs.views.graph import DropNodes
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

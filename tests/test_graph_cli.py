@@ -8,13 +8,7 @@ import torch
 from pairs.cli import main
 from tests.helpers import assert_untrained_figures, error_line, last_json
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_mutag_defaults_run_graphcl_and_report_svm_acc(tmp_path, capsys):

@@ -235,46 +235,14 @@ def test_cli_bad_inputs_are_one_line_exit_2(digits_run: Path, tmp_path: Path, ca
     bad_query.write_text("not an array")
     objects = tmp_path / "objects.npy"
     np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)  # parses only with pickle
+    search_digits = ["search", "--checkpoint", str(digits_run), "--index", "digits", "--query"]
+    x_npy = str(tmp_path / "x.npy")
     cases = {
         "no checkpoint": ["search", "--checkpoint", str(tmp_path), "--index", "digits", "--query", "digits"],
-        "other domain": [
-            "embed",
-            "--checkpoint",
-            str(digits_run),
-            "--data",
-            "ucr:GunPoint",
-            "--out",
-            str(tmp_path / "x.npy"),
-        ],
-        "query file": [
-            "search",
-            "--checkpoint",
-            str(digits_run),
-            "--index",
-            "digits",
-            "--query",
-            str(bad_query),
-        ],
-        "object array": [
-            "search",
-            "--checkpoint",
-            str(digits_run),
-            "--index",
-            "digits",
-            "--query",
-            str(objects),
-        ],
-        "k=0": [
-            "search",
-            "--checkpoint",
-            str(digits_run),
-            "--index",
-            "digits",
-            "--query",
-            "digits",
-            "-k",
-            "0",
-        ],
+        "other domain": ["embed", "--checkpoint", str(digits_run), "--data", "ucr:GunPoint", "--out", x_npy],
+        "query file": [*search_digits, str(bad_query)],
+        "object array": [*search_digits, str(objects)],
+        "k=0": [*search_digits, "digits", "-k", "0"],
     }
     messages = {
         "no checkpoint": "no checkpoint.pt",

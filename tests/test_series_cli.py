@@ -6,18 +6,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from pairs.cli import main
 from tests.helpers import assert_untrained_figures, error_line, last_json
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_ucr_defaults_report_svm_probe_and_knn_and_eval_agrees(tmp_path, capsys):

@@ -29,6 +29,7 @@ without negatives raise a ``ValueError`` / ``TypeError`` that says what was expe
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import torch
 from torch import Tensor, nn
@@ -43,6 +44,7 @@ from pairs.losses._checks import (
     l2_normalize,
     reduce_loss,
 )
+from pairs.losses._module import LossModule
 from pairs.losses.distributed import all_gather_no_grad, gather_with_grad_and_offset, world_size
 from pairs.losses.queue import NegativeQueue
 from pairs.losses.tiled import check_mode, resolve_block_size, similarity_logsumexp
@@ -588,7 +590,51 @@ def clip_loss(
 # --------------------------------------------------------------------------------------------------
 # modules
 # --------------------------------------------------------------------------------------------------
-class NTXentLoss(nn.Module):
+class _KeywordOptions(TypedDict, total=False):
+    """The keyword-only compute options of :class:`NTXentLoss` and :class:`InfoNCELoss`."""
+
+    normalize: bool
+    block_size: int | tuple[int, int] | None
+    reduction: str
+
+
+class _Options(_KeywordOptions, total=False):
+    """All compute options (keyword-only in :class:`CLIPLoss`)."""
+
+    mode: str
+    gather_distributed: bool
+
+
+class _ContrastiveModule(LossModule):
+    """Base of the contrastive modules: holds the validated compute options that every function of this
+    module takes (``normalize``, ``mode``, ``block_size``, ``gather_distributed``, ``reduction``)."""
+
+    _kwarg_names: ClassVar[tuple[str, ...]] = (
+        "normalize",
+        "mode",
+        "block_size",
+        "gather_distributed",
+        "reduction",
+    )
+
+    def _set_options(
+        self,
+        mode: str = "auto",
+        gather_distributed: bool = False,
+        *,
+        normalize: bool = True,
+        block_size: int | tuple[int, int] | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        self.mode = check_mode(mode)
+        self.gather_distributed = bool(gather_distributed)
+        self.normalize = bool(normalize)
+        self.block_size = block_size
+        resolve_block_size(block_size)
+        self.reduction = check_reduction(reduction)
+
+
+class NTXentLoss(_ContrastiveModule):
     """Module form of :func:`nt_xent` (SimCLR's loss; SupCon with labels; DCL with ``decoupled``).
 
     Args:
@@ -605,44 +651,25 @@ class NTXentLoss(nn.Module):
         Chen et al. 2020 (SimCLR), arXiv:2002.05709.
     """
 
+    _kwarg_names = ("temperature", "decoupled", *_ContrastiveModule._kwarg_names)
+    _repr_names = ("temperature", "decoupled", "mode")
+
     def __init__(
         self,
         temperature: float = 0.5,
         decoupled: bool = False,
         mode: str = "auto",
         gather_distributed: bool = False,
-        *,
-        normalize: bool = True,
-        block_size: int | tuple[int, int] | None = None,
-        reduction: str = "mean",
+        **options: Unpack[_KeywordOptions],
     ) -> None:
         super().__init__()
         self.temperature = check_temperature(temperature)
         self.decoupled = bool(decoupled)
-        self.mode = check_mode(mode)
-        self.gather_distributed = bool(gather_distributed)
-        self.normalize = bool(normalize)
-        self.block_size = block_size
-        resolve_block_size(block_size)
-        self.reduction = check_reduction(reduction)
+        self._set_options(mode, gather_distributed, **options)
 
     def forward(self, z1: Tensor, z2: Tensor | None = None, labels: Tensor | None = None) -> Tensor:
         """Compute the loss; see :func:`nt_xent`."""
-        return nt_xent(
-            z1,
-            z2,
-            temperature=self.temperature,
-            labels=labels,
-            decoupled=self.decoupled,
-            normalize=self.normalize,
-            mode=self.mode,
-            block_size=self.block_size,
-            gather_distributed=self.gather_distributed,
-            reduction=self.reduction,
-        )
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, decoupled={self.decoupled}, mode={self.mode!r}"
+        return nt_xent(z1, z2, labels=labels, **self._loss_kwargs())
 
 
 class SupConLoss(NTXentLoss):
@@ -655,33 +682,16 @@ class SupConLoss(NTXentLoss):
         Khosla et al. 2020, "Supervised Contrastive Learning", arXiv:2004.11362.
     """
 
-    def __init__(
-        self,
-        temperature: float = 0.1,
-        decoupled: bool = False,
-        mode: str = "auto",
-        gather_distributed: bool = False,
-        *,
-        normalize: bool = True,
-        block_size: int | tuple[int, int] | None = None,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__(
-            temperature,
-            decoupled,
-            mode,
-            gather_distributed,
-            normalize=normalize,
-            block_size=block_size,
-            reduction=reduction,
-        )
+    def __init__(self, temperature: float = 0.1, *args: Any, **kwargs: Any) -> None:
+        """The arguments of :class:`NTXentLoss`, with a temperature of 0.1 by default."""
+        super().__init__(temperature, *args, **kwargs)
 
     def forward(self, features: Tensor, labels: Tensor | None = None) -> Tensor:  # type: ignore[override]
         """Compute the loss; see :func:`supcon_loss`."""
         return super().forward(features, None, labels)
 
 
-class InfoNCELoss(nn.Module):
+class InfoNCELoss(_ContrastiveModule):
     """Module form of :func:`info_nce`, optionally drawing its negatives from a :class:`NegativeQueue`.
 
     With a ``queue`` and no explicit ``negatives``, the queue's keys are the negatives (MoCo); after
@@ -704,25 +714,21 @@ class InfoNCELoss(nn.Module):
         van den Oord et al. 2018 (CPC), arXiv:1807.03748; He et al. 2020 (MoCo), arXiv:1911.05722.
     """
 
+    _kwarg_names = ("temperature", *_ContrastiveModule._kwarg_names)
+    _repr_names = ("temperature", "mode")
+
     def __init__(
         self,
         temperature: float = 0.07,
         mode: str = "auto",
         gather_distributed: bool = False,
         *,
-        normalize: bool = True,
-        block_size: int | tuple[int, int] | None = None,
-        reduction: str = "mean",
         queue: NegativeQueue | None = None,
+        **options: Unpack[_KeywordOptions],
     ) -> None:
         super().__init__()
         self.temperature = check_temperature(temperature)
-        self.mode = check_mode(mode)
-        self.gather_distributed = bool(gather_distributed)
-        self.normalize = bool(normalize)
-        self.block_size = block_size
-        resolve_block_size(block_size)
-        self.reduction = check_reduction(reduction)
+        self._set_options(mode, gather_distributed, **options)
         if queue is not None and not isinstance(queue, NegativeQueue):
             raise TypeError(f"queue must be a NegativeQueue or None, got {type(queue).__name__}")
         self.queue = queue
@@ -751,24 +757,16 @@ class InfoNCELoss(nn.Module):
             query,
             positive,
             negatives,
-            temperature=self.temperature,
             query_labels=query_labels,
             negative_labels=negative_labels,
-            normalize=self.normalize,
-            mode=self.mode,
-            block_size=self.block_size,
-            gather_distributed=gather,
-            reduction=self.reduction,
+            **{**self._loss_kwargs(), "gather_distributed": gather},
         )
         if use_queue and self.training:
             self.queue.enqueue(positive.detach(), query_labels if self.queue.store_labels else None)
         return loss
 
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, mode={self.mode!r}"
 
-
-class CLIPLoss(nn.Module):
+class CLIPLoss(_ContrastiveModule):
     """Module form of :func:`clip_loss` with CLIP's learnable, clamped logit scale.
 
     The module holds ``log_scale`` (initialised to ``log(1 / temperature)``); the scale used is
@@ -796,12 +794,7 @@ class CLIPLoss(nn.Module):
         temperature: float = 0.07,
         learnable: bool = True,
         max_logit_scale: float = 100.0,
-        *,
-        normalize: bool = True,
-        mode: str = "auto",
-        block_size: int | tuple[int, int] | None = None,
-        gather_distributed: bool = False,
-        reduction: str = "mean",
+        **options: Unpack[_Options],
     ) -> None:
         super().__init__()
         t = check_temperature(temperature)
@@ -812,12 +805,7 @@ class CLIPLoss(nn.Module):
         else:
             self.register_buffer("log_scale", init)
         self.learnable = bool(learnable)
-        self.normalize = bool(normalize)
-        self.mode = check_mode(mode)
-        self.block_size = block_size
-        resolve_block_size(block_size)
-        self.gather_distributed = bool(gather_distributed)
-        self.reduction = check_reduction(reduction)
+        self._set_options(**options)
 
     @property
     def logit_scale(self) -> Tensor:
@@ -831,16 +819,7 @@ class CLIPLoss(nn.Module):
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         """Compute the loss; see :func:`clip_loss`."""
-        return clip_loss(
-            a,
-            b,
-            logit_scale=self.logit_scale,
-            normalize=self.normalize,
-            mode=self.mode,
-            block_size=self.block_size,
-            gather_distributed=self.gather_distributed,
-            reduction=self.reduction,
-        )
+        return clip_loss(a, b, logit_scale=self.logit_scale, **self._loss_kwargs())
 
     def extra_repr(self) -> str:
         return (

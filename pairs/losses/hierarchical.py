@@ -86,6 +86,22 @@ def _contrast(z: Tensor, pos: Tensor, mode: str, block_size: int | tuple[int, in
     return lse.mean() - pos.mean()
 
 
+def _contrast_along(
+    z1: Tensor, z2: Tensor, dim: int, name: str, mode: str, block_size: int | tuple[int, int] | None
+) -> Tensor:
+    """Instance (``dim=0``: one problem per timestamp over the ``2B`` series) or temporal (``dim=1``: one
+    problem per series over the ``2T`` timestamps) contrast of checked ``(B, T, D)`` inputs."""
+    z1, z2 = _check_pair(z1, z2, name)
+    check_mode(mode)
+    resolve_block_size(block_size)
+    if z1.shape[dim] == 1:
+        return z1.new_tensor(0.0)
+    z = torch.cat([z1, z2], dim=dim)
+    if dim == 0:
+        z = z.transpose(0, 1)  # (T, 2B, D): one problem per timestamp
+    return _contrast(z, (z1 * z2).sum(dim=-1), mode, block_size)
+
+
 @finite_loss
 def instance_contrastive_loss(
     z1: Tensor, z2: Tensor, *, mode: str = "auto", block_size: int | tuple[int, int] | None = None
@@ -116,13 +132,7 @@ def instance_contrastive_loss(
     Reference:
         Yue et al. 2022 (TS2Vec), Eq. 3; ``instance_contrastive_loss`` in the reference code.
     """
-    z1, z2 = _check_pair(z1, z2, "instance_contrastive_loss")
-    check_mode(mode)
-    resolve_block_size(block_size)
-    if z1.shape[0] == 1:
-        return z1.new_tensor(0.0)
-    z = torch.cat([z1, z2], dim=0).transpose(0, 1)  # (T, 2B, D): one problem per timestamp
-    return _contrast(z, (z1 * z2).sum(dim=-1), mode, block_size)
+    return _contrast_along(z1, z2, 0, "instance_contrastive_loss", mode, block_size)
 
 
 @finite_loss
@@ -135,32 +145,12 @@ def temporal_contrastive_loss(
     positive of ``z1[i, t]`` is ``z2[i, t]`` (and vice versa); the other ``2T - 2`` timestamps are
     negatives. The loss is the mean over series and the ``2T`` anchors. A single timestamp gives 0.
 
-    Args:
-        z1: ``(B, T, D)`` representations of the first crop's overlap.
-        z2: ``(B, T, D)`` representations of the same timestamps from the second crop.
-        mode: ``"auto"`` (dense while the logits take at most 64 MiB, tiled above), ``"dense"`` or
-            ``"tiled"``; the same value and gradient either way.
-        block_size: tile budget of the tiled path (see :func:`pairs.losses.tiled.self_logsumexp`).
-
-    Returns:
-        Scalar loss (float32 for half-precision inputs).
-
-    Raises:
-        TypeError, ValueError: on non-tensors, a rank other than 3, or different shapes.
-
-    Shape:
-        ``(B, T, D), (B, T, D) -> ()``.
+    Args, returns, raises and shape: as :func:`instance_contrastive_loss`.
 
     Reference:
         Yue et al. 2022 (TS2Vec), Eq. 2; ``temporal_contrastive_loss`` in the reference code.
     """
-    z1, z2 = _check_pair(z1, z2, "temporal_contrastive_loss")
-    check_mode(mode)
-    resolve_block_size(block_size)
-    if z1.shape[1] == 1:
-        return z1.new_tensor(0.0)
-    z = torch.cat([z1, z2], dim=1)  # (B, 2T, D): one problem per series
-    return _contrast(z, (z1 * z2).sum(dim=-1), mode, block_size)
+    return _contrast_along(z1, z2, 1, "temporal_contrastive_loss", mode, block_size)
 
 
 def _check_alpha(alpha: object) -> float:

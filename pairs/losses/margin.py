@@ -25,7 +25,7 @@ import numbers
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from pairs.losses._checks import (
     check_embeddings,
@@ -36,6 +36,7 @@ from pairs.losses._checks import (
     loss_dtype,
     reduce_loss,
 )
+from pairs.losses._module import LossModule
 
 __all__ = [
     "contrastive_margin_loss",
@@ -489,7 +490,7 @@ def npair_loss(
 # --------------------------------------------------------------------------------------------------
 # Modules
 # --------------------------------------------------------------------------------------------------
-class ContrastiveMarginLoss(nn.Module):
+class ContrastiveMarginLoss(LossModule):
     """Module form of :func:`contrastive_margin_loss` (Hadsell, Chopra & LeCun 2006).
 
     ``similar=1`` marks a similar pair (the paper's ``Y = 0``). See the function for the formula.
@@ -503,6 +504,8 @@ class ContrastiveMarginLoss(nn.Module):
         x1, x2: ``(B, D)``; similar: ``(B,)``; output: ``()`` or ``(B,)``.
     """
 
+    _kwarg_names = ("margin", "squared", "reduction")
+
     def __init__(self, margin: float = 1.0, squared: bool = True, reduction: str = "mean") -> None:
         super().__init__()
         self.margin = _check_margin(margin, allow_zero=False)
@@ -510,15 +513,10 @@ class ContrastiveMarginLoss(nn.Module):
         self.reduction = check_reduction(reduction)
 
     def forward(self, x1: Tensor, x2: Tensor, similar: Tensor) -> Tensor:
-        return contrastive_margin_loss(
-            x1, x2, similar, margin=self.margin, squared=self.squared, reduction=self.reduction
-        )
-
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}, squared={self.squared}, reduction={self.reduction!r}"
+        return contrastive_margin_loss(x1, x2, similar, **self._loss_kwargs())
 
 
-class TripletMarginLoss(nn.Module):
+class TripletMarginLoss(LossModule):
     """Module form of :func:`triplet_margin_loss` (FaceNet semi-hard / Hermans et al. batch mining).
 
     Args:
@@ -530,6 +528,8 @@ class TripletMarginLoss(nn.Module):
     Shape:
         embeddings: ``(B, D)``; labels: ``(B,)``; output: ``()``.
     """
+
+    _kwarg_names = ("margin", "mining", "distance", "squared")
 
     def __init__(
         self,
@@ -546,23 +546,10 @@ class TripletMarginLoss(nn.Module):
         self.squared = squared
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        return triplet_margin_loss(
-            embeddings,
-            labels,
-            margin=self.margin,
-            mining=self.mining,
-            distance=self.distance,
-            squared=self.squared,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"margin={self.margin}, mining={self.mining!r}, distance={self.distance!r}, "
-            f"squared={self.squared}"
-        )
+        return triplet_margin_loss(embeddings, labels, **self._loss_kwargs())
 
 
-class NPairLoss(nn.Module):
+class NPairLoss(LossModule):
     """Module form of :func:`npair_loss` (Sohn 2016).
 
     Args:
@@ -572,12 +559,11 @@ class NPairLoss(nn.Module):
         anchors, positives: ``(B, D)``; labels: ``(B,)`` or ``None``; output: ``()``.
     """
 
+    _kwarg_names = ("l2_reg",)
+
     def __init__(self, l2_reg: float = 0.0) -> None:
         super().__init__()
         self.l2_reg = _check_margin(l2_reg, allow_zero=True, name="l2_reg")
 
     def forward(self, anchors: Tensor, positives: Tensor, labels: Tensor | None = None) -> Tensor:
-        return npair_loss(anchors, positives, labels, l2_reg=self.l2_reg)
-
-    def extra_repr(self) -> str:
-        return f"l2_reg={self.l2_reg}"
+        return npair_loss(anchors, positives, labels, **self._loss_kwargs())

@@ -35,6 +35,7 @@ from pairs.losses._checks import (
     l2_normalize,
     loss_dtype,
 )
+from pairs.losses._module import LossModule
 from pairs.losses.distributed import gather_sizes, gather_with_grad, is_distributed, world_size
 
 __all__ = [
@@ -185,12 +186,7 @@ def simsiam_loss(p: Tensor, z: Tensor) -> Tensor:
     Returns:
         Scalar loss in ``[-1, 1]``, dtype of ``p`` (computed in float32 for half inputs).
 
-    Raises:
-        TypeError: non-tensor or non-float inputs.
-        ValueError: shape mismatch, NaN/inf, empty input.
-
-    Shape:
-        p, z: ``(B, D)``; output: ``()``.
+    Raises and shape: as :func:`byol_loss`.
     """
     _check_pair(p, z, "p", "z")
     return (-_cosine(p, z)).mean().to(loss_dtype(p.dtype))
@@ -281,7 +277,7 @@ def _standardise(z: Tensor, eps: float) -> Tensor:
     return cs / torch.sqrt(cs.pow(2).mean(0, keepdim=True) + eps / (s * s))
 
 
-class BarlowTwinsLoss(nn.Module):
+class BarlowTwinsLoss(LossModule):
     """Module form of :func:`barlow_twins_loss` (Zbontar et al. 2021).
 
     Args:
@@ -293,6 +289,8 @@ class BarlowTwinsLoss(nn.Module):
         z1, z2: ``(B, D)``; output: ``()``.
     """
 
+    _kwarg_names = ("lambda_offdiag", "eps", "gather_distributed")
+
     def __init__(self, lambda_offdiag: float = 5.1e-3, eps: float = 1e-5, gather_distributed: bool = False):
         super().__init__()
         self.lambda_offdiag = _check_nonneg(lambda_offdiag, "lambda_offdiag")
@@ -300,19 +298,7 @@ class BarlowTwinsLoss(nn.Module):
         self.gather_distributed = _check_bool(gather_distributed, "gather_distributed")
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
-        return barlow_twins_loss(
-            z1,
-            z2,
-            lambda_offdiag=self.lambda_offdiag,
-            eps=self.eps,
-            gather_distributed=self.gather_distributed,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"lambda_offdiag={self.lambda_offdiag}, eps={self.eps}, "
-            f"gather_distributed={self.gather_distributed}"
-        )
+        return barlow_twins_loss(z1, z2, **self._loss_kwargs())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -434,7 +420,7 @@ def vicreg_loss(
     return (ws * inv + wv * var + wc * cov).to(loss_dtype(z1.dtype))
 
 
-class VICRegLoss(nn.Module):
+class VICRegLoss(LossModule):
     """Module form of :func:`vicreg_loss` (Bardes, Ponce & LeCun 2022).
 
     Args:
@@ -447,6 +433,8 @@ class VICRegLoss(nn.Module):
     Shape:
         z1, z2: ``(B, D)``; output: ``()``.
     """
+
+    _kwarg_names = ("sim_weight", "var_weight", "cov_weight", "eps", "gather_distributed")
 
     def __init__(
         self,
@@ -464,25 +452,11 @@ class VICRegLoss(nn.Module):
         self.gather_distributed = _check_bool(gather_distributed, "gather_distributed")
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
-        return vicreg_loss(
-            z1,
-            z2,
-            sim_weight=self.sim_weight,
-            var_weight=self.var_weight,
-            cov_weight=self.cov_weight,
-            eps=self.eps,
-            gather_distributed=self.gather_distributed,
-        )
+        return vicreg_loss(z1, z2, **self._loss_kwargs())
 
     def terms(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         """The unweighted terms, see :func:`vicreg_terms`."""
         return vicreg_terms(z1, z2, eps=self.eps, gather_distributed=self.gather_distributed)
-
-    def extra_repr(self) -> str:
-        return (
-            f"sim_weight={self.sim_weight}, var_weight={self.var_weight}, cov_weight={self.cov_weight}, "
-            f"eps={self.eps}, gather_distributed={self.gather_distributed}"
-        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -628,7 +602,7 @@ def swav_loss(
     return (total / n_g).to(loss_dtype(crops[0].dtype))
 
 
-class SwAVLoss(nn.Module):
+class SwAVLoss(LossModule):
     """Module form of :func:`swav_loss` (Caron et al. 2020).
 
     Args:
@@ -641,6 +615,9 @@ class SwAVLoss(nn.Module):
     Shape:
         scores: list of ``V`` tensors ``(B, K)``; output: ``()``.
     """
+
+    _kwarg_names = ("temperature", "n_global", "epsilon", "n_iters", "gather_distributed")
+    _repr_names = ("temperature", "n_global", "epsilon", "n_iters")
 
     def __init__(
         self,
@@ -658,20 +635,7 @@ class SwAVLoss(nn.Module):
         self.gather_distributed = _check_bool(gather_distributed, "gather_distributed")
 
     def forward(self, scores: Sequence[Tensor]) -> Tensor:
-        return swav_loss(
-            scores,
-            temperature=self.temperature,
-            n_global=self.n_global,
-            epsilon=self.epsilon,
-            n_iters=self.n_iters,
-            gather_distributed=self.gather_distributed,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"temperature={self.temperature}, n_global={self.n_global}, epsilon={self.epsilon}, "
-            f"n_iters={self.n_iters}"
-        )
+        return swav_loss(scores, **self._loss_kwargs())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -749,7 +713,7 @@ def dino_loss(
     return loss.to(loss_dtype(s_crops[0].dtype))
 
 
-class DINOLoss(nn.Module):
+class DINOLoss(LossModule):
     """DINO loss with the teacher centre as state (Caron et al. 2021).
 
     ``forward`` computes :func:`dino_loss` with the current centre, then updates the centre as an
@@ -775,6 +739,7 @@ class DINOLoss(nn.Module):
     """
 
     center: Tensor
+    _repr_names = ("out_dim", "center_momentum", "student_temp", "teacher_temp")
 
     def __init__(
         self,
@@ -842,9 +807,3 @@ class DINOLoss(nn.Module):
             dist.all_reduce(total)
             count = sum(gather_sizes(count, total.device))
         self.center.mul_(self.center_momentum).add_(total / count, alpha=1.0 - self.center_momentum)
-
-    def extra_repr(self) -> str:
-        return (
-            f"out_dim={self.out_dim}, center_momentum={self.center_momentum}, "
-            f"student_temp={self.student_temp}, teacher_temp={self.teacher_temp}"
-        )

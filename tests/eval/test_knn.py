@@ -10,6 +10,7 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 from pairs.eval import knn_accuracy, knn_predict, nearest_neighbors, recall_at_k
+from tests.helpers import gaussian_blobs as blobs
 
 
 # --------------------------------------------------------------------------------------------------
@@ -59,15 +60,6 @@ def loop_recall(query, ql, gallery, gl, ks, metric="cosine"):
         for k in ks:
             hits[k].append(any(gl[j] == ql[i] for j in ranked[:k]))
     return {f"recall@{k}": float(np.mean(v)) for k, v in hits.items()}, len(hits[ks[0]])
-
-
-def blobs(n_per_class, n_classes, dim, spread, seed):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(n_classes, dim))
-    y = np.repeat(np.arange(n_classes), n_per_class)
-    x = centers[y] + spread * rng.normal(size=(len(y), dim))
-    perm = rng.permutation(len(y))
-    return x[perm], y[perm]
 
 
 # --------------------------------------------------------------------------------------------------

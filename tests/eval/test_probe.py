@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pairs.eval import extract_features, linear_probe, svm_accuracy, svm_cv_accuracy
 from pairs.eval.probe import TS2VEC_SVM_C_GRID
+from tests.helpers import gaussian_blobs as blobs
 
 
 @pytest.fixture(autouse=True)
@@ -25,15 +26,6 @@ def _one_blas_thread():
     """The sklearn references run single-threaded, as the probes do (small problems, shared cores)."""
     with threadpool_limits(limits=1):
         yield
-
-
-def blobs(n_per_class, n_classes, dim, spread, seed):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(n_classes, dim))
-    y = np.repeat(np.arange(n_classes), n_per_class)
-    x = centers[y] + spread * rng.normal(size=(len(y), dim))
-    perm = rng.permutation(len(y))
-    return x[perm], y[perm]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -13,13 +13,8 @@ from torch import Tensor
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Run each loss test single-threaded: the tensors are tiny, and on a busy 2-core machine OpenMP
-    threads waiting for each other make small ops 10-30x slower. The previous setting is restored."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Run each loss test single-threaded (see the ``one_thread`` fixture in ``tests/conftest.py``)."""
 
 
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]

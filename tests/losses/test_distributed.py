@@ -4,8 +4,6 @@ gradients on the global batch."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 import torch.distributed as dist
@@ -14,7 +12,7 @@ from torch import nn
 from pairs.losses import distributed as D
 from pairs.losses.contrastive import clip_loss, info_nce, nt_xent
 from pairs.losses.queue import NegativeQueue
-from tests.helpers import free_port, spawn_workers
+from tests.helpers import gloo_ranks
 
 WORLD = 2
 GLOBAL_B = 8
@@ -68,76 +66,66 @@ def _run_case(fn, lin, xs, y, gather, reduction_sum=False):
     return loss.detach(), [p.grad.detach().clone() for p in lin.parameters()]
 
 
-def _worker(rank: int, port: int, out_dir: str) -> None:
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
-    try:
-        g = torch.Generator().manual_seed(0)
-        xs = [torch.randn(GLOBAL_B, DIM_IN, generator=g, dtype=torch.float64) for _ in range(3)]
-        labels = torch.tensor([0, 1, 2, 0, 1, 3, 0, 2])
-        base = nn.Linear(DIM_IN, DIM_OUT).double()
-        with torch.no_grad():
-            for p in base.parameters():
-                p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
-        res: dict = {"rank": D.rank(), "world": D.world_size(), "is_dist": D.is_distributed()}
+def _compute(rank: int) -> dict:
+    """One rank's results (run in each gloo process by :func:`gloo_ranks`)."""
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(GLOBAL_B, DIM_IN, generator=g, dtype=torch.float64) for _ in range(3)]
+    labels = torch.tensor([0, 1, 2, 0, 1, 3, 0, 2])
+    base = nn.Linear(DIM_IN, DIM_OUT).double()
+    with torch.no_grad():
+        for p in base.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+    res: dict = {"rank": D.rank(), "world": D.world_size(), "is_dist": D.is_distributed()}
 
-        def one(name, fn, sizes, reduce_op):
-            start = sum(sizes[:rank])
-            sl = slice(start, start + sizes[rank])
-            lin_d = nn.Linear(DIM_IN, DIM_OUT).double()
-            lin_d.load_state_dict(base.state_dict())
-            loss, grads = _run_case(fn, lin_d, [x[sl] for x in xs], labels[sl], True)
-            dist.all_reduce(loss)  # the loss as the mean (or sum) over ranks
-            if reduce_op == "mean":
-                loss /= WORLD
-            for gr in grads:  # what DDP does to parameter gradients
-                dist.all_reduce(gr)
-                gr /= WORLD
-            lin_s = nn.Linear(DIM_IN, DIM_OUT).double()
-            lin_s.load_state_dict(base.state_dict())
-            loss_s, grads_s = _run_case(fn, lin_s, xs, labels, False)
-            if reduce_op == "sum":  # DDP averages: the gradient of the global sum, divided by W
-                grads_s = [gs / WORLD for gs in grads_s]
-            res[name] = (loss, grads, loss_s, grads_s)
+    def one(name, fn, sizes, reduce_op):
+        start = sum(sizes[:rank])
+        sl = slice(start, start + sizes[rank])
+        lin_d = nn.Linear(DIM_IN, DIM_OUT).double()
+        lin_d.load_state_dict(base.state_dict())
+        loss, grads = _run_case(fn, lin_d, [x[sl] for x in xs], labels[sl], True)
+        dist.all_reduce(loss)  # the loss as the mean (or sum) over ranks
+        if reduce_op == "mean":
+            loss /= WORLD
+        for gr in grads:  # what DDP does to parameter gradients
+            dist.all_reduce(gr)
+            gr /= WORLD
+        lin_s = nn.Linear(DIM_IN, DIM_OUT).double()
+        lin_s.load_state_dict(base.state_dict())
+        loss_s, grads_s = _run_case(fn, lin_s, xs, labels, False)
+        if reduce_op == "sum":  # DDP averages: the gradient of the global sum, divided by W
+            grads_s = [gs / WORLD for gs in grads_s]
+        res[name] = (loss, grads, loss_s, grads_s)
 
-        for name, fn in _cases().items():
-            one(name, fn, [4, 4], "mean")
-        # uneven local batches: the "mean" is scaled so that the mean over ranks is the global mean
-        for name in UNEVEN:
-            one(name + "_uneven", _cases()[name], [3, 5], "mean")
-        # uneven local batches: with reduction="sum" the per-rank losses add up to the global loss
-        one(
-            "nt_xent_uneven_sum",
-            lambda z1, z2, z3, y, gg: nt_xent(z1, z2, labels=y, reduction="sum", gather_distributed=gg),
-            [3, 5],
-            "sum",
-        )
+    for name, fn in _cases().items():
+        one(name, fn, [4, 4], "mean")
+    # uneven local batches: the "mean" is scaled so that the mean over ranks is the global mean
+    for name in UNEVEN:
+        one(name + "_uneven", _cases()[name], [3, 5], "mean")
+    # uneven local batches: with reduction="sum" the per-rank losses add up to the global loss
+    one(
+        "nt_xent_uneven_sum",
+        lambda z1, z2, z3, y, gg: nt_xent(z1, z2, labels=y, reduction="sum", gather_distributed=gg),
+        [3, 5],
+        "sum",
+    )
 
-        # gather_with_grad itself: each rank weights the gathered tensor differently
-        x = torch.full((rank + 1, 2), float(rank + 1), dtype=torch.float64, requires_grad=True)  # sizes 1, 2
-        gathered, offset = D.gather_with_grad_and_offset(x)
-        w = torch.arange(gathered.numel(), dtype=torch.float64).reshape(gathered.shape) * (rank + 1)
-        (gathered * w).sum().backward()
-        res["gather"] = (gathered.detach(), offset, x.grad.clone())
+    # gather_with_grad itself: each rank weights the gathered tensor differently
+    x = torch.full((rank + 1, 2), float(rank + 1), dtype=torch.float64, requires_grad=True)  # sizes 1, 2
+    gathered, offset = D.gather_with_grad_and_offset(x)
+    w = torch.arange(gathered.numel(), dtype=torch.float64).reshape(gathered.shape) * (rank + 1)
+    (gathered * w).sum().backward()
+    res["gather"] = (gathered.detach(), offset, x.grad.clone())
 
-        # a queue that gathers keys and labels before enqueueing
-        q = NegativeQueue(10, 2, store_labels=True, gather_distributed=True)
-        q.enqueue(torch.full((2, 2), float(rank)), torch.full((2,), rank))
-        res["queue"] = q.get()
-        torch.save(res, os.path.join(out_dir, f"rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
+    # a queue that gathers keys and labels before enqueueing
+    q = NegativeQueue(10, 2, store_labels=True, gather_distributed=True)
+    q.enqueue(torch.full((2, 2), float(rank)), torch.full((2,), rank))
+    res["queue"] = q.get()
+    return res
 
 
 @pytest.fixture(scope="module")
 def two_rank_results(tmp_path_factory):
-    if not dist.is_available():
-        pytest.skip("torch.distributed is not available in this build")
-    out = tmp_path_factory.mktemp("dist")
-    spawn_workers(_worker, (free_port(), str(out)), WORLD)
-    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
+    return gloo_ranks(_compute, tmp_path_factory.mktemp("dist"), WORLD)
 
 
 def test_ranks_see_the_process_group(two_rank_results):

@@ -549,65 +549,50 @@ def _dist_cases():
     }
 
 
-def _dist_worker(rank: int, port: int, out_dir: str) -> None:
-    import os
-
+def _dist_compute(rank: int) -> dict:
+    """One rank's results (run in each gloo process by :func:`gloo_ranks`)."""
     import torch.distributed as dist
 
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
-    try:
-        g = torch.Generator().manual_seed(0)
-        xs = [torch.randn(8, 6, generator=g, dtype=torch.float64) for _ in range(2)]
-        base = torch.nn.Linear(6, 5).double()
-        with torch.no_grad():
-            for p in base.parameters():
-                p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
-        sl = slice(4 * rank, 4 * rank + 4)
-        res = {}
-        for name, fn in _dist_cases().items():
-            out = []
-            for local, gather in ((True, True), (False, False)):
-                lin = torch.nn.Linear(6, 5).double()
-                lin.load_state_dict(base.state_dict())
-                z1, z2 = (lin(x[sl] if local else x) for x in xs)
-                loss = fn(z1, z2, gather)
-                loss.backward()
-                grads = [p.grad.detach().clone() for p in lin.parameters()]
-                loss = loss.detach()
-                if local:  # what the training loop logs and DDP does to parameter gradients
-                    dist.all_reduce(loss)
-                    loss /= WORLD
-                    for gr in grads:
-                        dist.all_reduce(gr)
-                        gr /= WORLD
-                out.append((loss, grads))
-            res[name] = out
-        scores = xs[0] @ xs[1][:5].T  # (8, 5)
-        res["sinkhorn"] = (sinkhorn_knopp(scores[sl], gather_distributed=True), sinkhorn_knopp(scores)[sl])
-        dino = DINOLoss(6, center_momentum=0.5)
-        teacher = [xs[0], xs[1]]
-        dino([t[sl] for t in teacher], [t[sl] for t in teacher])
-        res["center"] = (dino.center.clone(), 0.5 * torch.cat(teacher).mean(0, keepdim=True).float())
-        torch.save(res, os.path.join(out_dir, f"rank{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(8, 6, generator=g, dtype=torch.float64) for _ in range(2)]
+    base = torch.nn.Linear(6, 5).double()
+    with torch.no_grad():
+        for p in base.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+    sl = slice(4 * rank, 4 * rank + 4)
+    res = {}
+    for name, fn in _dist_cases().items():
+        out = []
+        for local, gather in ((True, True), (False, False)):
+            lin = torch.nn.Linear(6, 5).double()
+            lin.load_state_dict(base.state_dict())
+            z1, z2 = (lin(x[sl] if local else x) for x in xs)
+            loss = fn(z1, z2, gather)
+            loss.backward()
+            grads = [p.grad.detach().clone() for p in lin.parameters()]
+            loss = loss.detach()
+            if local:  # what the training loop logs and DDP does to parameter gradients
+                dist.all_reduce(loss)
+                loss /= WORLD
+                for gr in grads:
+                    dist.all_reduce(gr)
+                    gr /= WORLD
+            out.append((loss, grads))
+        res[name] = out
+    scores = xs[0] @ xs[1][:5].T  # (8, 5)
+    res["sinkhorn"] = (sinkhorn_knopp(scores[sl], gather_distributed=True), sinkhorn_knopp(scores)[sl])
+    dino = DINOLoss(6, center_momentum=0.5)
+    teacher = [xs[0], xs[1]]
+    dino([t[sl] for t in teacher], [t[sl] for t in teacher])
+    res["center"] = (dino.center.clone(), 0.5 * torch.cat(teacher).mean(0, keepdim=True).float())
+    return res
 
 
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
+    from tests.helpers import gloo_ranks
 
-    import torch.distributed as dist
-
-    if not dist.is_available():
-        pytest.skip("torch.distributed is not available in this build")
-    from tests.helpers import free_port, spawn_workers
-
-    out = tmp_path_factory.mktemp("dist_noncontrastive")
-    spawn_workers(_dist_worker, (free_port(), str(out)), WORLD)
-    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
+    return gloo_ranks(_dist_compute, tmp_path_factory.mktemp("dist_noncontrastive"), WORLD)
 
 
 @pytest.mark.parametrize("name", list(_dist_cases()))

@@ -10,18 +10,10 @@ import pytest
 import torch
 
 from pairs.train import TrainConfig, Trainer, load_checkpoint
+from tests.helpers import StopAfter
 from tests.methods._tiny import loader, make
 
 STATEFUL = ["mocov2", "mocov3", "byol", "swav", "dino", "supcon_queue"]
-
-
-class _StopAfter:
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __call__(self, trainer, record):
-        if record["epoch"] == self.n:
-            raise KeyboardInterrupt
 
 
 def _config(path, **kw) -> TrainConfig:
@@ -35,7 +27,7 @@ def test_resume_after_epoch_one_matches_unbroken_run(name, tmp_path):
 
     broken = make(name)
     with pytest.raises(KeyboardInterrupt):
-        Trainer(broken, _config(tmp_path / "b"), callbacks=[_StopAfter(1)]).fit(loader(broken))
+        Trainer(broken, _config(tmp_path / "b"), callbacks=[StopAfter(1)]).fit(loader(broken))
     saved = load_checkpoint(tmp_path / "b")
     assert saved["epoch"] == 1
 

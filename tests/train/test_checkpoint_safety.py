@@ -17,7 +17,7 @@ from pairs.losses._checks import check_embeddings
 from pairs.methods.base import Method
 from pairs.train import TrainConfig, Trainer, load_checkpoint, save_checkpoint
 from pairs.train.checkpoint import non_finite_entries
-from tests.helpers import FlatEncoder
+from tests.helpers import BreaksAt, FlatEncoder, StopAfter
 from tests.train.test_trainer import config, make_loader, make_method
 
 
@@ -25,25 +25,8 @@ def _events(run_dir) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-class _NaNGradientAt(Method):
-    """Finite loss on every call; from call ``at`` on, the gradient of one weight is NaN."""
-
-    def __init__(self, at: int) -> None:
-        super().__init__(FlatEncoder())
-        self.at = at
-        self.calls = 0
-
-    def forward(self, batch):
-        self.calls += 1
-        z = self.encoder(batch.views[0])
-        loss = z.pow(2).mean()
-        if self.calls >= self.at:  # sqrt'(0) = inf, times 0: the value stays 0, the gradient is NaN
-            loss = loss + torch.sqrt(self.encoder.net[1].weight[0, 0] * 0.0)
-        return {"loss": loss, "embeddings": z.detach()}
-
-
 def test_nan_gradient_on_the_last_step_of_an_epoch_keeps_the_last_finite_checkpoint(tmp_path):
-    method = _NaNGradientAt(at=6)  # 3 steps per epoch: the last step of epoch 2 poisons the weights
+    method = BreaksAt(6, "gradient")  # 3 steps per epoch: the last step of epoch 2 poisons the weights
     with pytest.raises(TrainingDiverged, match=r"epoch 2.*end of epoch 1\) is kept"):
         Trainer(method, config(tmp_path)).fit(make_loader())
     assert non_finite_entries(dict(method.named_parameters()))  # the weights really are NaN now
@@ -171,18 +154,9 @@ def test_checkpoint_has_the_mode_of_the_other_run_files(tmp_path):
     )
 
 
-class _StopAfter:
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __call__(self, trainer, record):
-        if record["epoch"] == self.n:
-            raise KeyboardInterrupt
-
-
 def test_resume_removes_leftover_temporary_files(tmp_path):
     with pytest.raises(KeyboardInterrupt):
-        Trainer(make_method(), config(tmp_path, epochs=2), callbacks=[_StopAfter(1)]).fit(make_loader())
+        Trainer(make_method(), config(tmp_path, epochs=2), callbacks=[StopAfter(1)]).fit(make_loader())
     leftover = tmp_path / "run" / ".checkpoint.pt.k1ll3d.tmp"
     leftover.write_bytes(b"\0" * 4096)  # what a kill during a write leaves
     Trainer(make_method(), config(tmp_path, epochs=2, resume=True)).fit(make_loader())

@@ -20,7 +20,7 @@ from pairs.train import (
     save_checkpoint,
     warmup_cosine,
 )
-from tests.helpers import AddNoise, FlatEncoder, blobs
+from tests.helpers import AddNoise, BreaksAt, FlatEncoder, StopAfter, blobs
 
 
 def make_method(seed: int = 0) -> SimCLR:
@@ -119,24 +119,13 @@ def test_weight_decay_on_biases_only_when_asked(tmp_path, decay_all):
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(matrices | vectors)
 
 
-class _StopAfter:
-    """Simulates a kill: raises after the checkpoint of epoch ``n`` is written."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __call__(self, trainer, record):
-        if record["epoch"] == self.n:
-            raise KeyboardInterrupt
-
-
 def test_resume_after_epoch_two_matches_unbroken_run(tmp_path):
     unbroken = make_method()
     Trainer(unbroken, config(tmp_path / "a")).fit(make_loader())
 
     broken = make_method()
     with pytest.raises(KeyboardInterrupt):
-        Trainer(broken, config(tmp_path / "b"), callbacks=[_StopAfter(2)]).fit(make_loader())
+        Trainer(broken, config(tmp_path / "b"), callbacks=[StopAfter(2)]).fit(make_loader())
     assert load_checkpoint(tmp_path / "b" / "run")["epoch"] == 2
 
     resumed = make_method(seed=123)  # different init: everything must come from the checkpoint
@@ -152,7 +141,7 @@ def test_resume_of_a_max_steps_run_ends_on_the_same_step_and_weights(tmp_path):
     Trainer(unbroken, config(tmp_path / "a", **kw)).fit(make_loader())
     broken = make_method()
     with pytest.raises(KeyboardInterrupt):
-        Trainer(broken, config(tmp_path / "b", **kw), callbacks=[_StopAfter(2)]).fit(make_loader())
+        Trainer(broken, config(tmp_path / "b", **kw), callbacks=[StopAfter(2)]).fit(make_loader())
     resumed = make_method(seed=123)
     result = Trainer(resumed, config(tmp_path / "b", resume=True, **kw)).fit(make_loader())
     assert result.resumed_from_epoch == 2
@@ -189,25 +178,8 @@ def test_existing_run_directory_is_not_clobbered(tmp_path):
         Trainer(make_method(), config(tmp_path, out_dir=str(tmp_path / "empty"), resume=True))
 
 
-class _NaNAfter(Method):
-    """A method whose loss turns NaN at a given step."""
-
-    def __init__(self, nan_at: int) -> None:
-        super().__init__(FlatEncoder())
-        self.nan_at = nan_at
-        self.calls = 0
-
-    def forward(self, batch):
-        self.calls += 1
-        z = self.encoder(batch.views[0])
-        loss = z.pow(2).mean()
-        if self.calls >= self.nan_at:
-            loss = loss * float("nan")
-        return {"loss": loss, "embeddings": z.detach()}
-
-
 def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
-    method = _NaNAfter(nan_at=5)  # 3 steps per epoch: epoch 1 completes, epoch 2 diverges
+    method = BreaksAt(5)  # 3 steps per epoch: epoch 1 completes, epoch 2 diverges
     with pytest.raises(TrainingDiverged, match="epoch 2.*lower learning rate.*end of epoch 1"):
         Trainer(method, config(tmp_path)).fit(make_loader())
     state = load_checkpoint(tmp_path / "run")
