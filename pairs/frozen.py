@@ -26,10 +26,10 @@ __all__ = ["device_of", "frozen"]
 
 def device_of(module: nn.Module) -> torch.device | None:
     """The device of the module's first parameter (or buffer); ``None`` for a module without tensors."""
-    for t in module.parameters():
-        return t.device
-    for t in module.buffers():
-        return t.device
+    for p in module.parameters():
+        return p.device
+    for b in module.buffers():
+        return b.device
     return None
 
 

@@ -165,7 +165,11 @@ def load_speech(arg: str | None = None) -> DataBundle:
             "them with: apt-get install pocketsphinx-testdata"
         )
     sr, win = 16000, 16000
-    train, test, y_train, y_test, sources = [], [], [], [], []
+    train: list[torch.Tensor] = []
+    test: list[torch.Tensor] = []
+    y_train: list[int] = []
+    y_test: list[int] = []
+    sources: list[str] = []
     for path, label in files:
         wave, _ = load_audio(path, sr)
         n = max(1, wave.shape[-1] // win)
@@ -292,7 +296,7 @@ class AudioFolderSource(Source):
         start = int((w + u) * (room + 1) / int(self.n_windows[f])) if room > 0 else 0
         return self._read(f, min(start, max(room, 0)))
 
-    def file_subset(self, files: Sequence[int]) -> AudioFolderSource:
+    def file_subset(self, files: Sequence[int] | np.ndarray) -> AudioFolderSource:
         """The windows of files ``files`` only (a split by file, so no file is in two splits)."""
         files = list(files)
         labels = None if self.labels is None else [self._file_label(f) for f in files]
@@ -307,6 +311,7 @@ class AudioFolderSource(Source):
         )
 
     def _file_label(self, f: int) -> int:
+        assert self.labels is not None  # asked for labelled sources only
         first = int(np.searchsorted(self.file_of, f))
         return int(self.labels[first])
 
@@ -383,7 +388,7 @@ def load_audio_folder(arg: str | None) -> DataBundle:
         paths.append(str(path))
         frames.append(int(head.frames))
         rates.append(int(head.samplerate))
-    labels = [k for _, k in entries] if classes else None
+    labels = [k for _, k in entries if k is not None] if classes else None  # with classes, every k is set
     everything = AudioFolderSource(paths, frames, rates, labels, classes, sr, seconds)
     durations = np.asarray(frames) / np.asarray(rates)
     short = np.flatnonzero(durations < seconds)

@@ -50,13 +50,16 @@ class DeclaredSpec:
     argument: str | None
 
 
-def _is_register_call(node: ast.AST) -> bool:
-    return (
+def _register_call(node: ast.AST) -> ast.Call | None:
+    """The ``register_data(...)`` call of a statement that is just that call, else ``None``."""
+    if (
         isinstance(node, ast.Expr)
         and isinstance(node.value, ast.Call)
         and isinstance(node.value.func, ast.Name)
         and node.value.func.id == "register_data"
-    )
+    ):
+        return node.value
+    return None
 
 
 def _read_call(call: ast.Call, module: str) -> DeclaredSpec | None:
@@ -83,7 +86,7 @@ def _scan(path: str, mtime: float) -> tuple[bool, tuple[DeclaredSpec, ...] | Non
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and _calls_register(node)]
     if not calls:
         return False, None
-    top_level = [node.value for node in tree.body if _is_register_call(node)]
+    top_level = [call for node in tree.body if (call := _register_call(node)) is not None]
     if len(top_level) != len(calls):  # a call in a loop or a function: import to read it
         return True, None
     specs = [_read_call(call, module) for call in top_level]

@@ -403,8 +403,9 @@ def networkx_to_data(graph: Any, path: Path | str = "") -> Data:
         cols = []
         for key in keys:
             values = [_numeric(graph.nodes[v][key]) for v in nodes]
-            if all(v is not None for v in values) and len({len(v) for v in values}) == 1:
-                cols.append(torch.tensor(values, dtype=torch.float32))
+            numeric = [v for v in values if v is not None]
+            if len(numeric) == len(values) and len({len(v) for v in numeric}) == 1:
+                cols.append(torch.tensor(numeric, dtype=torch.float32))
         if cols:
             data.x = torch.cat(cols, dim=1)
     return data
@@ -522,7 +523,9 @@ def load_pyg_dataset(path: str | Path) -> list[Data]:
             f"{type(out).__name__}"
         )
     data, slices = out[0], out[1]
-    cls = out[3] if len(out) == 4 and isinstance(out[3], type) and issubclass(out[3], Data) else Data
+    cls: type[Data] = Data
+    if len(out) == 4 and isinstance(out[3], type) and issubclass(out[3], Data):
+        cls = out[3]
     if isinstance(data, dict):
         data = cls.from_dict(data)
     if not isinstance(data, Data):
@@ -545,7 +548,7 @@ def _rdkit() -> Any:
         raise DependencyError(
             f"molecule data needs RDKit, which does not import ({err}): pip install rdkit"
         ) from None
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]  # missing from RDKit's stubs
     return Chem
 
 

@@ -256,7 +256,7 @@ class ImageFolderSource(Source):
         k = s / min(w, h)
         cw, ch = s / k, s / k  # the centre square, in source pixels
         box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
-        return self._tensor([img.resize((s, s), Image.BILINEAR, box=box)])[0]
+        return self._tensor([img.resize((s, s), Image.Resampling.BILINEAR, box=box)])[0]
 
     def train_item(self, i: int, generator: torch.Generator) -> torch.Tensor:
         if not self.crops:
@@ -273,7 +273,9 @@ class ImageFolderSource(Source):
         fx, fy = img.size[0] / width, img.size[1] / height
         return self._tensor(
             [
-                img.resize((s, s), Image.BILINEAR, box=(b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy))
+                img.resize(
+                    (s, s), Image.Resampling.BILINEAR, box=(b[0] * fx, b[1] * fy, b[2] * fx, b[3] * fy)
+                )
                 for b in boxes
             ]
         )
@@ -346,13 +348,14 @@ def load_image_folder(arg: str | None) -> DataBundle:
     if labels is None or len(set(labels)) < 2 or len(paths) < 10:
         info["split"] = "none (unlabeled or too few images): no held-out evaluation"
         return DataBundle(spec, "image", ImageFolderSource(paths, labels, classes, size, channels), info=info)
-    train, test = stratified_split(np.asarray(labels), 0.2)
+    known = labels
+    tr, te = stratified_split(np.asarray(known), 0.2)
     info["split"] = "stratified 80%/20%, random_state=0"
 
     def part(pos: np.ndarray) -> ImageFolderSource:
-        return ImageFolderSource([paths[k] for k in pos], [labels[k] for k in pos], classes, size, channels)
+        return ImageFolderSource([paths[k] for k in pos], [known[k] for k in pos], classes, size, channels)
 
-    return DataBundle(spec, "image", part(train), test=part(test), info=info)
+    return DataBundle(spec, "image", part(tr), test=part(te), info=info)
 
 
 register_data("digits", load_digits, domain="image", description="sklearn's 1,797 8x8 digits (offline)")

@@ -631,10 +631,12 @@ def _load_series_spec(arg: str | None) -> DataBundle:
         source = NpySeriesSource(path, None)
         if y is not None:
             y = _as_labels(y, len(source), str(options["labels"]))
+        shape = source.sample_shape
+        assert shape is not None  # a .npy file has one shape
         info = {
-            "shape": source.sample_shape,
-            "channels": source.sample_shape[0],
-            "length": source.sample_shape[1],
+            "shape": shape,
+            "channels": shape[0],
+            "length": shape[1],
             "variable_length": False,
             "file": str(path),
             "streamed": "read series by series (os.pread), the file is never loaded whole",

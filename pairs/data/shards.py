@@ -103,7 +103,7 @@ def encode_sample(domain: str, sample: Any) -> dict[str, bytes]:
             raise DataError(f"a text sample must be a str to be packed, got {type(sample).__name__}")
         return {"txt": sample.encode("utf-8")}
     if kind == "npz":
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[str, Any] = {}  # np.savez's **kwds (typed as if they could be allow_pickle)
         for key, value in sample.to_dict().items():
             if isinstance(value, Tensor):
                 arrays[key] = _array(value, f"graph attribute {key!r}")

@@ -52,6 +52,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -192,7 +193,7 @@ class SubsetSource(Source):
         positions: positions in ``parent``.
     """
 
-    def __init__(self, parent: Source, positions: Sequence[int] | Tensor) -> None:
+    def __init__(self, parent: Source, positions: Sequence[int] | Tensor | np.ndarray) -> None:
         super().__init__()
         self.parent = parent
         self.positions = torch.as_tensor(positions, dtype=torch.long)

@@ -37,6 +37,7 @@ import codecs
 import re
 from array import array
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -313,6 +314,7 @@ def load_wiki(arg: str | None = None) -> DataBundle:
     """Unlabelled passages (Wikipedia, Lee news) and polarity sentences to train on (see the module)."""
     lee, polarity = load_lee(), load_polarity()
     texts = polarity.train + polarity.test
+    assert polarity.train_labels is not None and polarity.test_labels is not None  # a labelled set
     labels = torch.cat([polarity.train_labels, polarity.test_labels])
     train = passages(_wiki_articles() + lee_sentences(), 3) + texts
     return DataBundle(
@@ -342,7 +344,8 @@ class _FileHandle:
     """A file opened lazily in each process that reads it (DataLoader workers get their own handle)."""
 
     def __init__(self, path: str) -> None:
-        self.path, self._fh = path, None
+        self.path = path
+        self._fh: BinaryIO | None = None
 
     def read_at(self, offset: int, size: int = -1) -> bytes:
         if self._fh is None:
@@ -624,7 +627,7 @@ def load_text_file(arg: str) -> DataBundle:
     if not options and path.is_file() and _wide_unicode(path):  # UTF-16/32: read whole, as before
         lines, encoding = read_lines(path)
         texts, names = _split_labels(lines)
-        info = {"source": str(path), "encoding": encoding}
+        info: dict[str, Any] = {"source": str(path), "encoding": encoding}
         if names is not None and len(set(names)) >= 2 and len(texts) >= 10:
             return _labelled_bundle(f"text:{path}", texts, names, 0.2, info)
         info["split"] = "none (unlabelled or too few lines): no held-out evaluation"

@@ -49,7 +49,7 @@ def check_embeddings(
     Shape:
         any of the ranks in ``ndim``; the last dimension is the embedding dimension ``D``.
     """
-    allowed = (ndim,) if isinstance(ndim, numbers.Integral) else tuple(ndim)
+    allowed = (ndim,) if isinstance(ndim, (int, numbers.Integral)) else tuple(ndim)
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() not in allowed:
@@ -257,4 +257,4 @@ def finite_loss(fn: _Fn | None = None, *, allow_neg_inf: bool = False) -> Any:
             "raise a tiny temperature, or compute in float64"
         )
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -29,7 +29,7 @@ without negatives raise a ``ValueError`` / ``TypeError`` that says what was expe
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -48,6 +48,9 @@ from pairs.losses._module import LossModule
 from pairs.losses.distributed import all_gather_no_grad, gather_with_grad_and_offset, world_size
 from pairs.losses.queue import NegativeQueue
 from pairs.losses.tiled import check_mode, resolve_block_size, similarity_logsumexp
+
+if TYPE_CHECKING:  # typing.Unpack is Python >= 3.11
+    from typing_extensions import Unpack
 
 _HALF = (torch.float16, torch.bfloat16)
 
@@ -484,7 +487,7 @@ def info_nce(
     if neg.dim() == 3:  # per-query negatives: (B, K) logits, no shared matrix
         s_neg = torch.einsum("bd,bkd->bk", q, neg.to(q.dtype)) * scale
         lse = torch.logsumexp(torch.cat([s_pos[:, None], s_neg], dim=1), dim=1)
-        if query_labels is None:
+        if query_labels is None or negative_labels is None:  # both None or neither (checked above)
             return _finish(lse, s_pos, torch.ones_like(s_pos, dtype=torch.long), reduction)
         same = negative_labels == query_labels[:, None]
         pos_sum = s_pos + (s_neg * same).sum(dim=1)
@@ -492,7 +495,7 @@ def info_nce(
 
     neg = neg.to(q.dtype)
     lse = torch.logaddexp(s_pos, similarity_logsumexp(q, neg, scale, mode=mode, block_size=block_size))
-    if query_labels is None:
+    if query_labels is None or negative_labels is None:  # both None or neither (checked above)
         return _finish(lse, s_pos, torch.ones_like(s_pos, dtype=torch.long), reduction)
     gid, n_groups = _group_ids(torch.cat([query_labels, negative_labels]))
     sums, counts = _class_sums(neg, gid[b:], n_groups)
@@ -742,10 +745,10 @@ class InfoNCELoss(_ContrastiveModule):
         negative_labels: Tensor | None = None,
     ) -> Tensor:
         """Compute the loss (and update the queue in training mode); see :func:`info_nce`."""
-        use_queue = self.queue is not None and negatives is None
+        queue = self.queue if negatives is None else None
         gather = self.gather_distributed
-        if use_queue and int(self.queue.filled) > 0:
-            negatives, queue_labels = self.queue.get()
+        if queue is not None and int(queue.filled) > 0:
+            negatives, queue_labels = queue.get()
             gather = False
             if query_labels is not None:
                 if queue_labels is None:
@@ -761,8 +764,8 @@ class InfoNCELoss(_ContrastiveModule):
             negative_labels=negative_labels,
             **{**self._loss_kwargs(), "gather_distributed": gather},
         )
-        if use_queue and self.training:
-            self.queue.enqueue(positive.detach(), query_labels if self.queue.store_labels else None)
+        if queue is not None and self.training:
+            queue.enqueue(positive.detach(), query_labels if queue.store_labels else None)
         return loss
 
 

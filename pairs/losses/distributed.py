@@ -72,13 +72,13 @@ def all_gather_no_grad(x: Tensor) -> Tensor:
 
 class _GatherWithGrad(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, sizes: list[int], rank_: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, sizes: list[int], rank_: int) -> Tensor:
         ctx.sizes = sizes
         ctx.rank = rank_
         return _all_gather_padded(x, sizes)
 
     @staticmethod
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
+    def backward(ctx, grad: Tensor):
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         start = sum(ctx.sizes[: ctx.rank])
@@ -95,7 +95,7 @@ def gather_with_grad_and_offset(x: Tensor) -> tuple[Tensor, int]:
         return x, 0
     sizes = gather_sizes(x.shape[0], x.device)
     r = rank()
-    return _GatherWithGrad.apply(x, sizes, r), sum(sizes[:r])  # type: ignore[return-value]
+    return _GatherWithGrad.apply(x, sizes, r), sum(sizes[:r])
 
 
 def gather_with_grad(x: Tensor) -> Tensor:

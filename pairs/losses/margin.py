@@ -86,13 +86,13 @@ def _check_bool(value: object, name: str) -> bool:
 def _check_distance(distance: object) -> str:
     if distance not in DISTANCES:
         raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
-    return distance  # type: ignore[return-value]
+    return distance
 
 
 def _check_mining(mining: object) -> str:
     if mining not in MINING_STRATEGIES:
         raise ValueError(f"mining must be one of {MINING_STRATEGIES}, got {mining!r}")
-    return mining  # type: ignore[return-value]
+    return mining
 
 
 def _check_same_shape(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:

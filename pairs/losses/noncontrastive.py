@@ -91,12 +91,13 @@ def _check_bool(value: object, name: str) -> bool:
 def _check_pair(a: object, b: object, name_a: str, name_b: str, min_rows: int = 1) -> None:
     check_embeddings(a, name_a, 2, min_rows=min_rows)
     check_embeddings(b, name_b, 2, min_rows=min_rows)
-    if a.shape != b.shape:  # type: ignore[union-attr]
+    assert isinstance(a, Tensor) and isinstance(b, Tensor)  # checked just above
+    if a.shape != b.shape:
         raise ValueError(
             f"{name_a} and {name_b} must have the same shape (B, D), got "
-            f"{tuple(a.shape)} and {tuple(b.shape)}"  # type: ignore[union-attr]
+            f"{tuple(a.shape)} and {tuple(b.shape)}"
         )
-    check_same_kind((name_a, a), (name_b, b))  # type: ignore[arg-type]
+    check_same_kind((name_a, a), (name_b, b))
 
 
 def _check_crops(crops: object, name: str, min_len: int = 1) -> list[Tensor]:

@@ -65,7 +65,7 @@ in the input dtype.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -269,7 +269,7 @@ def _n_workers(device: torch.device, tile_numel: int, n_items: int, state_bytes:
 
 
 def _run_tiles(
-    items: list[tuple[int, ...]],
+    items: Sequence[tuple[int, ...]],
     body: Callable[[tuple[int, ...], Any], None],
     make_state: Callable[[], Any],
     n_workers: int,
@@ -339,7 +339,7 @@ class _TiledLogSumExp(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx,
         rows: Tensor,
         cols: Tensor,
@@ -375,7 +375,7 @@ class _TiledLogSumExp(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_lse: Tensor):  # type: ignore[override]
+    def backward(ctx, grad_lse: Tensor):
         rows, cols, scale, lse, self_col_t, row_gid, col_gid = ctx.saved_tensors
         self_col = ctx.self_col_int if ctx.self_col_int is not None else self_col_t
         block_rows, block_cols = ctx.blocks
@@ -445,7 +445,7 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx,
         z: Tensor,
         scale: Tensor,
@@ -499,7 +499,7 @@ class _SelfTiledLogSumExp(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_lse: Tensor):  # type: ignore[override]
+    def backward(ctx, grad_lse: Tensor):
         z, scale, lse, gid = ctx.saved_tensors
         t, chunk = ctx.sizes
         self_col = 0 if ctx.exclude_self else None
@@ -637,11 +637,11 @@ def tiled_logsumexp(
         sc = _as_scale(scale, z)
         gid = row_gid if row_gid is not None and col_gid is not None else None
         out = _SelfTiledLogSumExp.apply(z[None], sc, self_col == 0, gid, min(br, bc), br * bc)
-        return out[0]  # type: ignore[no-any-return]
+        return out[0]
     same = cols is rows
     rows = _upcast(rows)
     cols = rows if same else _upcast(cols)
-    return _TiledLogSumExp.apply(rows, cols, _as_scale(scale, rows), self_col, row_gid, col_gid, br, bc)  # type: ignore[no-any-return]
+    return _TiledLogSumExp.apply(rows, cols, _as_scale(scale, rows), self_col, row_gid, col_gid, br, bc)
 
 
 class _DenseLogSumExp(torch.autograd.Function):
@@ -654,7 +654,7 @@ class _DenseLogSumExp(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx,
         rows: Tensor,
         cols: Tensor,
@@ -677,7 +677,7 @@ class _DenseLogSumExp(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_lse: Tensor):  # type: ignore[override]
+    def backward(ctx, grad_lse: Tensor):
         rows, cols, scale, p = ctx.saved_tensors
         sc = scale.to(rows.dtype)
         w = p * (grad_lse.to(rows.dtype) * sc)[..., None]
@@ -709,7 +709,7 @@ def dense_logsumexp(
     same = cols is rows
     rows = _upcast(rows)
     cols = rows if same else _upcast(cols)
-    return _DenseLogSumExp.apply(rows, cols, _as_scale(scale, rows), self_col, row_gid, col_gid)  # type: ignore[no-any-return]
+    return _DenseLogSumExp.apply(rows, cols, _as_scale(scale, rows), self_col, row_gid, col_gid)
 
 
 @finite_loss(allow_neg_inf=True)
@@ -782,7 +782,7 @@ def _self_lse(
         out = _DenseLogSumExp.apply(zz, zz, sc, 0 if exclude_self else None, gid, gid)
     else:
         out = _SelfTiledLogSumExp.apply(zz, sc, bool(exclude_self), gid, min(br, bc), br * bc)
-    return out[0] if single else out  # type: ignore[no-any-return]
+    return out[0] if single else out
 
 
 def similarity_logsumexp(

@@ -198,7 +198,10 @@ def anomaly(
             ref = ref.select(~torch.isin(ref.labels, held))
             if len(ref) == 0:
                 raise ConfigError("every reference item carries an --anomaly-label; nothing normal is left")
-    is_anomaly = torch.isin(items.labels, torch.tensor(marked)).long() if marked else None
+    # marked labels imply labelled items (checked above)
+    is_anomaly = (
+        torch.isin(items.labels, torch.tensor(marked)).long() if marked and items.labels is not None else None
+    )
     if is_anomaly is not None and int(is_anomaly.sum()) in (0, len(items)):
         raise DataError(
             f"--anomaly-label {', '.join(map(str, anomaly_labels))} marks {int(is_anomaly.sum())} of "
@@ -208,7 +211,7 @@ def anomaly(
     all_scores = torch.empty(len(items), dtype=torch.float64)
     for start, s in _score_batches(encoder, ref, items, k=k, score=score, batch_size=batch_size, device=dev):
         all_scores[start : start + len(s)] = s
-        if writer is not None:
+        if writer is not None and path is not None:  # a writer has a path
             ids = [items.item_id(i) for i in range(start, start + len(s))]
             labels = None if items.labels is None else items.labels[start : start + len(s)].tolist()
             if path.suffix.lower() == ".npy":  # scores (N,), ids and labels in the side file

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from pairs.errors import ConfigError, DataError, DependencyError, OutputError
 from pairs.results.items import Items, open_items
+from pairs.results.loading import preprocess_of
 
 __all__ = ["MODES", "embed", "encode_batches", "encode_items", "check_domain", "write_vectors"]
 
@@ -41,8 +42,9 @@ def has_per_step(encoder: nn.Module) -> bool:
 def _forward(encoder: nn.Module, batch: Any, mode: str) -> Tensor:
     if mode == "pooled":
         return encoder(batch)
-    if callable(getattr(encoder, "sequences", None)):
-        return encoder.sequences(batch)[1]  # CPC: the context at every step, (B, T', H)
+    sequences = getattr(encoder, "sequences", None)
+    if callable(sequences):
+        return sequences(batch)[1]  # CPC: the context at every step, (B, T', H)
     return encoder(batch, pooled=False)  # (B, T, D)
 
 
@@ -82,7 +84,7 @@ def encode_batches(
             f"{type(encoder).__name__} gives one vector per item only; --per-step needs a series encoder "
             "(forward(x, pooled=False)) or a CPC model"
         )
-    preprocess = encoder.preprocess
+    preprocess = preprocess_of(encoder)
     check_domain(encoder, items)
     batch_size = int(batch_size or preprocess.batch_size)
     dev = torch.device(device)
@@ -99,7 +101,7 @@ def encode_batches(
 
 def check_domain(encoder: nn.Module, items: Items) -> None:
     """Raise :class:`DataError` when the items are not of the encoder's domain."""
-    domain = encoder.preprocess.domain
+    domain = preprocess_of(encoder).domain
     if items.domain != domain:
         raise DataError(
             f"the run's encoder takes {domain} data, but {items.spec!r} is {items.domain} data; "

@@ -19,13 +19,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from pairs.errors import CheckpointError, DataError
+
+if TYPE_CHECKING:
+    from pairs.methods.base import Method
 
 __all__ = ["Preprocess", "load_run", "load_method", "load_encoder", "RunInfo"]
 
@@ -118,7 +121,7 @@ def load_run(run: str | os.PathLike) -> tuple[RunInfo, dict[str, Any]]:
     return RunInfo(path, extra, int(state.get("epoch", 0))), state
 
 
-def load_method(run: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+def load_method(run: str | os.PathLike, device: str | torch.device = "cpu") -> Method:
     """Rebuild a run's method (encoder, heads, targets) with its trained weights, in eval mode.
 
     Args:
@@ -141,8 +144,8 @@ def load_method(run: str | os.PathLike, device: str | torch.device = "cpu") -> n
             f"checkpoint {info.path} does not fit the model it describes: {str(err).splitlines()[0]}"
         ) from err
     model.to(device).eval()
-    model.encoder.preprocess = make_preprocess(info)
-    model.run = info
+    model.encoder.preprocess = make_preprocess(info)  # type: ignore[assignment]  # a plain attribute
+    model.run = info  # type: ignore[assignment]  # a plain attribute, not a tensor or module
     return model
 
 
@@ -170,12 +173,22 @@ def load_encoder(run: str | os.PathLike, device: str | torch.device = "cpu") -> 
             z = encoder(encoder.preprocess(["a.png", "b.png"]))  # (2, D)
     """
     method = load_method(run, device)
-    encoder = method.encoder
+    encoder: nn.Module = method.encoder
     encoder.run = method.run
     return encoder
 
 
-def _build(info: RunInfo) -> nn.Module:
+def run_info(encoder: nn.Module) -> RunInfo:
+    """The :class:`RunInfo` that :func:`load_encoder` attached to ``encoder`` as ``encoder.run``."""
+    return cast(RunInfo, encoder.run)
+
+
+def preprocess_of(encoder: nn.Module) -> Preprocess:
+    """The :class:`Preprocess` that :func:`load_encoder` attached to ``encoder`` as ``encoder.preprocess``."""
+    return cast(Preprocess, encoder.preprocess)
+
+
+def _build(info: RunInfo) -> Method:
     import encoders
     from pairs.methods import build_method
 
@@ -310,7 +323,7 @@ def _image_preprocess(info: RunInfo) -> Preprocess:
     def _from_pil(img: Any) -> Tensor:
         from PIL import Image
 
-        rgb = img.convert("RGB").resize((size(), size()), Image.BILINEAR)
+        rgb = img.convert("RGB").resize((size(), size()), Image.Resampling.BILINEAR)
         if channels == 1:
             arr = np.asarray(rgb.convert("L"), dtype=np.float32)[None] / 255.0
         else:

@@ -326,7 +326,7 @@ def report(
 
     from pairs.results.embedding import encode_items
     from pairs.results.items import Items
-    from pairs.results.loading import load_encoder
+    from pairs.results.loading import load_encoder, run_info
     from pairs.train import resolve_device
 
     out_path = Path(out).expanduser()
@@ -336,7 +336,7 @@ def report(
         raise OutputError(f"folder {out_path.parent} does not exist; create it first")
     dev = resolve_device(device)
     encoder = load_encoder(run, dev)
-    info = encoder.run
+    info = run_info(encoder)
     bundle = info.bundle()
     figures = run_figures(info, encoder, dev)
     rows = read_metrics(info.run_dir)

@@ -332,7 +332,7 @@ def search(
         ``{"results": [{"query", "query_label", "neighbors": [{"id", "score", "label"}, ...]}, ...],
         "top1_label_agreement" (when both sides have labels), "index": {...}, "index_saved"}``.
     """
-    from pairs.results.loading import load_encoder
+    from pairs.results.loading import load_encoder, run_info
     from pairs.train import resolve_device
 
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -341,12 +341,13 @@ def search(
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     dev = resolve_device(device)
     encoder = load_encoder(run, dev)
-    folder = index_dir(encoder.run.run_dir, index, index_split)
+    info = run_info(encoder)
+    folder = index_dir(info.run_dir, index, index_split)
     idx: EmbeddingIndex | None = None
     reused = False
     if (folder / "meta.json").exists():
         saved = EmbeddingIndex.load(folder)
-        if all(saved.meta.get(key) == v for key, v in _fingerprint(encoder.run.path).items()):
+        if all(saved.meta.get(key) == v for key, v in _fingerprint(info.path).items()):
             idx, reused = saved, True
     if idx is None:
         items = open_items(index, index_split)
