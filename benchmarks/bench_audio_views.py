@@ -23,14 +23,13 @@ import argparse
 import math
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report  # noqa: E402
+from _common import median_seconds, report  # noqa: E402
 
 from pairs.views import audio as A  # noqa: E402
 from pairs.views.audio_pitch import pitch_shift  # noqa: E402
@@ -39,12 +38,8 @@ SR = 16000
 
 
 def _time(fn, repeats: int) -> float:
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
+    """Median seconds of ``repeats`` calls of ``fn`` (no warm-up call)."""
+    return median_seconds(fn, repeats, warmup=0)
 
 
 def _pitch_error(batch: int) -> float:

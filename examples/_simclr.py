@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+import encoders
 from pairs.data import load_data
 from pairs.eval import effective_rank, extract_features, knn_accuracy, linear_probe
 from pairs.methods import SimCLR
@@ -28,22 +29,49 @@ def evaluate(encoder: torch.nn.Module, bundle: Any, k: int) -> dict[str, float]:
     }
 
 
-def run_simclr(
-    description: str,
-    data: str,
-    encoder: Callable[[Any], torch.nn.Module],
-    view: Callable[[Any], Any],
-    *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    k: int,
-) -> None:
+def _digits_setup() -> dict[str, Any]:
+    from pairs.domains.image import small_image_view
+
+    # digits: (1347, 1, 8, 8) train / (450, 1, 8, 8) held-out, stratified
+    return {
+        "encoder": lambda digits: encoders.get("small_cnn", in_channels=1, width=32),
+        "view": lambda digits: small_image_view(8),
+        "epochs": 40,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "k": 20,
+    }
+
+
+def _speech_setup() -> dict[str, Any]:
+    from pairs.views.audio import speech_view
+
+    # the speech set: (32, 1, 16000) train / (8, 1, 16000) held-out windows
+    return {
+        "encoder": lambda speech: encoders.get(
+            "logmel_cnn", sample_rate=speech.info["sample_rate"], width=16, out_dim=128
+        ),
+        "view": lambda speech: speech_view(speech.info["sample_rate"]),
+        "epochs": 30,
+        "batch_size": 32,
+        "lr": 1e-3,
+        "k": 5,
+    }
+
+
+SETUPS: dict[str, Callable[[], dict[str, Any]]] = {"digits": _digits_setup, "speech": _speech_setup}
+"""Per data set: the encoder and views (functions of the loaded bundle), default epochs, batch size,
+learning rate and the ``k`` of the kNN figure."""
+
+
+def run_simclr(description: str, data: str) -> None:
     """Parse ``--epochs --seed --device``, load ``data`` (a data error ends the script with its message),
-    train SimCLR (temperature 0.2) on ``encoder(bundle)`` with views ``view(bundle)`` and print the figures
-    of :func:`evaluate` before and after."""
+    train SimCLR (temperature 0.2) with the encoder and views of ``SETUPS[data]`` and print the figures of
+    :func:`evaluate` before and after."""
+    setup = SETUPS[data]()
+    encoder, view, batch_size, lr, k = (setup[key] for key in ("encoder", "view", "batch_size", "lr", "k"))
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--epochs", type=int, default=setup["epochs"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()

@@ -19,24 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _simclr import run_simclr  # noqa: E402
 
-import encoders  # noqa: E402
-from pairs.views.audio import speech_view  # noqa: E402
-
 
 def main() -> None:
-    # the speech set: (32, 1, 16000) train / (8, 1, 16000) held-out windows
-    run_simclr(
-        __doc__,
-        "speech",
-        lambda speech: encoders.get(
-            "logmel_cnn", sample_rate=speech.info["sample_rate"], width=16, out_dim=128
-        ),
-        lambda speech: speech_view(speech.info["sample_rate"]),
-        epochs=30,
-        batch_size=32,
-        lr=1e-3,
-        k=5,
-    )
+    run_simclr(__doc__, "speech")
 
 
 if __name__ == "__main__":

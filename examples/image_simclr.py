@@ -17,22 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _simclr import run_simclr  # noqa: E402
 
-import encoders  # noqa: E402
-from pairs.domains.image import small_image_view  # noqa: E402
-
 
 def main() -> None:
-    # digits: (1347, 1, 8, 8) train / (450, 1, 8, 8) held-out, stratified
-    run_simclr(
-        __doc__,
-        "digits",
-        lambda digits: encoders.get("small_cnn", in_channels=1, width=32),
-        lambda digits: small_image_view(8),
-        epochs=40,
-        batch_size=256,
-        lr=2e-3,
-        k=20,
-    )
+    run_simclr(__doc__, "digits")
 
 
 if __name__ == "__main__":
