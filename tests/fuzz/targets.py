@@ -72,8 +72,8 @@ NOT_FUZZED: dict[str, str] = {
     "(tests/views/test_describe.py)",
     "pairs.views.model": "model views run the method's encoder on its own input and transform no data (their "
     "contract, seeding and errors: tests/views/test_model_views.py)",
-    "pairs.views.graph_batch": "PyG batch bookkeeping behind the graph views (fuzzed through them; its interface: "
-    "tests/views/test_graph_batch.py)",
+    "pairs.views.graph_batch": "PyG batch bookkeeping behind the graph views (fuzzed through them; its "
+    "interface: tests/views/test_graph_batch.py)",
     "pairs.views.audio_pitch.stft_frames": "analysis step of pitch_shift/time_stretch (fuzzed through them)",
     "pairs.views.audio_pitch.phase_vocoder": "stretch step of pitch_shift/time_stretch (fuzzed through them)",
     "pairs.views.audio_pitch.sinc_table": "interpolation kernel table (taps, phases); takes no data",
