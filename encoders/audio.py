@@ -25,20 +25,13 @@ References:
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 from torch import Tensor, nn
 
 from encoders.registry import register
+from pairs.validation import positive_int
 
 __all__ = ["CPC_NORMS", "CPCEncoder", "LogMelCNN"]
-
-
-def _pos_int(v: object, name: str, owner: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {v!r}")
-    return int(v)
 
 
 def _mono(x: object, owner: str, min_len: int) -> Tensor:
@@ -118,8 +111,8 @@ class CPCEncoder(nn.Module):
         self, out_dim: int = 512, in_channels: int = 1, norm: str = "batch", standardize: bool = True
     ) -> None:
         super().__init__()
-        self.out_dim = _pos_int(out_dim, "out_dim", "CPCEncoder")
-        self.in_channels = _pos_int(in_channels, "in_channels", "CPCEncoder")
+        self.out_dim = positive_int("out_dim", out_dim, owner="CPCEncoder")
+        self.in_channels = positive_int("in_channels", in_channels, owner="CPCEncoder")
         if norm not in CPC_NORMS:
             raise ValueError(f"CPCEncoder: norm must be one of {', '.join(CPC_NORMS)}, got {norm!r}")
         self.norm = norm
@@ -184,12 +177,12 @@ class LogMelCNN(nn.Module):
         super().__init__()
         import torchaudio
 
-        self.sample_rate = _pos_int(sample_rate, "sample_rate", "LogMelCNN")
-        n_mels = _pos_int(n_mels, "n_mels", "LogMelCNN")
-        blocks = _pos_int(blocks, "blocks", "LogMelCNN")
-        width = _pos_int(width, "width", "LogMelCNN")
-        self.out_dim = _pos_int(out_dim, "out_dim", "LogMelCNN")
-        self.in_channels = _pos_int(in_channels, "in_channels", "LogMelCNN")
+        self.sample_rate = positive_int("sample_rate", sample_rate, owner="LogMelCNN")
+        n_mels = positive_int("n_mels", n_mels, owner="LogMelCNN")
+        blocks = positive_int("blocks", blocks, owner="LogMelCNN")
+        width = positive_int("width", width, owner="LogMelCNN")
+        self.out_dim = positive_int("out_dim", out_dim, owner="LogMelCNN")
+        self.in_channels = positive_int("in_channels", in_channels, owner="LogMelCNN")
         if n_fft is None:
             n_fft = 1 << (int(0.025 * sample_rate) - 1).bit_length()
         self.hop = max(1, sample_rate // 100)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import numbers
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -30,14 +29,9 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GCNConv, GINConv, global_add_pool, global_mean_pool
 
 from encoders.registry import register
+from pairs.validation import positive_int
 
 __all__ = ["GIN", "GCN", "ensure_features"]
-
-
-def _positive_int(value: Any, name: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def ensure_features(data: Data, kind: str = "degree", max_degree: int | None = None) -> Data:
@@ -164,9 +158,9 @@ class GIN(nn.Module):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
-        self.in_dim = _positive_int(in_dim, "in_dim", "GIN")
-        self.hidden_dim = _positive_int(hidden_dim, "hidden_dim", "GIN")
-        self.n_layers = _positive_int(n_layers, "n_layers", "GIN")
+        self.in_dim = positive_int("in_dim", in_dim, owner="GIN")
+        self.hidden_dim = positive_int("hidden_dim", hidden_dim, owner="GIN")
+        self.n_layers = positive_int("n_layers", n_layers, owner="GIN")
         if pooling not in ("sum", "mean"):
             raise ValueError(f"GIN: pooling must be 'sum' or 'mean', got {pooling!r}")
         if out not in ("concat", "last"):
@@ -279,10 +273,10 @@ class GCN(nn.Module):
         activation: str = "prelu",
     ) -> None:
         super().__init__()
-        self.in_dim = _positive_int(in_dim, "in_dim", "GCN")
-        self.hidden_dim = _positive_int(hidden_dim, "hidden_dim", "GCN")
-        self.out_dim = _positive_int(out_dim, "out_dim", "GCN")
-        self.n_layers = _positive_int(n_layers, "n_layers", "GCN")
+        self.in_dim = positive_int("in_dim", in_dim, owner="GCN")
+        self.hidden_dim = positive_int("hidden_dim", hidden_dim, owner="GCN")
+        self.out_dim = positive_int("out_dim", out_dim, owner="GCN")
+        self.n_layers = positive_int("n_layers", n_layers, owner="GCN")
         if activation not in _ACTIVATIONS:
             raise ValueError(f"GCN: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         self.activation = activation

@@ -11,19 +11,12 @@ Both have an int attribute ``out_dim`` and map ``(B, in_dim)`` to ``(B, out_dim)
 
 from __future__ import annotations
 
-import numbers
-
 from torch import Tensor, nn
 
 from encoders.registry import register
+from pairs.validation import positive_int
 
 __all__ = ["ProjectionHead", "PredictionHead"]
-
-
-def _positive_int(value: object, name: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_features(x: object, in_dim: int, owner: str, module: nn.Module, has_bn: bool) -> Tensor:
@@ -76,10 +69,10 @@ class ProjectionHead(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.in_dim = _positive_int(in_dim, "in_dim", owner)
-        self.hidden_dim = _positive_int(hidden_dim, "hidden_dim", owner)
-        self.out_dim = _positive_int(out_dim, "out_dim", owner)
-        self.n_layers = _positive_int(n_layers, "n_layers", owner)
+        self.in_dim = positive_int("in_dim", in_dim, owner=owner)
+        self.hidden_dim = positive_int("hidden_dim", hidden_dim, owner=owner)
+        self.out_dim = positive_int("out_dim", out_dim, owner=owner)
+        self.n_layers = positive_int("n_layers", n_layers, owner=owner)
         self.batch_norm = bool(batch_norm)
         self.last_bn = bool(last_bn)
         layers: list[nn.Module] = []
@@ -138,9 +131,9 @@ class PredictionHead(nn.Module):
     def __init__(self, in_dim: int, hidden_dim: int = 512, out_dim: int | None = None) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.in_dim = _positive_int(in_dim, "in_dim", owner)
-        self.hidden_dim = _positive_int(hidden_dim, "hidden_dim", owner)
-        self.out_dim = self.in_dim if out_dim is None else _positive_int(out_dim, "out_dim", owner)
+        self.in_dim = positive_int("in_dim", in_dim, owner=owner)
+        self.hidden_dim = positive_int("hidden_dim", hidden_dim, owner=owner)
+        self.out_dim = self.in_dim if out_dim is None else positive_int("out_dim", out_dim, owner=owner)
         self.layers = nn.Sequential(
             nn.Linear(self.in_dim, self.hidden_dim, bias=False),
             nn.BatchNorm1d(self.hidden_dim),

@@ -22,16 +22,11 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
 from encoders.registry import register
+from pairs.validation import positive_int
 
 __all__ = ["SmallCNN", "ResNetEncoder", "resnet18_cifar", "resnet18"]
 
 _NORMS = ("batch", "group", "none")
-
-
-def _check_positive_int(value: object, name: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_image_batch(x: object, in_channels: int, owner: str, min_size: int = 1) -> Tensor:
@@ -122,8 +117,8 @@ class SmallCNN(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.in_channels = _check_positive_int(in_channels, "in_channels", owner)
-        self.width = _check_positive_int(width, "width", owner)
+        self.in_channels = positive_int("in_channels", in_channels, owner=owner)
+        self.width = positive_int("width", width, owner=owner)
         if norm not in _NORMS:
             raise ValueError(f"{owner}: norm must be one of {_NORMS}, got {norm!r}")
         self.norm = norm
@@ -148,7 +143,7 @@ class SmallCNN(nn.Module):
             self.fc: nn.Module = nn.Identity()
             self.out_dim = feature_dim
         else:
-            self.out_dim = _check_positive_int(out_dim, "out_dim", owner)
+            self.out_dim = positive_int("out_dim", out_dim, owner=owner)
             self.fc = nn.Linear(feature_dim, self.out_dim)
         self._init_weights()
 
@@ -238,7 +233,7 @@ class ResNetEncoder(ResNet):
         self, in_channels: int = 3, cifar_stem: bool = True, zero_init_residual: bool = False
     ) -> None:
         super().__init__(BasicBlock, [2, 2, 2, 2], num_classes=1, zero_init_residual=bool(zero_init_residual))
-        self.in_channels = _check_positive_int(in_channels, "in_channels", type(self).__name__)
+        self.in_channels = positive_int("in_channels", in_channels, owner=type(self).__name__)
         self.cifar_stem = bool(cifar_stem)
         if self.cifar_stem:
             self.conv1 = nn.Conv2d(self.in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)

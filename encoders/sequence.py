@@ -26,6 +26,8 @@ import numbers
 import torch
 from torch import Tensor, nn
 
+from pairs.validation import positive_int
+
 __all__ = [
     "CONTEXT_KINDS",
     "CPCModel",
@@ -38,12 +40,6 @@ __all__ = [
 ]
 
 CONTEXT_KINDS = ("gru", "lstm", "transformer")
-
-
-def _pos_int(v: object, name: str, owner: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {v!r}")
-    return int(v)
 
 
 def _check_sequence(z: object, in_dim: int, owner: str) -> Tensor:
@@ -83,8 +79,10 @@ class LatentSequence(nn.Module):
         self.encoder = encoder
         self.out_dim = int(encoder.out_dim)
         self.uses_frames = callable(getattr(encoder, "frames", None))
-        self.patch_len = None if patch_len is None else _pos_int(patch_len, "patch_len", "LatentSequence")
-        self.patches = _pos_int(patches, "patches", "LatentSequence")
+        self.patch_len = (
+            None if patch_len is None else positive_int("patch_len", patch_len, owner="LatentSequence")
+        )
+        self.patches = positive_int("patches", patches, owner="LatentSequence")
         try:
             self._takes_mask = "mask" in inspect.signature(encoder.forward).parameters
         except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
@@ -145,9 +143,11 @@ class GRUContext(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int = 256, layers: int = 1) -> None:
         super().__init__()
-        self.in_dim = _pos_int(in_dim, "in_dim", "GRUContext")
-        self.out_dim = _pos_int(hidden, "hidden", "GRUContext")
-        self.rnn = nn.GRU(in_dim, hidden, _pos_int(layers, "layers", "GRUContext"), batch_first=True)
+        self.in_dim = positive_int("in_dim", in_dim, owner="GRUContext")
+        self.out_dim = positive_int("hidden", hidden, owner="GRUContext")
+        self.rnn = nn.GRU(
+            in_dim, hidden, positive_int("layers", layers, owner="GRUContext"), batch_first=True
+        )
 
     def forward(self, z: Tensor) -> Tensor:
         return self.rnn(_check_sequence(z, self.in_dim, "GRUContext"))[0]
@@ -167,9 +167,11 @@ class LSTMContext(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int = 256, layers: int = 1) -> None:
         super().__init__()
-        self.in_dim = _pos_int(in_dim, "in_dim", "LSTMContext")
-        self.out_dim = _pos_int(hidden, "hidden", "LSTMContext")
-        self.rnn = nn.LSTM(in_dim, hidden, _pos_int(layers, "layers", "LSTMContext"), batch_first=True)
+        self.in_dim = positive_int("in_dim", in_dim, owner="LSTMContext")
+        self.out_dim = positive_int("hidden", hidden, owner="LSTMContext")
+        self.rnn = nn.LSTM(
+            in_dim, hidden, positive_int("layers", layers, owner="LSTMContext"), batch_first=True
+        )
 
     def forward(self, z: Tensor) -> Tensor:
         return self.rnn(_check_sequence(z, self.in_dim, "LSTMContext"))[0]
@@ -210,16 +212,18 @@ class CausalTransformerContext(nn.Module):
     def __init__(self, in_dim: int, hidden: int = 256, layers: int = 2, heads: int = 4, dropout: float = 0.0):
         super().__init__()
         owner = "CausalTransformerContext"
-        self.in_dim = _pos_int(in_dim, "in_dim", owner)
-        self.out_dim = _pos_int(hidden, "hidden", owner)
-        heads = _pos_int(heads, "heads", owner)
+        self.in_dim = positive_int("in_dim", in_dim, owner=owner)
+        self.out_dim = positive_int("hidden", hidden, owner=owner)
+        heads = positive_int("heads", heads, owner=owner)
         if hidden % heads:
             raise ValueError(f"{owner}: heads ({heads}) must divide hidden ({hidden})")
         self.proj = nn.Linear(in_dim, hidden)
         layer = nn.TransformerEncoderLayer(
             hidden, heads, dim_feedforward=2 * hidden, dropout=float(dropout), batch_first=True
         )
-        self.net = nn.TransformerEncoder(layer, _pos_int(layers, "layers", owner), enable_nested_tensor=False)
+        self.net = nn.TransformerEncoder(
+            layer, positive_int("layers", layers, owner=owner), enable_nested_tensor=False
+        )
 
     def forward(self, z: Tensor) -> Tensor:
         z = _check_sequence(z, self.in_dim, "CausalTransformerContext")
@@ -266,12 +270,12 @@ class StepPredictors(nn.Module):
         if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
             raise ValueError(f"StepPredictors: steps (K) must be an int >= 1, got {steps!r}")
         self.steps = int(steps)
-        context_dim = _pos_int(context_dim, "context_dim", "StepPredictors")
-        latent_dim = _pos_int(latent_dim, "latent_dim", "StepPredictors")
+        context_dim = positive_int("context_dim", context_dim, owner="StepPredictors")
+        latent_dim = positive_int("latent_dim", latent_dim, owner="StepPredictors")
         if hidden is None:
             heads = [nn.Linear(context_dim, latent_dim) for _ in range(self.steps)]
         else:
-            h = _pos_int(hidden, "hidden", "StepPredictors")
+            h = positive_int("hidden", hidden, owner="StepPredictors")
             heads = [
                 nn.Sequential(nn.Linear(context_dim, h), nn.ReLU(), nn.Linear(h, latent_dim))
                 for _ in range(self.steps)

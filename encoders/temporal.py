@@ -29,14 +29,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from encoders.registry import register
+from pairs.validation import positive_int
 
 __all__ = ["DilatedConvEncoder", "LSTMEncoder", "SamePadConv", "ConvBlock"]
-
-
-def _check_positive_int(value: object, name: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_series_batch(x: object, in_channels: int, owner: str) -> Tensor:
@@ -171,13 +166,13 @@ class DilatedConvEncoder(nn.Module):
     ) -> None:
         super().__init__()
         owner = "DilatedConvEncoder"
-        self.in_channels = _check_positive_int(in_channels, "in_channels", owner)
-        self.hidden = _check_positive_int(hidden, "hidden", owner)
-        self.out_dim = _check_positive_int(out_dim, "out_dim", owner)
+        self.in_channels = positive_int("in_channels", in_channels, owner=owner)
+        self.hidden = positive_int("hidden", hidden, owner=owner)
+        self.out_dim = positive_int("out_dim", out_dim, owner=owner)
         if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 0:
             raise ValueError(f"{owner}: depth must be an int >= 0, got {depth!r}")
         self.depth = int(depth)
-        self.kernel_size = _check_positive_int(kernel_size, "kernel_size", owner)
+        self.kernel_size = positive_int("kernel_size", kernel_size, owner=owner)
         if mask_mode not in ("binomial", None):
             raise ValueError(f"{owner}: mask_mode must be 'binomial' or None, got {mask_mode!r}")
         self.mask_mode = mask_mode
@@ -325,9 +320,9 @@ class LSTMEncoder(nn.Module):
     ) -> None:
         super().__init__()
         owner = "LSTMEncoder"
-        self.in_channels = _check_positive_int(in_channels, "in_channels", owner)
-        self.hidden = _check_positive_int(hidden, "hidden", owner)
-        self.n_layers = _check_positive_int(n_layers, "n_layers", owner)
+        self.in_channels = positive_int("in_channels", in_channels, owner=owner)
+        self.hidden = positive_int("hidden", hidden, owner=owner)
+        self.n_layers = positive_int("n_layers", n_layers, owner=owner)
         self.bidirectional = bool(bidirectional)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")

@@ -24,7 +24,6 @@ Reference:
 
 from __future__ import annotations
 
-import numbers
 import re
 import zlib
 from collections import Counter
@@ -35,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from encoders.registry import register
+from pairs.validation import positive_int
 
 __all__ = [
     "BagOfWordsEncoder",
@@ -62,12 +62,6 @@ def tokenize(text: str, lowercase: bool = True) -> list[str]:
     if not isinstance(text, str):
         raise TypeError(f"tokenize expects a str, got {type(text).__name__}")
     return TOKEN_RE.findall(text.lower() if lowercase else text)
-
-
-def _check_positive_int(value: object, name: str, owner: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_texts(texts: object, owner: str) -> list[str]:
@@ -122,7 +116,7 @@ class Vocabulary:
         Returns:
             The vocabulary (ties in frequency are ordered alphabetically, so it is deterministic).
         """
-        min_freq = _check_positive_int(min_freq, "min_freq", "Vocabulary.build")
+        min_freq = positive_int("min_freq", min_freq, owner="Vocabulary.build")
         counts: Counter[str] = Counter()
         for text in _check_texts(
             list(corpus) if not isinstance(corpus, (list, tuple)) else corpus, "Vocabulary.build"
@@ -130,7 +124,7 @@ class Vocabulary:
             counts.update(tokenize(text, lowercase))
         ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
         if max_size is not None:
-            ranked = ranked[: _check_positive_int(max_size, "max_size", "Vocabulary.build")]
+            ranked = ranked[: positive_int("max_size", max_size, owner="Vocabulary.build")]
         return cls(ranked, lowercase=lowercase)
 
     def __len__(self) -> int:
@@ -157,7 +151,7 @@ class HashingVocabulary:
     unk_id = 1
 
     def __init__(self, size: int = 2**15, lowercase: bool = True) -> None:
-        self.size = _check_positive_int(size, "size", "HashingVocabulary")
+        self.size = positive_int("size", size, owner="HashingVocabulary")
         if self.size < 3:
             raise ValueError(f"HashingVocabulary: size must be >= 3, got {size}")
         self.lowercase = bool(lowercase)
@@ -263,7 +257,7 @@ class _TextEncoder(nn.Module):
     def __init__(self, vocab, hash_buckets: int, max_len: int, lowercase: bool) -> None:
         super().__init__()
         self.vocab = _as_vocabulary(vocab, hash_buckets, lowercase)
-        self.max_len = _check_positive_int(max_len, "max_len", type(self).__name__)
+        self.max_len = positive_int("max_len", max_len, owner=type(self).__name__)
 
     def token_batch(self, x: Sequence[str] | TokenBatch) -> TokenBatch:
         """Tokenise (when given strings), cut to ``max_len`` and move to the encoder's device."""
@@ -317,9 +311,9 @@ class BiGRUEncoder(_TextEncoder):
     ) -> None:
         super().__init__(vocab, hash_buckets, max_len, lowercase)
         owner = "BiGRUEncoder"
-        embed_dim = _check_positive_int(embed_dim, "embed_dim", owner)
-        hidden_dim = _check_positive_int(hidden_dim, "hidden_dim", owner)
-        num_layers = _check_positive_int(num_layers, "num_layers", owner)
+        embed_dim = positive_int("embed_dim", embed_dim, owner=owner)
+        hidden_dim = positive_int("hidden_dim", hidden_dim, owner=owner)
+        num_layers = positive_int("num_layers", num_layers, owner=owner)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
         self.embed = nn.Embedding(len(self.vocab), embed_dim, padding_idx=0)
@@ -391,7 +385,7 @@ class BagOfWordsEncoder(_TextEncoder):
         super().__init__(vocab, hash_buckets, max_len, lowercase)
         owner = "BagOfWordsEncoder"
         self.skip_unknown = bool(skip_unknown)
-        embed_dim = _check_positive_int(embed_dim, "embed_dim", owner)
+        embed_dim = positive_int("embed_dim", embed_dim, owner=owner)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
         if not float(init_std) > 0.0:
@@ -453,12 +447,12 @@ class TransformerTextEncoder(_TextEncoder):
     ) -> None:
         super().__init__(vocab, hash_buckets, max_len, lowercase)
         owner = "TransformerTextEncoder"
-        dim = _check_positive_int(dim, "dim", owner)
-        heads = _check_positive_int(heads, "heads", owner)
+        dim = positive_int("dim", dim, owner=owner)
+        heads = positive_int("heads", heads, owner=owner)
         if dim % heads:
             raise ValueError(f"{owner}: heads ({heads}) must divide dim ({dim})")
-        layers = _check_positive_int(layers, "layers", owner)
-        ff_dim = _check_positive_int(ff_dim, "ff_dim", owner)
+        layers = positive_int("layers", layers, owner=owner)
+        ff_dim = positive_int("ff_dim", ff_dim, owner=owner)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
         self.embed = nn.Embedding(len(self.vocab), dim, padding_idx=0)
@@ -540,7 +534,7 @@ class MiniLMEncoder(nn.Module):
     def __init__(self, max_len: int = 128, train_layers: int | None = None, normalize: bool = False) -> None:
         super().__init__()
         owner = "MiniLMEncoder"
-        self.max_len = _check_positive_int(max_len, "max_len", owner)
+        self.max_len = positive_int("max_len", max_len, owner=owner)
         if self.max_len > 512:
             raise ValueError(f"{owner}: max_len must be <= 512 (BERT positions), got {max_len}")
         if train_layers is not None and (

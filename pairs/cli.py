@@ -16,10 +16,12 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pairs.errors import PairsError, one_line
+from pairs.validation import finite_float, integer, positive_int
 
 SEED_RANGE = (-(2**63), 2**63 - 1)
 """Seeds are 64-bit signed integers (what ``torch.manual_seed`` and the derived per-step seeds take)."""
@@ -34,18 +36,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+def _checked(check: Callable[..., Any], value: Any, **options: Any) -> Any:
+    """``check("", value, **options)`` (a :mod:`pairs.validation` check) with its error as argparse's."""
+    try:
+        return check("", value, **options)
+    except PairsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+    return _checked(positive_int, int(text))
 
 
 def _nonnegative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
+    return _checked(integer, int(text), minimum=0)
 
 
 def _seed(text: str) -> int:
@@ -62,10 +66,7 @@ def _seed(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+    return _checked(finite_float, float(text), minimum=0, strict=True)
 
 
 def _setting(text: str) -> tuple[str, Any]:
@@ -168,9 +169,7 @@ def _positive_k(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (the number of neighbours), got {text}")
-    return value
+    return _checked(positive_int, value)
 
 
 def _add_results_commands(sub: Any) -> None:

@@ -45,6 +45,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from pairs.data.registry import DataBundle, load_data, register_data
 from pairs.data.source import Source
 from pairs.errors import ConfigError, DataError, DependencyError, OutputError
+from pairs.validation import positive_int
 
 __all__ = [
     "DOMAIN_PAYLOAD",
@@ -202,8 +203,7 @@ def pack(
     import webdataset as wds
     from tqdm.auto import tqdm
 
-    if not isinstance(shard_size, int) or shard_size < 1:
-        raise ConfigError(f"shard_size must be a positive integer, got {shard_size!r}")
+    positive_int("shard_size", shard_size)
     bundle = load_data(data) if isinstance(data, str) else data
     out = Path(out).expanduser().resolve()
     if out.exists() and (any(out.glob("*.tar")) or (out / META_FILE).exists()):

@@ -12,7 +12,6 @@ True
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,6 +28,7 @@ from pairs.eval.probe import linear_probe, svm_accuracy, svm_cv_accuracy
 from pairs.eval.retrieval import recall_at_k
 from pairs.eval.search import SimilarityIndex
 from pairs.frozen import frozen
+from pairs.validation import positive_int
 
 __all__ = [
     "SimilarityIndex",
@@ -160,8 +160,7 @@ def extract_features(
     """
     if not callable(encoder):
         raise TypeError(f"encoder must be an nn.Module or a callable, got {type(encoder).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    positive_int("batch_size", batch_size)
     if transform is not None and not callable(transform):
         raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
     device = torch.device(device)

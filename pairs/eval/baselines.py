@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pairs.validation import positive_int
+
 __all__ = ["mfcc_statistics"]
 
 
@@ -59,8 +61,7 @@ def mfcc_statistics(
         raise ValueError(f"mfcc_statistics needs waveforms (N, T) or (N, C, T), got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError("mfcc_statistics got an empty batch (N = 0)")
-    if not (isinstance(sample_rate, int) and sample_rate > 0):
-        raise ValueError(f"sample_rate must be a positive int (Hz), got {sample_rate!r}")
+    positive_int("sample_rate (Hz)", sample_rate)
     if not (1 <= n_mfcc <= n_mels):
         raise ValueError(f"need 1 <= n_mfcc <= n_mels, got n_mfcc={n_mfcc}, n_mels={n_mels}")
     n_fft = int(round(window_seconds * sample_rate))

@@ -16,14 +16,13 @@ device of tensor inputs (numpy inputs on the CPU).
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from pairs.errors import ConfigError
+from pairs.validation import finite_float, positive_int
 
 __all__ = [
     "alignment",
@@ -141,21 +140,13 @@ def as_labels(y: Any, name: str = "labels", *, n: int | None = None, device: Any
 
 
 def check_positive_int(value: Any, name: str) -> int:
-    """Check that ``value`` is an int >= 1 (``bool`` rejected) and return it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ConfigError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    """Check that ``value`` is an int >= 1 (``bool`` rejected) and return it (see
+    :func:`pairs.validation.positive_int`)."""
+    return positive_int(name, value)
 
 
 def _check_positive_float(value: Any, name: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return finite_float(name, value, minimum=0, strict=True)
 
 
 def _normalize(z: Tensor) -> Tensor:

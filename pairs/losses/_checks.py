@@ -17,8 +17,9 @@ import torch
 from torch import Tensor
 
 from pairs.errors import DataError
+from pairs.validation import HALF_DTYPES
 
-_HALF_TYPES = (torch.float16, torch.bfloat16)
+_HALF_TYPES = HALF_DTYPES
 
 
 def check_embeddings(
@@ -183,7 +184,7 @@ def loss_dtype(dtype: torch.dtype) -> torch.dtype:
     float16 and bfloat16 inputs are computed in float32 and their loss stays float32 (as under
     ``torch.autocast``, where losses run in float32); float32 and float64 keep their own dtype.
     """
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    return torch.float32 if dtype in HALF_DTYPES else dtype
 
 
 def check_same_kind(*named: tuple[str, Tensor]) -> None:

@@ -48,11 +48,12 @@ from pairs.losses._module import LossModule
 from pairs.losses.distributed import all_gather_no_grad, gather_with_grad_and_offset, world_size
 from pairs.losses.queue import NegativeQueue
 from pairs.losses.tiled import check_mode, resolve_block_size, similarity_logsumexp
+from pairs.validation import HALF_DTYPES
 
 if TYPE_CHECKING:  # typing.Unpack is Python >= 3.11
     from typing_extensions import Unpack
 
-_HALF = (torch.float16, torch.bfloat16)
+_HALF = HALF_DTYPES
 
 
 # --------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from pairs.losses._checks import check_embeddings, check_same_kind, finite_loss
 from pairs.losses.tiled import _self_lse, check_mode, resolve_block_size
+from pairs.validation import HALF_DTYPES
 
 __all__ = [
     "HierarchicalContrastiveLoss",
@@ -47,7 +48,7 @@ __all__ = [
     "temporal_contrastive_loss",
 ]
 
-_HALF = (torch.float16, torch.bfloat16)
+_HALF = HALF_DTYPES
 
 
 def _check_pair(z1: object, z2: object, owner: str) -> tuple[Tensor, Tensor]:

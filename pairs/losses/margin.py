@@ -37,6 +37,7 @@ from pairs.losses._checks import (
     reduce_loss,
 )
 from pairs.losses._module import LossModule
+from pairs.validation import HALF_DTYPES
 
 __all__ = [
     "contrastive_margin_loss",
@@ -56,7 +57,7 @@ MINING_STRATEGIES = ("batch_all", "batch_hard", "semi_hard")
 DISTANCES = ("euclidean", "cosine")
 """Accepted values of ``distance`` in the triplet losses."""
 
-_HALF = (torch.float16, torch.bfloat16)
+_HALF = HALF_DTYPES
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ are per rank (what the papers' single-GPU code does).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import torch
@@ -37,6 +36,7 @@ from pairs.losses._checks import (
 )
 from pairs.losses._module import LossModule
 from pairs.losses.distributed import gather_sizes, gather_with_grad, is_distributed, world_size
+from pairs.validation import HALF_DTYPES, finite_float, flag, integer
 
 __all__ = [
     "byol_loss",
@@ -54,7 +54,7 @@ __all__ = [
     "DINOLoss",
 ]
 
-_HALF = (torch.float16, torch.bfloat16)
+_HALF = HALF_DTYPES
 
 
 # --------------------------------------------------------------------------------------------------
@@ -66,26 +66,15 @@ def _upcast(x: Tensor) -> Tensor:
 
 
 def _check_nonneg(value: object, name: str, *, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v) or v < 0 or (strict and v == 0):
-        raise ValueError(f"{name} must be a finite number {'> 0' if strict else '>= 0'}, got {v}")
-    return v
+    return finite_float(name, value, minimum=0, strict=strict)
 
 
 def _check_int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if int(value) < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+    return integer(name, value, minimum=low)
 
 
 def _check_bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
-    return value
+    return flag(name, value)
 
 
 def _check_pair(a: object, b: object, name_a: str, name_b: str, min_rows: int = 1) -> None:

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from pairs.losses._checks import check_embeddings
 from pairs.losses.distributed import all_gather_no_grad
+from pairs.validation import positive_int
 
 
 class NegativeQueue(nn.Module):
@@ -53,9 +54,8 @@ class NegativeQueue(nn.Module):
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
-        for name, v in (("size", size), ("dim", dim)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        size = positive_int("size", size, owner="NegativeQueue")
+        dim = positive_int("dim", dim, owner="NegativeQueue")
         if not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
         self.size = size

@@ -73,6 +73,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from pairs.losses._checks import check_embeddings, check_same_kind, finite_loss
+from pairs.validation import HALF_DTYPES
 
 AUTO_DENSE_MAX_BYTES = 64 * 2**20
 """``mode="auto"`` uses the dense path while the ``(N, M)`` logits take at most this many bytes (64 MiB)."""
@@ -90,7 +91,7 @@ self-similarity tile is rescaled from the row side instead of taking its own ``e
 row side, still a normal float32."""
 
 _MODES = ("auto", "dense", "tiled")
-_HALF = (torch.float16, torch.bfloat16)
+_HALF = HALF_DTYPES
 _NEG_INF = float("-inf")
 
 

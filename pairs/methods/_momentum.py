@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+from pairs.validation import probability
+
 __all__ = ["copy_as_target", "cosine_momentum", "ema_update", "check_momentum"]
 
 
@@ -22,14 +24,10 @@ def check_momentum(value: object, name: str = "momentum") -> float:
     """Check a momentum in ``[0, 1]`` and return it as a float.
 
     Raises:
-        TypeError: if ``value`` is not a real number.
-        ValueError: if it is outside ``[0, 1]``.
+        SettingError: if ``value`` is not a real number (also a ``TypeError``).
+        ConfigError: if it is outside ``[0, 1]`` (also a ``ValueError``).
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float in [0, 1], got {type(value).__name__}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return float(value)
+    return probability(name, value)
 
 
 def copy_as_target(module: nn.Module) -> nn.Module:

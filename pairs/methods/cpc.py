@@ -19,7 +19,6 @@ Reference:
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import torch
@@ -32,15 +31,10 @@ from pairs.losses.cpc import NEGATIVE_MODES, cpc_loss
 from pairs.methods import register_method
 from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
+from pairs.validation import integer
 from pairs.views.base import derive_seed
 
 __all__ = ["CPC"]
-
-
-def _int_at_least(v: object, low: int, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
-        raise ValueError(f"CPC: {name} must be an int >= {low}, got {v!r}")
-    return int(v)
 
 
 class CPC(Method):
@@ -107,8 +101,8 @@ class CPC(Method):
         seed: int = 0,
         acc_window: int = 20,
     ) -> None:
-        self.steps = _int_at_least(steps, 1, "steps (K, the number of predicted future steps)")
-        self.negatives = _int_at_least(negatives, 1, "negatives")
+        self.steps = integer("steps (K, the number of predicted future steps)", steps, minimum=1, owner="CPC")
+        self.negatives = integer("negatives", negatives, minimum=1, owner="CPC")
         if negatives_from not in NEGATIVE_MODES:
             raise ValueError(
                 f"CPC: negatives_from must be one of {', '.join(NEGATIVE_MODES)}, got {negatives_from!r}"
@@ -120,7 +114,7 @@ class CPC(Method):
         if score not in ("dot", "cosine"):
             raise ValueError(f"CPC: score must be 'dot' or 'cosine', got {score!r}")
         self.score = score
-        patches = _int_at_least(patches, 2, "patches")
+        patches = integer("patches", patches, minimum=2, owner="CPC")
         if patches <= self.steps:
             raise ValueError(
                 f"CPC: patches ({patches}) must exceed steps ({self.steps}) so that some c_t has K future "
@@ -128,13 +122,16 @@ class CPC(Method):
             )
         latents = LatentSequence(encoder, patch_len=patch_len, patches=patches)
         ctx = build_context(
-            context, latents.out_dim, _int_at_least(context_dim, 1, "context_dim"), context_layers
+            context,
+            latents.out_dim,
+            integer("context_dim", context_dim, minimum=1, owner="CPC"),
+            context_layers,
         )
         super().__init__(CPCModel(latents, ctx))
         self.context_kind = str(context).lower()
         self.predictors = StepPredictors(ctx.out_dim, latents.out_dim, self.steps, predictor_hidden)
         self.seed = int(seed)
-        window = _int_at_least(acc_window, 1, "acc_window")
+        window = integer("acc_window", acc_window, minimum=1, owner="CPC")
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
         self.register_buffer("acc_history", torch.zeros(window, self.steps))
         self.register_buffer("acc_filled", torch.zeros((), dtype=torch.long))

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from pairs.errors import ConfigError
 from pairs.losses import nt_xent
-from pairs.losses._checks import check_temperature
+from pairs.losses._checks import check_temperature, loss_dtype
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods.base import Method, MethodOutput
@@ -84,7 +84,7 @@ def graphcl_loss(z1: Tensor, z2: Tensor, temperature: float = 0.2) -> Tensor:
     if not (torch.isfinite(z1).all() and torch.isfinite(z2).all()):
         raise ValueError("graphcl_loss: the embeddings hold NaN or inf")
     t = check_temperature(temperature)
-    dtype = torch.float32 if z1.dtype in (torch.float16, torch.bfloat16) else z1.dtype
+    dtype = loss_dtype(z1.dtype)
     a = nn.functional.normalize(z1.to(dtype), dim=1)
     b = nn.functional.normalize(z2.to(dtype), dim=1)
     logits = a @ b.t() / t

@@ -20,6 +20,7 @@ from pairs.errors import ConfigError, DataError, OutputError
 from pairs.results.embedding import OUT_SUFFIXES, VectorWriter, check_domain, encode_batches
 from pairs.results.items import Items, open_items
 from pairs.results.similarity import build_index, exact_topk
+from pairs.validation import positive_int
 
 __all__ = ["anomaly", "SCORES", "RawFeatures", "GaussianStats", "resolve_labels"]
 
@@ -173,8 +174,7 @@ def anomaly(
 
     if score not in SCORES:
         raise ConfigError(f"--score must be one of {', '.join(SCORES)}, got {score!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"-k must be a positive integer, got {k!r}")
+    positive_int("-k", k)
     path = None
     if out is not None:
         path = Path(out).expanduser()

@@ -23,6 +23,7 @@ from torch import Tensor
 from pairs.errors import ConfigError, DataError, DependencyError
 from pairs.results.embedding import VectorWriter, check_domain, encode_batches
 from pairs.results.items import Items, open_items
+from pairs.validation import positive_int
 
 __all__ = ["EmbeddingIndex", "build_index", "index_dir", "search", "exact_topk", "BACKENDS"]
 
@@ -116,8 +117,7 @@ class EmbeddingIndex:
             DataError: queries of another dimension than the index.
             DependencyError: ``faiss`` asked for but not installed.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ConfigError(f"-k must be a positive integer, got {k!r}")
+        positive_int("-k", k)
         if k > len(self):
             raise ConfigError(f"-k {k} is larger than the index ({len(self)} items); lower -k")
         if backend not in BACKENDS:
@@ -335,8 +335,7 @@ def search(
     from pairs.results.loading import load_encoder, run_info
     from pairs.train import resolve_device
 
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"-k must be a positive integer, got {k!r}")
+    positive_int("-k", k)
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     dev = resolve_device(device)

@@ -50,6 +50,7 @@ import torch
 from torch import Tensor
 
 from pairs.errors import ConfigError, DataError
+from pairs.validation import probability
 from pairs.views.audio_pitch import (
     check_sample_rate,
     check_waveform,
@@ -67,6 +68,7 @@ from pairs.views.base import (
     RandomApply,
     View,
     check_output_finite,
+    check_replay_size,
     uniform,
     work_dtype,
 )
@@ -121,12 +123,6 @@ def _range(value: Any, name: str, *, symmetric: bool = True, low: float | None =
     return pair
 
 
-def _prob(p: Any, name: str) -> float:
-    if not _is_number(p) or not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
-    return float(p)
-
-
 def _batch_amounts(amount: Any, waveform: Tensor, name: str, what: str) -> Tensor:
     """A ``(B,)`` tensor of finite per-example amounts (a number is used for every example)."""
     t = torch.as_tensor(amount, device=waveform.device)
@@ -140,14 +136,6 @@ def _batch_amounts(amount: Any, waveform: Tensor, name: str, what: str) -> Tenso
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):
         raise DataError(f"{name}: {what} must be finite, got {t.tolist()[:10]}")
     return t
-
-
-def _check_len(t: Tensor, n: int, name: str) -> None:
-    if t.shape[0] != n:
-        raise ValueError(
-            f"{name}: parameters were drawn for {t.shape[0]} examples but the batch has {n}; replay needs a "
-            "batch of the same size"
-        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -326,7 +314,7 @@ class TimeShift(AudioView):
         return {"shift": self._samples(amount, batch.shape[-1]).to(batch.device)}
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_len(params["shift"], batch.shape[0], "TimeShift")
+        check_replay_size("TimeShift", len(params["shift"]), batch.shape[0])
         fade = int(round(self.fade_seconds * self.sample_rate))
         return time_shift(batch, params["shift"], rollover=self.rollover, fade=fade)
 
@@ -362,7 +350,7 @@ class RandomCropPad(AudioView):
         return {"offset": torch.floor(u * (room + 1)).long().clamp(max=room).to(batch.device)}
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_len(params["offset"], batch.shape[0], "RandomCropPad")
+        check_replay_size("RandomCropPad", len(params["offset"]), batch.shape[0])
         b, c, t = batch.shape
         off = params["offset"][:, None]
         n = torch.arange(self._n, device=batch.device)[None]
@@ -403,7 +391,7 @@ class PitchShift(AudioView):
         return {"semitones": uniform(lo, hi, batch.shape[0], generator).to(batch.device)}
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_len(params["semitones"], batch.shape[0], "PitchShift")
+        check_replay_size("PitchShift", len(params["semitones"]), batch.shape[0])
         return pitch_shift(batch, self.sample_rate, params["semitones"], n_fft=self.n_fft)
 
 
@@ -434,7 +422,7 @@ class TimeStretch(AudioView):
         return {"rate": torch.exp(uniform(lo, hi, batch.shape[0], generator)).to(batch.device)}
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_len(params["rate"], batch.shape[0], "TimeStretch")
+        check_replay_size("TimeStretch", len(params["rate"]), batch.shape[0])
         out, lengths = time_stretch(batch, self.sample_rate, params["rate"], keep_length=self.keep_length)
         params["lengths"] = lengths
         return out
@@ -485,7 +473,7 @@ class Gain(AudioView):
         return {"db": uniform(*self.db, batch.shape[0], generator).to(batch.device)}
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_len(params["db"], batch.shape[0], "Gain")
+        check_replay_size("Gain", len(params["db"]), batch.shape[0])
         return gain(batch, params["db"])
 
 
@@ -494,14 +482,14 @@ class PolarityInversion(AudioView):
 
     def __init__(self, sample_rate: int, p: float = 0.5) -> None:
         super().__init__(sample_rate)
-        self.p = _prob(p, "PolarityInversion p")
+        self.p = probability("p", p, owner="PolarityInversion")
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         flip = torch.rand(batch.shape[0], generator=generator, device=generator.device) < self.p
         return {"flip": flip.to(batch.device)}
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_len(params["flip"], batch.shape[0], "PolarityInversion")
+        check_replay_size("PolarityInversion", len(params["flip"]), batch.shape[0])
         sign = 1.0 - 2.0 * params["flip"].to(batch.dtype)
         return batch * sign.reshape(-1, 1, 1)
 
@@ -566,7 +554,7 @@ class AddNoise(AudioView):
         return {"snr_db": uniform(*self.snr_db, n, generator).to(batch.device), "seed": seed.cpu()}
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_len(params["snr_db"], batch.shape[0], "AddNoise")
+        check_replay_size("AddNoise", len(params["snr_db"]), batch.shape[0])
         g = torch.Generator(device=batch.device).manual_seed(int(params["seed"][0]))
         wd = work_dtype(batch.dtype)  # half precision: drawn and shaped in float32 (no half FFT on CPU)
         noise = torch.randn(batch.shape, generator=g, device=batch.device, dtype=wd)
@@ -643,7 +631,7 @@ class _Filter(AudioView):
         return {"cutoff_hz": torch.exp(uniform(lo, hi, batch.shape[0], generator)).to(batch.device)}
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_len(params["cutoff_hz"], batch.shape[0], type(self).__name__)
+        check_replay_size(type(self).__name__, len(params["cutoff_hz"]), batch.shape[0])
         return filter_fft(batch, self.sample_rate, params["cutoff_hz"], self.kind, self.order)
 
 
@@ -709,7 +697,7 @@ class _SpecMask(View):
         return {"start": start.long().to(batch.device), "width": width.to(batch.device)}
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_len(params["start"], batch.shape[0], type(self).__name__)
+        check_replay_size(type(self).__name__, len(params["start"]), batch.shape[0])
         size = batch.shape[self.axis]
         idx = torch.arange(size, device=batch.device)[None, None]
         start, width = params["start"][..., None], params["width"][..., None]

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from pairs.errors import DataError
+from pairs.validation import HALF_DTYPES, probability
 
 Params = dict[str, Any]
 """Parameters drawn by a view: a dict whose tensor values have the batch as their first dimension."""
@@ -103,8 +104,9 @@ def bernoulli(p: float, n: int, generator: torch.Generator) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 # Numerics shared by every domain: one rule for half precision, finite input, finite output
 # --------------------------------------------------------------------------------------------------
-HALF_TYPES = (torch.float16, torch.bfloat16)
-"""The half-precision dtypes; views compute them in float32 and return the input dtype."""
+HALF_TYPES = HALF_DTYPES
+"""The half-precision dtypes (:data:`pairs.validation.HALF_DTYPES`); views compute them in float32 and
+return the input dtype."""
 
 
 def work_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -398,11 +400,22 @@ class Lambda(View):
         return f"Lambda({self.name})"
 
 
-def _check_replay_len(view: View, n_params: int, n_batch: int) -> None:
+def check_replay_size(name: str, n_params: int, n_batch: int) -> None:
+    """The check every :meth:`View.apply` makes: parameters drawn for ``n_params`` examples replay only on
+    a batch of ``n_params`` examples.
+
+    Args:
+        name: the view named in the message (its class name).
+        n_params: how many examples the parameters were drawn for (their first dimension).
+        n_batch: how many examples the batch has.
+
+    Raises:
+        ValueError: the two differ.
+    """
     if n_params != n_batch:
         raise ValueError(
-            f"{type(view).__name__}: parameters were drawn for {n_params} examples but the batch has "
-            f"{n_batch}; replay needs a batch of the same size as the one the parameters were drawn for"
+            f"{name}: parameters were drawn for {n_params} examples but the batch has {n_batch}; replay "
+            "needs a batch of the same size as the one the parameters were drawn for"
         )
 
 
@@ -487,9 +500,7 @@ class RandomApply(View):
 
     def __init__(self, view: View, p: float = 0.5) -> None:
         self.view = _check_view(view, "RandomApply")
-        if not 0.0 <= float(p) <= 1.0:
-            raise ValueError(f"RandomApply p must be in [0, 1], got {p}")
-        self.p = float(p)
+        self.p = probability("p", p, owner="RandomApply")
 
     @property
     def sample_ndim(self) -> int | None:  # type: ignore[override]
@@ -519,7 +530,7 @@ class RandomApply(View):
 
     def apply(self, batch: Any, params: Params) -> Any:
         applied = params["applied"].cpu()
-        _check_replay_len(self, len(applied), batch_len(batch))
+        check_replay_size(type(self).__name__, len(applied), batch_len(batch))
         index = applied.nonzero().flatten()
         if len(index) == 0:
             return batch
@@ -587,7 +598,7 @@ class OneOf(View):
 
     def apply(self, batch: Any, params: Params) -> Any:
         choice = params["choice"].cpu()
-        _check_replay_len(self, len(choice), batch_len(batch))
+        check_replay_size(type(self).__name__, len(choice), batch_len(batch))
         parts = []
         for k, view in enumerate(self.views):
             index = (choice == k).nonzero().flatten()

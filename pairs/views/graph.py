@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +45,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
+from pairs import validation
 from pairs.views.base import OneOf, Params, View
 from pairs.views.functional import graph as _F
 from pairs.views.graph_batch import (
@@ -117,19 +117,11 @@ def _floor_count(p: float, counts: Tensor) -> Tensor:
     return torch.floor(counts.double() * p + 1e-9).long()
 
 
-def _check_rate(value: Any, name: str, owner: str, upper: float | None = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"{owner}: {name} must be a finite float, got {value!r}")
-    if value < 0 or (upper is not None and value > upper):
-        bound = f"[0, {upper:g}]" if upper is not None else ">= 0"
-        raise ValueError(f"{owner}: {name} must be in {bound}, got {value}")
-    return float(value)
-
-
-def _check_int(value: Any, name: str, owner: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+def _check_rate(value: Any, name: str, owner: str, probability: bool = True) -> float:
+    """A probability in [0, 1], or (``probability=False``) a finite number >= 0 (see pairs.validation)."""
+    if probability:
+        return validation.probability(name, value, owner=owner)
+    return validation.finite_float(name, value, minimum=0, owner=owner)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -540,7 +532,7 @@ class AddEdges(_EdgeView):
         undirected: bool | None = None,
         fill_value: float = 0.0,
     ) -> None:
-        self.p = _check_rate(p, "p", "AddEdges", upper=None)
+        self.p = _check_rate(p, "p", "AddEdges", probability=False)
         self.allow_self_loops = bool(allow_self_loops)
         self.undirected = _check_undirected(undirected, "AddEdges")
         self.fill_value = float(fill_value)
@@ -731,7 +723,7 @@ class FeatureNoise(GraphView):
     structural = False
 
     def __init__(self, std: float = 0.1) -> None:
-        self.std = _check_rate(std, "std", "FeatureNoise", upper=None)
+        self.std = _check_rate(std, "std", "FeatureNoise", probability=False)
 
     def _sample(self, batch: Batch, lay: Layout, generator: torch.Generator) -> Params:
         x = _features(batch, "FeatureNoise")
@@ -817,7 +809,9 @@ class RandomWalkSubgraph(GraphView):
         if self.p >= 1.0:
             raise ValueError("RandomWalkSubgraph: p must be < 1 (it keeps n - floor(p * n) >= 1 nodes)")
         self.walk_length = (
-            None if walk_length is None else _check_int(walk_length, "walk_length", "RandomWalkSubgraph")
+            None
+            if walk_length is None
+            else validation.integer("walk_length", walk_length, owner="RandomWalkSubgraph")
         )
 
     def _sample(self, batch: Batch, lay: Layout, generator: torch.Generator) -> Params:
@@ -925,8 +919,8 @@ class KHopSubgraph(GraphView):
     """
 
     def __init__(self, k: int = 2, n_seeds: int = 1, directed: bool = False) -> None:
-        self.k = _check_int(k, "k", "KHopSubgraph")
-        self.n_seeds = _check_int(n_seeds, "n_seeds", "KHopSubgraph", minimum=1)
+        self.k = validation.integer("k", k, owner="KHopSubgraph")
+        self.n_seeds = validation.integer("n_seeds", n_seeds, minimum=1, owner="KHopSubgraph")
         self.directed = bool(directed)
 
     def _sample(self, batch: Batch, lay: Layout, generator: torch.Generator) -> Params:

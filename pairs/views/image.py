@@ -45,6 +45,8 @@ from torch import Tensor
 
 from pairs.errors import DataError
 from pairs.registry import Registry
+from pairs.validation import is_number as _is_number
+from pairs.validation import probability
 from pairs.views.base import (
     HALF_TYPES,
     Compose,
@@ -53,6 +55,7 @@ from pairs.views.base import (
     View,
     all_finite,
     bernoulli,
+    check_replay_size,
     make_generator,
     uniform,
 )
@@ -86,14 +89,6 @@ _INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
 # --------------------------------------------------------------------------------------------------
 # Argument and input validation
 # --------------------------------------------------------------------------------------------------
-def _is_number(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _check_prob(p: Any, name: str) -> float:
-    if not _is_number(p) or not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
-    return float(p)
 
 
 def _check_size(size: Any, name: str) -> tuple[int, int]:
@@ -192,14 +187,6 @@ def _check_images(x: Any, name: str, *, color: bool = False, finite: bool = Fals
 _all_finite = all_finite  # the shared check of pairs.views.base
 
 
-def _check_param_len(t: Tensor, n: int, name: str) -> None:
-    if t.shape[0] != n:
-        raise ValueError(
-            f"{name}: parameters were drawn for {t.shape[0]} examples but the batch has {n}; replay needs a "
-            "batch of the same size as the one the parameters were drawn for"
-        )
-
-
 # --------------------------------------------------------------------------------------------------
 # Geometry
 # --------------------------------------------------------------------------------------------------
@@ -283,7 +270,7 @@ class RandomResizedCrop(View):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_images(batch, type(self).__name__, finite=True)
         boxes = params["boxes"]
-        _check_param_len(boxes, batch.shape[0], type(self).__name__)
+        check_replay_size(type(self).__name__, len(boxes), batch.shape[0])
         return _F.resized_crop(batch, boxes, self._hw, self.interpolation)
 
 
@@ -407,7 +394,7 @@ class RandomAffine(View):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_images(batch, type(self).__name__, finite=True)
-        _check_param_len(params["angle"], batch.shape[0], type(self).__name__)
+        check_replay_size(type(self).__name__, len(params["angle"]), batch.shape[0])
         b, c, height, width = batch.shape
         fill = self.fill if isinstance(self.fill, tuple) else (self.fill,)
         if len(fill) not in (1, c):
@@ -439,7 +426,7 @@ class HorizontalFlip(View):
     sample_ndim = 3
 
     def __init__(self, p: float = 0.5) -> None:
-        self.p = _check_prob(p, "HorizontalFlip p")
+        self.p = probability("p", p, owner="HorizontalFlip")
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         _check_images(batch, type(self).__name__)
@@ -448,7 +435,7 @@ class HorizontalFlip(View):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_images(batch, type(self).__name__, finite=True)
         flip = params["flip"]
-        _check_param_len(flip, batch.shape[0], type(self).__name__)
+        check_replay_size(type(self).__name__, len(flip), batch.shape[0])
         return _F.horizontal_flip(batch, flip)
 
 
@@ -503,7 +490,7 @@ class ColorJitter(View):
         if _is_number(hue) and not 0.0 <= hue <= 0.5:
             raise ValueError(f"ColorJitter hue as a single number must be in [0, 0.5], got {hue!r}")
         self.hue = _jitter_range(hue, "hue", 0.0, (-0.5, 0.5))
-        self.p = _check_prob(p, "ColorJitter p")
+        self.p = probability("p", p, owner="ColorJitter")
 
     @property
     def _ranges(self) -> tuple[tuple[float, float] | None, ...]:
@@ -527,7 +514,7 @@ class ColorJitter(View):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_images(batch, type(self).__name__, color=True, finite=True)
-        _check_param_len(params["factors"], batch.shape[0], type(self).__name__)
+        check_replay_size(type(self).__name__, len(params["factors"]), batch.shape[0])
         enabled = [k for k, rng in enumerate(self._ranges) if rng is not None]
         if batch.shape[1] == 1:
             enabled = [k for k in enabled if k < 2]  # saturation and hue: identities on grayscale
@@ -552,7 +539,7 @@ class Grayscale(View):
     sample_ndim = 3
 
     def __init__(self, p: float = 0.1) -> None:
-        self.p = _check_prob(p, "Grayscale p")
+        self.p = probability("p", p, owner="Grayscale")
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         _check_images(batch, type(self).__name__, color=True)
@@ -560,7 +547,7 @@ class Grayscale(View):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_images(batch, type(self).__name__, color=True, finite=True)
-        _check_param_len(params["applied"], batch.shape[0], type(self).__name__)
+        check_replay_size(type(self).__name__, len(params["applied"]), batch.shape[0])
         return _F.grayscale(batch, params["applied"])
 
 
@@ -613,7 +600,7 @@ class GaussianBlur(View):
         if _is_number(sigma):
             sigma = (float(sigma), float(sigma))
         self.sigma = _check_pair(sigma, "GaussianBlur sigma", low=0.0, high=math.inf, open_low=True)
-        self.p = _check_prob(p, "GaussianBlur p")
+        self.p = probability("p", p, owner="GaussianBlur")
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         _check_images(batch, type(self).__name__)
@@ -625,7 +612,7 @@ class GaussianBlur(View):
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_images(batch, type(self).__name__, finite=True)
-        _check_param_len(params["sigma"], batch.shape[0], type(self).__name__)
+        check_replay_size(type(self).__name__, len(params["sigma"]), batch.shape[0])
         return _F.gaussian_blur(batch, params["sigma"], self.kernel_size, params["applied"])
 
 
@@ -652,7 +639,7 @@ class Solarize(View):
         if not _is_number(threshold) or not 0.0 <= threshold <= 1.0:
             raise ValueError(f"Solarize threshold must be in [0, 1] (float images), got {threshold!r}")
         self.threshold = float(threshold)
-        self.p = _check_prob(p, "Solarize p")
+        self.p = probability("p", p, owner="Solarize")
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         _check_images(batch, type(self).__name__)
@@ -661,7 +648,7 @@ class Solarize(View):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_images(batch, type(self).__name__, finite=True)
         applied = params["applied"]
-        _check_param_len(applied, batch.shape[0], type(self).__name__)
+        check_replay_size(type(self).__name__, len(applied), batch.shape[0])
         return _F.solarize(batch, self.threshold, applied)
 
 
@@ -1085,7 +1072,7 @@ class TorchvisionView(View):
     def apply(self, batch: Any, params: Params) -> Any:
         seeds = params["seeds"]
         n = len(batch) if isinstance(batch, list) else int(batch.shape[0])
-        _check_param_len(seeds, n, type(self).__name__)
+        check_replay_size(type(self).__name__, len(seeds), n)
         outs = []
         for i, seed in enumerate(seeds.tolist()):
             item = batch[i]

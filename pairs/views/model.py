@@ -34,7 +34,6 @@ References:
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -43,6 +42,7 @@ from torch import Tensor, nn
 
 from pairs.errors import ConfigError
 from pairs.frozen import device_of
+from pairs.validation import finite_float, probability
 from pairs.views.base import derive_seed
 
 __all__ = [
@@ -113,9 +113,7 @@ class Dropout(ModelView):
     """
 
     def __init__(self, p: float = 0.1) -> None:
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not (0.0 <= float(p) < 1.0):
-            raise ConfigError(f"dropout view: the rate must be a number in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = probability("p (the dropout rate)", p, owner="dropout view", high_open=True)
 
     def encode(self, encoder: nn.Module, batch: Any, generator: torch.Generator) -> Tensor:
         layers = [m for m in encoder.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
@@ -166,9 +164,7 @@ class WeightPerturbation(ModelView):
     positions = (0,)
 
     def __init__(self, eta: float = 1.0) -> None:
-        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not (0 < float(eta) < math.inf):
-            raise ConfigError(f"perturb view: eta must be a positive number, got {eta!r}")
-        self.eta = float(eta)
+        self.eta = finite_float("eta", eta, minimum=0, strict=True, owner="perturb view")
 
     def perturbed_parameters(self, encoder: nn.Module, generator: torch.Generator) -> dict[str, Tensor]:
         """The perturbed copy of every parameter (detached), by name.

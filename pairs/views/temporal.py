@@ -67,7 +67,6 @@ Example:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -76,7 +75,10 @@ from torch import Tensor
 
 from pairs.errors import DataError
 from pairs.registry import Registry
-from pairs.views.base import Compose, Params, View, check_finite
+from pairs.validation import finite_float, integer, probability
+from pairs.validation import is_int as _is_int
+from pairs.validation import is_number as _is_number
+from pairs.views.base import Compose, Params, View, check_finite, check_replay_size
 from pairs.views.functional import temporal as _F
 from pairs.views.functional.temporal import (
     _check_no_empty_series,
@@ -114,32 +116,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 # Argument validation
 # --------------------------------------------------------------------------------------------------
-def _is_number(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _check_prob(p: Any, name: str, *, high_open: bool = False) -> float:
-    ok = _is_number(p) and 0.0 <= float(p) <= 1.0 and not (high_open and float(p) >= 1.0)
-    if not ok:
-        interval = "[0, 1)" if high_open else "[0, 1]"
-        raise ValueError(f"{name} must be a probability in {interval}, got {p!r}")
-    return float(p)
-
-
-def _check_nonneg(v: Any, name: str) -> float:
-    if not _is_number(v) or not math.isfinite(float(v)) or float(v) < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-    return float(v)
-
-
-def _check_int(v: Any, name: str, low: int) -> int:
-    if not _is_int(v) or int(v) < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
-    return int(v)
 
 
 def _check_ratio(v: Any, name: str) -> float:
@@ -170,14 +146,6 @@ def _check_series(x: Any, name: str) -> Tensor:
     if x.shape[1] == 0 or x.shape[2] == 0:
         raise DataError(f"{name} got series with no channels or no timestamps, shape {tuple(x.shape)}")
     return check_finite(x, name, allow_nan=True)  # NaN marks a missing timestamp; inf is refused
-
-
-def _check_param_len(t: Tensor, n: int, name: str) -> None:
-    if t.shape[0] != n:
-        raise ValueError(
-            f"{name}: parameters were drawn for {t.shape[0]} examples but the batch has {n}; replay needs a "
-            "batch of the same size as the one the parameters were drawn for"
-        )
 
 
 def _check_param_shape(t: Tensor, shape: tuple[int, ...], name: str, what: str) -> None:
@@ -360,7 +328,7 @@ class RandomCrop(SeriesView):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "RandomCrop")
         start, length = params["start"].to(batch.device), int(params["length"])
-        _check_param_len(start, batch.shape[0], "RandomCrop")
+        check_replay_size("RandomCrop", len(start), batch.shape[0])
         if length > batch.shape[-1] or bool((start + length > batch.shape[-1]).any()):
             raise ValueError(
                 f"RandomCrop: the crops (length {length}) do not fit in series of length {batch.shape[-1]}"
@@ -441,7 +409,7 @@ class OverlappingCrops(SeriesView):
     """
 
     def __init__(self, temporal_unit: int = 0, within_valid: bool = False) -> None:
-        self.temporal_unit = _check_int(temporal_unit, "OverlappingCrops temporal_unit", 0)
+        self.temporal_unit = integer("temporal_unit", temporal_unit, minimum=0, owner="OverlappingCrops")
         self.within_valid = bool(within_valid)
 
     @property
@@ -490,7 +458,7 @@ class OverlappingCrops(SeriesView):
     def apply(self, batch: Tensor, params: Params) -> CropPair:
         _check_series(batch, "OverlappingCrops")
         offset = params["offset"].to(batch.device)
-        _check_param_len(offset, batch.shape[0], "OverlappingCrops")
+        check_replay_size("OverlappingCrops", len(offset), batch.shape[0])
         left, right = int(params["crop_left"]), int(params["crop_right"])
         eleft, eright = int(params["crop_eleft"]), int(params["crop_eright"])
         t = batch.shape[-1]
@@ -527,7 +495,7 @@ class TimestampMask(SeriesView):
     """
 
     def __init__(self, p: float = 0.5, value: float = 0.0) -> None:
-        self.p = _check_prob(p, "TimestampMask p")
+        self.p = probability("p", p, owner="TimestampMask")
         if not _is_number(value):
             raise ValueError(f"TimestampMask value must be a number, got {value!r}")
         if math.isinf(float(value)):
@@ -560,7 +528,7 @@ class Jitter(SeriesView):
     """
 
     def __init__(self, sigma: float = 0.03) -> None:
-        self.sigma = _check_nonneg(sigma, "Jitter sigma")
+        self.sigma = finite_float("sigma", sigma, minimum=0, owner="Jitter")
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         noise = _randn(tuple(batch.shape), generator, batch.device, batch.dtype, std=self.sigma)
@@ -590,7 +558,7 @@ class Scaling(SeriesView):
     """
 
     def __init__(self, sigma: float = 0.1, mean: float = 1.0, per: str = "channel") -> None:
-        self.sigma = _check_nonneg(sigma, "Scaling sigma")
+        self.sigma = finite_float("sigma", sigma, minimum=0, owner="Scaling")
         if not _is_number(mean) or not math.isfinite(float(mean)):
             raise ValueError(f"Scaling mean must be a finite number, got {mean!r}")
         self.mean = float(mean)
@@ -630,8 +598,8 @@ class MagnitudeWarp(SeriesView):
     """
 
     def __init__(self, sigma: float = 0.2, knots: int = 4) -> None:
-        self.sigma = _check_nonneg(sigma, "MagnitudeWarp sigma")
-        self.knots = _check_int(knots, "MagnitudeWarp knots", 0)
+        self.sigma = finite_float("sigma", sigma, minimum=0, owner="MagnitudeWarp")
+        self.knots = integer("knots", knots, minimum=0, owner="MagnitudeWarp")
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         b, c, _ = batch.shape
@@ -659,7 +627,7 @@ class ChannelDropout(SeriesView):
     """
 
     def __init__(self, p: float = 0.2) -> None:
-        self.p = _check_prob(p, "ChannelDropout p")
+        self.p = probability("p", p, owner="ChannelDropout")
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         b, c, _ = batch.shape
@@ -700,8 +668,8 @@ class TimeWarp(SeriesView):
     """
 
     def __init__(self, sigma: float = 0.2, knots: int = 4) -> None:
-        self.sigma = _check_nonneg(sigma, "TimeWarp sigma")
-        self.knots = _check_int(knots, "TimeWarp knots", 0)
+        self.sigma = finite_float("sigma", sigma, minimum=0, owner="TimeWarp")
+        self.knots = integer("knots", knots, minimum=0, owner="TimeWarp")
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         speed = _randn((batch.shape[0], self.knots + 2), generator, batch.device, _pos_dtype(batch))
@@ -743,7 +711,7 @@ class WindowSlice(SeriesView):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "WindowSlice")
         start = params["start"]
-        _check_param_len(start, batch.shape[0], "WindowSlice")
+        check_replay_size("WindowSlice", len(start), batch.shape[0])
         return _F.window_slice(batch, start, self.ratio, owner="WindowSlice")
 
 
@@ -789,7 +757,7 @@ class WindowWarp(SeriesView):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "WindowWarp")
         start = params["start"]
-        _check_param_len(start, batch.shape[0], "WindowWarp")
+        check_replay_size("WindowWarp", len(start), batch.shape[0])
         return _F.window_warp(batch, start, params["scale"], self.ratio, owner="WindowWarp")
 
 
@@ -815,7 +783,7 @@ class SegmentPermutation(SeriesView):
     """
 
     def __init__(self, max_segments: int = 5, mode: str = "random") -> None:
-        self.max_segments = _check_int(max_segments, "SegmentPermutation max_segments", 1)
+        self.max_segments = integer("max_segments", max_segments, minimum=1, owner="SegmentPermutation")
         if mode not in ("random", "equal"):
             raise ValueError(f"SegmentPermutation mode must be 'random' or 'equal', got {mode!r}")
         self.mode = mode
@@ -852,12 +820,12 @@ class SegmentPermutation(SeriesView):
 
     def source_index(self, batch: Tensor, params: Params) -> Tensor:
         """The source timestamp of every output timestamp, ``(B, T)`` int64 (a permutation per row)."""
-        _check_param_len(params["bounds"], batch.shape[0], "SegmentPermutation")
+        check_replay_size("SegmentPermutation", len(params["bounds"]), batch.shape[0])
         return _F.segment_source_index(batch, params["bounds"], params["order"], owner="SegmentPermutation")
 
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "SegmentPermutation")
-        _check_param_len(params["bounds"], batch.shape[0], "SegmentPermutation")
+        check_replay_size("SegmentPermutation", len(params["bounds"]), batch.shape[0])
         return _F.permute_segments(batch, params["bounds"], params["order"], owner="SegmentPermutation")
 
 
@@ -882,7 +850,7 @@ class FrameDrop(SeriesView):
     """
 
     def __init__(self, p: float = 0.1, fill: str = "resample") -> None:
-        self.p = _check_prob(p, "FrameDrop p", high_open=True)
+        self.p = probability("p", p, owner="FrameDrop", high_open=True)
         if fill not in ("resample", "nan"):
             raise ValueError(f"FrameDrop fill must be 'resample' or 'nan', got {fill!r}")
         self.writes_nan = fill == "nan"
@@ -947,7 +915,7 @@ class SpeedChange(SeriesView):
     def apply(self, batch: Tensor, params: Params) -> Tensor:
         _check_series(batch, "SpeedChange")
         factor = params["factor"]
-        _check_param_len(factor, batch.shape[0], "SpeedChange")
+        check_replay_size("SpeedChange", len(factor), batch.shape[0])
         return _F.speed_change(batch, factor, params["offset"], self.fill, owner="SpeedChange")
 
 
@@ -1011,7 +979,7 @@ def tstcc_strong_view(max_seg: int = 8, jitter_ratio: float = 0.8) -> Compose:
     Reference:
         Eldele et al. 2021 (TS-TCC).
     """
-    max_seg = _check_int(max_seg, "tstcc_strong_view max_seg", 2)
+    max_seg = integer("max_seg", max_seg, minimum=2, owner="tstcc_strong_view")
     return Compose([SegmentPermutation(max_segments=max_seg - 1, mode="random"), Jitter(sigma=jitter_ratio)])
 
 

@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from pairs.validation import integer, probability
 from pairs.views import text_lexicon as lex
 from pairs.views.base import Compose, OneOf, Params, View
 
@@ -233,20 +234,12 @@ class TextView(View):
 # --------------------------------------------------------------------------------------------------
 # Synonyms
 # --------------------------------------------------------------------------------------------------
-def _check_fraction(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 def _check_count(value: int | None, name: str, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(
-            f"{name} must be a non-negative int{' or None' if allow_none else ''}, got {value!r}"
-        )
-    return value
+    return integer(name, value, minimum=0)
 
 
 Tagger = Callable[[list[str]], Sequence[str]]
@@ -325,7 +318,7 @@ class SynonymFinder:
         if not (callable(tagger) or tagger in ("auto", "lexicon", "nltk")):
             raise ValueError(f"tagger must be 'auto', 'lexicon', 'nltk' or a callable, got {tagger!r}")
         self.tagger = tagger
-        self.min_pos_share = _check_fraction(min_pos_share, "min_pos_share")
+        self.min_pos_share = probability("min_pos_share", min_pos_share)
         self._tag_fn: Tagger | None | bool = False  # resolved lazily
         self._cache: dict[tuple[str, str], tuple[str, ...]] = {}
         self.use_form_table = bool(use_form_table)
@@ -584,7 +577,7 @@ class SynonymSwap(TextView):
         tagger: str | Tagger = "auto",
         min_pos_share: float = 0.75,
     ) -> None:
-        self.p = _check_fraction(p, "p")
+        self.p = probability("p", p)
         self.min_swaps = _check_count(min_swaps, "min_swaps")
         self.max_swaps = _check_count(max_swaps, "max_swaps", allow_none=True)
         if self.max_swaps is not None and self.max_swaps < self.min_swaps:
@@ -641,7 +634,7 @@ class RandomInsertion(TextView):
     """
 
     def __init__(self, alpha: float = 0.1, min_ops: int = 1, **synonym_options: Any) -> None:
-        self.alpha = _check_fraction(alpha, "alpha")
+        self.alpha = probability("alpha", alpha)
         self.min_ops = _check_count(min_ops, "min_ops")
         self.finder = SynonymFinder(**synonym_options)
 
@@ -682,7 +675,7 @@ class RandomSwap(TextView):
     """
 
     def __init__(self, alpha: float = 0.1, min_ops: int = 1) -> None:
-        self.alpha = _check_fraction(alpha, "alpha")
+        self.alpha = probability("alpha", alpha)
         self.min_ops = _check_count(min_ops, "min_ops")
 
     def edits_for(self, text: str, rng: random.Random) -> list[Edit]:
@@ -726,7 +719,7 @@ class RandomDeletion(TextView):
     """
 
     def __init__(self, p: float = 0.1) -> None:
-        self.p = _check_fraction(p, "p")
+        self.p = probability("p", p)
 
     def edits_for(self, text: str, rng: random.Random) -> list[Edit]:
         spans = word_spans(text)
@@ -764,7 +757,7 @@ class WordDropout(TextView):
     """
 
     def __init__(self, p: float = 0.1, replacement: str = "<unk>") -> None:
-        self.p = _check_fraction(p, "p")
+        self.p = probability("p", p)
         if not isinstance(replacement, str):
             raise TypeError(f"replacement must be a str, got {type(replacement).__name__}")
         self.replacement = replacement
