@@ -104,6 +104,19 @@ def gaussian_blobs(n_per_class: int, n_classes: int, dim: int, spread: float, se
     return x[perm], y[perm]
 
 
+def assert_data_errors(cases: dict[str, str]) -> None:
+    """For each ``spec: pattern``, ``load_data(spec)`` raises a :class:`DataError` whose message matches
+    ``pattern`` (``pytest.raises(..., match=pattern)``)."""
+    import pytest
+
+    from pairs.data import load_data
+    from pairs.errors import DataError
+
+    for spec, pattern in cases.items():
+        with pytest.raises(DataError, match=pattern):
+            load_data(spec)
+
+
 def last_json(text: str) -> dict:
     """The JSON object on the last line of a command's stdout."""
     import json

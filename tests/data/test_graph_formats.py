@@ -17,6 +17,7 @@ from pairs.data import graph_formats as F
 from pairs.data import graphs as G
 from pairs.data import load_data
 from pairs.errors import DataError
+from tests.helpers import assert_data_errors
 
 # real molecules (name, SMILES, heavy atoms, bonds), with a made-up 2-class label: has a ring or not
 MOLECULES = [
@@ -321,19 +322,17 @@ def test_smi_file_sdf_file_and_bad_molecules(tmp_path):
 
 def test_molecule_spec_errors(tmp_path):
     path = _molecule_csv(tmp_path / "mols.csv")
-    with pytest.raises(DataError, match="no column 'smile'; columns are name, SMILES, target"):
-        load_data(f"smiles:{path}@column=smile")
-    with pytest.raises(DataError, match="bad option 'labels=target'"):
-        load_data(f"smiles:{path}@labels=target")
     (tmp_path / "x.json").write_text("{}")
-    with pytest.raises(DataError, match="expected SMILES as .smi/.txt"):
-        load_data(f"smiles:{tmp_path / 'x.json'}")
-    with pytest.raises(DataError, match="sdf:FILE needs an .sdf file"):
-        load_data(f"sdf:{path}")
-    with pytest.raises(DataError, match="does not exist"):
-        load_data(f"smiles:{tmp_path / 'missing.csv'}")
-    with pytest.raises(DataError, match="molecules are read by smiles:"):
-        load_data(f"graphs:{path}")
+    assert_data_errors(
+        {
+            f"smiles:{path}@column=smile": "no column 'smile'; columns are name, SMILES, target",
+            f"smiles:{path}@labels=target": "bad option 'labels=target'",
+            f"smiles:{tmp_path / 'x.json'}": "expected SMILES as .smi/.txt",
+            f"sdf:{path}": "sdf:FILE needs an .sdf file",
+            f"smiles:{tmp_path / 'missing.csv'}": "does not exist",
+            f"graphs:{path}": "molecules are read by smiles:",
+        }
+    )
 
 
 def test_smiles_csv_trains_end_to_end(tmp_path, capsys, monkeypatch):

@@ -14,6 +14,7 @@ from pairs.domains import recipe_for
 from pairs.domains.series import ts2vec_standardizer
 from pairs.errors import DataError
 from pairs.experiment import train
+from tests.helpers import assert_data_errors
 
 
 def _streamed(monkeypatch) -> None:
@@ -87,12 +88,13 @@ def test_wide_and_long_tables(tmp_path):
     assert bundle.train.shape == (3, 2, 4) and bundle.train_labels.tolist() == [0, 1, 0]
     assert bundle.train[1, 0, :3].tolist() == [10.0, 11.0, 12.0] and torch.isnan(bundle.train[1, :, 3]).all()
     assert bundle.train[2, 1].tolist() == [0.0, -1.0, -2.0, -3.0]
-    with pytest.raises(DataError, match="non-numeric columns"):
-        load_data(f"series:{tmp_path / 'wide.csv'}")
-    with pytest.raises(DataError, match="both id=COLUMN and time=COLUMN"):
-        load_data(f"series:{tmp_path / 'long.parquet'}@id=sid")
-    with pytest.raises(DataError, match="options after '@'"):
-        load_data(f"series:{tmp_path / 'long.parquet'}@idd=sid")
+    assert_data_errors(
+        {
+            f"series:{tmp_path / 'wide.csv'}": "non-numeric columns",
+            f"series:{tmp_path / 'long.parquet'}@id=sid": "both id=COLUMN and time=COLUMN",
+            f"series:{tmp_path / 'long.parquet'}@idd=sid": "options after '@'",
+        }
+    )
 
 
 TS_HEADER = """# a comment
