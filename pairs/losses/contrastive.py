@@ -59,6 +59,27 @@ _HALF = HALF_DTYPES
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
+class _KeywordOptions(TypedDict, total=False):
+    """The keyword-only compute options of the functions and modules here (see :func:`nt_xent`)."""
+
+    normalize: bool
+    block_size: int | tuple[int, int] | None
+    reduction: str
+
+
+class _Options(_KeywordOptions, total=False):
+    """All compute options (keyword-only in :func:`clip_loss` and :class:`CLIPLoss`)."""
+
+    mode: str
+    gather_distributed: bool
+
+
+class _NTXentOptions(_Options, total=False):
+    """The keyword options :func:`supcon_loss` passes on to :func:`nt_xent`."""
+
+    decoupled: bool
+
+
 def _compute(x: Tensor, normalize: bool) -> Tensor:
     """Upcast float16 / bfloat16 to float32 (the compute dtype) and optionally L2-normalise.
 
@@ -301,13 +322,7 @@ def supcon_loss(
     features: Tensor,
     labels: Tensor | None = None,
     temperature: float | Tensor = 0.1,
-    *,
-    decoupled: bool = False,
-    normalize: bool = True,
-    mode: str = "auto",
-    block_size: int | tuple[int, int] | None = None,
-    gather_distributed: bool = False,
-    reduction: str = "mean",
+    **options: Unpack[_NTXentOptions],
 ) -> Tensor:
     """Supervised contrastive loss (SupCon ``L_out``): a thin alias of :func:`nt_xent` with labels.
 
@@ -320,7 +335,8 @@ def supcon_loss(
         features: ``(V, B, D)`` views, or ``(B, D)`` for a single view (then ``labels`` is required).
         labels: integer class ids ``(B,)``, or ``None`` (SimCLR over the views).
         temperature: ``t > 0`` (0.1 as in the paper).
-        decoupled, normalize, mode, block_size, gather_distributed, reduction: as in :func:`nt_xent`.
+        options: keyword-only ``decoupled``, ``normalize``, ``mode``, ``block_size``,
+            ``gather_distributed``, ``reduction``, as in :func:`nt_xent`.
 
     Returns:
         The loss (scalar, or ``(V * B,)`` with ``reduction="none"``).
@@ -334,18 +350,7 @@ def supcon_loss(
     References:
         Khosla et al. 2020, "Supervised Contrastive Learning", arXiv:2004.11362.
     """
-    return nt_xent(
-        features,
-        None,
-        temperature=temperature,
-        labels=labels,
-        decoupled=decoupled,
-        normalize=normalize,
-        mode=mode,
-        block_size=block_size,
-        gather_distributed=gather_distributed,
-        reduction=reduction,
-    )
+    return nt_xent(features, None, temperature=temperature, labels=labels, **options)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -594,21 +599,6 @@ def clip_loss(
 # --------------------------------------------------------------------------------------------------
 # modules
 # --------------------------------------------------------------------------------------------------
-class _KeywordOptions(TypedDict, total=False):
-    """The keyword-only compute options of :class:`NTXentLoss` and :class:`InfoNCELoss`."""
-
-    normalize: bool
-    block_size: int | tuple[int, int] | None
-    reduction: str
-
-
-class _Options(_KeywordOptions, total=False):
-    """All compute options (keyword-only in :class:`CLIPLoss`)."""
-
-    mode: str
-    gather_distributed: bool
-
-
 class _ContrastiveModule(LossModule):
     """Base of the contrastive modules: holds the validated compute options that every function of this
     module takes (``normalize``, ``mode``, ``block_size``, ``gather_distributed``, ``reduction``)."""
