@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -116,7 +116,7 @@ def make_views(view: View | Sequence[View], batch: Any, n_views: int, generator:
     """
     if is_multi_view(view):
         return list(view(batch, generator))
-    views = list(view) if isinstance(view, (list, tuple)) else [view] * n_views
+    views = list(view) if isinstance(view, (list, tuple)) else [cast(View, view)] * n_views
     if len(views) != n_views:
         raise ValueError(
             f"got {len(views)} views for n_views={n_views}; give one view or exactly n_views views"
@@ -344,7 +344,7 @@ def collate_pairs(items: Sequence[tuple[Any, Any, int]]) -> tuple[Any, Any, Tens
 
 def collate_triplets(items: Sequence[tuple[Any, Any, Any]]) -> tuple[Any, Any, Any]:
     """Collate :class:`TripletDataset` items into ``(anchors, positives, negatives)`` batches."""
-    return tuple(collate_samples([it[k] for it in items]) for k in range(3))  # type: ignore[return-value]
+    return tuple(collate_samples([it[k] for it in items]) for k in range(3))
 
 
 class _TrainItems(Dataset):
@@ -394,7 +394,7 @@ class _BatchKeys:
     def __len__(self) -> int:
         return max(0, len(self.loader) - self.start)
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, int, int]]]:
         for step in range(self.start, len(self.loader)):
             yield [(self.epoch, int(i), step) for i in self.loader.batch_indices(step)]
 
@@ -523,14 +523,15 @@ class ViewLoader:
 
     def _epoch_order(self) -> Tensor:
         """The current epoch's sample order (drawn once per epoch from ``(seed, epoch)``, then reused)."""
-        if self._order_epoch != self.epoch:
+        order = self._order
+        if order is None or self._order_epoch != self.epoch:
             n = n_samples(self.samples)
             if self.shuffle:
-                self._order = torch.randperm(n, generator=_generator(self.seed, self.epoch))
+                order = torch.randperm(n, generator=_generator(self.seed, self.epoch))
             else:
-                self._order = torch.arange(n)
-            self._order_epoch = self.epoch
-        return self._order
+                order = torch.arange(n)
+            self._order, self._order_epoch = order, self.epoch
+        return order
 
     def batch_indices(self, step: int) -> Tensor:
         """Dataset positions of this rank's part of global batch ``step`` in the current epoch."""

@@ -14,7 +14,7 @@ object only has to provide what is written here:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
@@ -68,7 +68,7 @@ was a batch), ``True`` (one tensor sample, wrapped into a batch of one); graph v
 (one PyG ``Data``), ``"list"`` (a list of ``Data``) or ``("networkx", graph)`` (a networkx graph)."""
 
 
-def is_multi_view(view: object) -> bool:
+def is_multi_view(view: object) -> TypeGuard[MultiViewProducer]:
     """Whether ``view`` is a :class:`MultiViewProducer` (declares ``multi_view = True``)."""
     return bool(getattr(view, "multi_view", False))  # not isinstance(): this runs once per batch
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -30,14 +31,17 @@ def check_momentum(value: object, name: str = "momentum") -> float:
     return probability(name, value)
 
 
-def copy_as_target(module: nn.Module) -> nn.Module:
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def copy_as_target(module: _M) -> _M:
     """A deep copy of ``module`` with every parameter frozen (``requires_grad=False``).
 
     Args:
         module: the online network.
 
     Returns:
-        The target network (same weights and buffers, no gradients).
+        The target network (same weights and buffers, no gradients), of the same type as ``module``.
     """
     target = copy.deepcopy(module)
     for p in target.parameters():

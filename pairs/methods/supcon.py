@@ -72,7 +72,7 @@ class SupCon(Method):
         self.n_views = int(n_views)
         self.gather_distributed = bool(gather_distributed)
         self.momentum = check_momentum(momentum)
-        self.key_encoder: nn.Module | None = None
+        self.key_encoder: nn.ModuleList | None = None
         self.queue: NegativeQueue | None = None
         if queue_size:
             self.key_encoder = copy_as_target(nn.ModuleList([self.encoder, self.projection]))

@@ -103,7 +103,8 @@ def check_sample_rate(sample_rate: object, name: str) -> int:
         or sample_rate <= 0
     ):
         raise ConfigError(f"{name}: sample_rate must be a positive integer number of Hz, got {sample_rate!r}")
-    return int(sample_rate)
+    # an integral value (checked above): exact for integer types, the float's value for the others
+    return int(sample_rate) if isinstance(sample_rate, numbers.Integral) else int(float(sample_rate))
 
 
 def peak_normalise(rows: Tensor) -> tuple[Tensor, Tensor]:

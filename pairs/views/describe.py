@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,7 +243,7 @@ def _nodes_where(step: Step, mask: Tensor) -> list[int]:
     return mask[lo:hi].cpu().nonzero().flatten().tolist()
 
 
-def _list(nodes: list[int], limit: int = 12) -> str:
+def _list(nodes: Sequence[object], limit: int = 12) -> str:
     shown = ", ".join(map(str, nodes[:limit]))
     return shown + (f" (+{len(nodes) - limit})" if len(nodes) > limit else "")
 
