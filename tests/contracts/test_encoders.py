@@ -85,6 +85,13 @@ def built(request) -> tuple[str, nn.Module]:
     return request.param, build(request.param)
 
 
+def eval_features(net: nn.Module, *batches: Any) -> list[torch.Tensor]:
+    """The features of each batch, in eval mode without gradients."""
+    net.eval()
+    with torch.no_grad():
+        return [net(batch) for batch in batches]
+
+
 def test_the_registry_lists_encoders_of_every_domain() -> None:
     domains = {encoders.info(n).domain for n in NAMES}
     assert {"image", "temporal", "audio", "graph", "text", "head"} <= domains
@@ -93,10 +100,7 @@ def test_the_registry_lists_encoders_of_every_domain() -> None:
 def test_features_have_the_declared_width_are_finite_and_repeatable(built) -> None:
     name, net = built
     x, _ = batch_for(name)
-    net.eval()
-    with torch.no_grad():
-        out = net(x)
-        again = net(x)
+    out, again = eval_features(net, x, x)
     assert out.dim() == 2 and out.shape[0] in rows(x), (
         f"{name}: features {tuple(out.shape)} for {rows(x)} rows"
     )
@@ -108,10 +112,8 @@ def test_features_have_the_declared_width_are_finite_and_repeatable(built) -> No
 def test_an_examples_features_do_not_depend_on_the_rest_of_the_batch(built) -> None:
     name, net = built
     x, first = batch_for(name)
-    net.eval()
-    with torch.no_grad():
-        alone = net(first)
-        together = net(x)[: len(alone)]  # the first example's rows (its nodes, for a node-level encoder)
+    alone, whole = eval_features(net, first, x)
+    together = whole[: len(alone)]  # the first example's rows (its nodes, for a node-level encoder)
     torch.testing.assert_close(alone, together, rtol=1e-4, atol=1e-5)
 
 
