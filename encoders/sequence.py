@@ -22,6 +22,8 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -50,6 +52,11 @@ def _check_sequence(z: object, in_dim: int, owner: str) -> Tensor:
     return z
 
 
+def _int_attr(module: nn.Module, name: str) -> int:
+    """``int(module.<name>)`` (an attribute such as ``out_dim``; AttributeError when it has none)."""
+    return int(getattr(module, name))
+
+
 class LatentSequence(nn.Module):
     """A sequence of latents ``z_t`` from any encoder.
 
@@ -72,12 +79,13 @@ class LatentSequence(nn.Module):
 
     def __init__(self, encoder: nn.Module, patch_len: int | None = None, patches: int = 32) -> None:
         super().__init__()
-        if not isinstance(encoder, nn.Module) or not isinstance(getattr(encoder, "out_dim", None), int):
+        out_dim = getattr(encoder, "out_dim", None)
+        if not isinstance(encoder, nn.Module) or not isinstance(out_dim, int):
             raise TypeError(
                 f"LatentSequence needs an nn.Module encoder with an int out_dim, got {type(encoder).__name__}"
             )
         self.encoder = encoder
-        self.out_dim = int(encoder.out_dim)
+        self.out_dim = int(out_dim)
         self.uses_frames = callable(getattr(encoder, "frames", None))
         self.patch_len = (
             None if patch_len is None else positive_int("patch_len", patch_len, owner="LatentSequence")
@@ -96,7 +104,8 @@ class LatentSequence(nn.Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"LatentSequence expects a tensor batch (B, C, T), got {type(x).__name__}")
         if self.uses_frames:
-            return self.encoder.frames(x)
+            frames = cast(Callable[[Tensor], Tensor], self.encoder.frames)  # checked callable in __init__
+            return frames(x)
         if x.dim() != 3:
             raise ValueError(f"LatentSequence (patch mode) expects (B, C, T), got shape {tuple(x.shape)}")
         b, c, t = x.shape
@@ -129,52 +138,43 @@ class LatentSequence(nn.Module):
         return f"mode={mode}, out_dim={self.out_dim}"
 
 
-class GRUContext(nn.Module):
-    """CPC's autoregressive context: a unidirectional GRU over the latents.
-
-    Args:
-        in_dim: latent size ``D``.
-        hidden: context size (256 in the CPC paper's audio model).
-        layers: stacked GRU layers.
-
-    Shape:
-        ``(B, T, in_dim) -> (B, T, hidden)``; ``c_t`` depends only on ``z_<=t``.
-    """
-
-    def __init__(self, in_dim: int, hidden: int = 256, layers: int = 1) -> None:
-        super().__init__()
-        self.in_dim = positive_int("in_dim", in_dim, owner="GRUContext")
-        self.out_dim = positive_int("hidden", hidden, owner="GRUContext")
-        self.rnn = nn.GRU(
-            in_dim, hidden, positive_int("layers", layers, owner="GRUContext"), batch_first=True
-        )
-
-    def forward(self, z: Tensor) -> Tensor:
-        return self.rnn(_check_sequence(z, self.in_dim, "GRUContext"))[0]
-
-
-class LSTMContext(nn.Module):
-    """A unidirectional LSTM context network.
+class _RNNContext(nn.Module):
+    """A unidirectional recurrent context network over the latents (``rnn_type``: ``nn.GRU`` or ``nn.LSTM``).
 
     Args:
         in_dim: latent size ``D``.
         hidden: context size.
-        layers: stacked LSTM layers.
+        layers: stacked recurrent layers.
 
     Shape:
         ``(B, T, in_dim) -> (B, T, hidden)``; ``c_t`` depends only on ``z_<=t``.
     """
 
+    rnn_type: type[nn.GRU] | type[nn.LSTM] = nn.GRU
+
     def __init__(self, in_dim: int, hidden: int = 256, layers: int = 1) -> None:
         super().__init__()
-        self.in_dim = positive_int("in_dim", in_dim, owner="LSTMContext")
-        self.out_dim = positive_int("hidden", hidden, owner="LSTMContext")
-        self.rnn = nn.LSTM(
-            in_dim, hidden, positive_int("layers", layers, owner="LSTMContext"), batch_first=True
-        )
+        owner = type(self).__name__
+        self.in_dim = positive_int("in_dim", in_dim, owner=owner)
+        self.out_dim = positive_int("hidden", hidden, owner=owner)
+        layers = positive_int("layers", layers, owner=owner)
+        self.rnn = self.rnn_type(in_dim, hidden, layers, batch_first=True)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.rnn(_check_sequence(z, self.in_dim, "LSTMContext"))[0]
+        return self.rnn(_check_sequence(z, self.in_dim, type(self).__name__))[0]
+
+
+class GRUContext(_RNNContext):
+    """CPC's autoregressive context: a unidirectional GRU over the latents (the arguments and shapes of
+    :class:`_RNNContext`; ``hidden`` is 256 in the CPC paper's audio model)."""
+
+    rnn_type = nn.GRU
+
+
+class LSTMContext(_RNNContext):
+    """A unidirectional LSTM context network (the arguments and shapes of :class:`_RNNContext`)."""
+
+    rnn_type = nn.LSTM
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> Tensor:
@@ -265,6 +265,8 @@ class StepPredictors(nn.Module):
         ``(B, T, context_dim) -> (K, B, T, latent_dim)``: every ``c_t`` predicts every step.
     """
 
+    heads: nn.ModuleList  # declared for the type checker (mypy cannot determine it otherwise)
+
     def __init__(self, context_dim: int, latent_dim: int, steps: int, hidden: int | None = None) -> None:
         super().__init__()
         if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
@@ -272,6 +274,7 @@ class StepPredictors(nn.Module):
         self.steps = int(steps)
         context_dim = positive_int("context_dim", context_dim, owner="StepPredictors")
         latent_dim = positive_int("latent_dim", latent_dim, owner="StepPredictors")
+        heads: list[nn.Module]
         if hidden is None:
             heads = [nn.Linear(context_dim, latent_dim) for _ in range(self.steps)]
         else:
@@ -305,8 +308,8 @@ class CPCModel(nn.Module):
         super().__init__()
         self.latents = latents
         self.context = context
-        self.latent_dim = int(latents.out_dim)
-        self.out_dim = int(context.out_dim)
+        self.latent_dim = _int_attr(latents, "out_dim")
+        self.out_dim = _int_attr(context, "out_dim")
         if int(getattr(context, "in_dim", self.latent_dim)) != self.latent_dim:
             raise ValueError(
                 f"CPCModel: the context network takes {context.in_dim}-d inputs, but the latents are "

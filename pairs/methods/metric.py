@@ -153,17 +153,14 @@ class Triplet(_MetricMethod):
     """Triplet network: in-batch triplets from the labels, mined by :func:`pairs.losses.triplet_margin_loss`.
 
     Args:
-        encoder: backbone with an ``out_dim`` attribute.
-        embedding_dim: embedding size.
-        hidden_dim: hidden size of the embedding MLP.
+        encoder, embedding_dim, hidden_dim: as in :class:`Siamese`.
         margin: triplet margin on unit vectors.
         mining: ``"semi_hard"`` (FaceNet), ``"batch_hard"`` or ``"batch_all"`` (Hermans et al.).
         distance: ``"euclidean"`` or ``"cosine"``.
         n_views: views per sample (the views of a sample share its label).
 
     Shape:
-        views: ``n_views`` batches ``(B, ...)``, labels ``(B,)`` -> loss scalar; ``embeddings``:
-        ``(n_views * B, embedding_dim)``.
+        as :class:`Siamese`.
     """
 
     def __init__(
