@@ -33,8 +33,6 @@ class BarlowTwins(Method):
         views: 2 batches ``(B, ...)`` -> loss scalar; ``embeddings``: ``(2B, projection_dim)``.
     """
 
-    n_views = 2
-
     def __init__(
         self,
         encoder: nn.Module,

@@ -46,8 +46,6 @@ class BYOL(Method):
         projections, for the collapse monitor).
     """
 
-    n_views = 2
-
     def __init__(
         self,
         encoder: nn.Module,
@@ -93,8 +91,6 @@ class SimSiam(Method):
     Shape:
         views: 2 batches ``(B, ...)`` -> loss scalar; ``embeddings``: ``(2B, projection_dim)``.
     """
-
-    n_views = 2
 
     def __init__(
         self,

@@ -135,8 +135,6 @@ class CLIP(Method):
 
     supports_model_views = False
 
-    n_views = 2
-
     def __init__(
         self,
         encoder: nn.Module,

@@ -80,7 +80,6 @@ class DINO(Method):
         ``(n_global * B, bottleneck_dim)`` student bottleneck features.
     """
 
-    n_views = 2
     default_views = "multicrop"
     progress: Tensor
 

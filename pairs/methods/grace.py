@@ -113,8 +113,6 @@ class GRACE(Method):
 
     supports_model_views = False
 
-    n_views = 2
-
     def __init__(
         self,
         encoder: nn.Module,

@@ -154,8 +154,6 @@ class GraphCL(Method):
         You et al. 2020, "Graph Contrastive Learning with Augmentations" (NeurIPS).
     """
 
-    n_views = 2
-
     def __init__(
         self,
         encoder: nn.Module,

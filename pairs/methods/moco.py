@@ -53,8 +53,6 @@ class MoCoV2(Method):
         views: 2 batches ``(B, ...)`` -> loss scalar; ``embeddings``: ``(2B, projection_dim)`` (queries).
     """
 
-    n_views = 2
-
     def __init__(
         self,
         encoder: nn.Module,
@@ -127,8 +125,6 @@ class MoCoV3(Method):
     Shape:
         views: 2 batches ``(B, ...)`` -> loss scalar; ``embeddings``: ``(2B, projection_dim)``.
     """
-
-    n_views = 2
 
     def __init__(
         self,

@@ -52,7 +52,6 @@ class SwAV(Method):
         ``(n_global * B, projection_dim)``.
     """
 
-    n_views = 2
     step: Tensor
 
     def __init__(

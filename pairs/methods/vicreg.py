@@ -35,8 +35,6 @@ class VICReg(Method):
         views: 2 batches ``(B, ...)`` -> loss scalar; ``embeddings``: ``(2B, projection_dim)``.
     """
 
-    n_views = 2
-
     def __init__(
         self,
         encoder: nn.Module,
