@@ -47,9 +47,10 @@ def run_features(model: torch.nn.Module, bundle: object, spec: str) -> torch.Ten
 
         return encode_series(model.encoder, bundle.train, ts2vec_standardizer(bundle))
     if bundle.domain == "graph":
-        from pairs.domains.graph import _collate_for, encode_graphs
+        from pairs.data.graph_collate import collate_for
+        from pairs.domains.graph import encode_graphs
 
-        return encode_graphs(model.encoder, list(bundle.train), _collate_for(bundle))
+        return encode_graphs(model.encoder, list(bundle.train), collate_for(bundle))
     return extract_features(model.encoder, bundle.train)
 
 

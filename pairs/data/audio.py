@@ -140,6 +140,11 @@ def load_audio(
     return wave, int(sr)
 
 
+def sample_rate_of(bundle: DataBundle) -> int:
+    """The sampling rate of an audio bundle's waveforms: ``bundle.info["sample_rate"]``, else 16 kHz."""
+    return int(bundle.info.get("sample_rate", 16000))
+
+
 def fix_length(wave: torch.Tensor, length: int) -> torch.Tensor:
     """Crop the end or zero-pad the end of ``(C, T)`` to ``length`` samples."""
     if wave.shape[-1] >= length:

@@ -7,9 +7,10 @@ from typing import Any
 import torch
 
 from pairs.data.registry import DataBundle
-from pairs.data.source import sample_shape, take
+from pairs.data.source import sample_shape
 from pairs.domains import Recipe, register_recipe
-from pairs.domains.evaluation import probe_and_knn
+from pairs.domains.preview import preview_images
+from pairs.eval.protocols import probe_and_knn
 from pairs.views import image as iv
 from pairs.views.base import Compose, Lambda, RandomApply, View
 
@@ -139,67 +140,6 @@ def crops_at_decode(view: Any, n_views: int, source: Any) -> tuple[Any, Any]:
 
 def _identity(batch: torch.Tensor) -> torch.Tensor:
     return batch
-
-
-def preview_images(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
-    """Draw ``n`` samples (rows, from as many classes as there are) and ``n_views`` views of each.
-
-    Under each view: the steps it applied and the parameters it drew (rotation, crop bounds, jitter
-    factors, ...). Crops are also drawn as boxes on the original, in the colour of their view.
-    """
-    from matplotlib.patches import Rectangle
-
-    from pairs.domains.preview import draw_views, new_figure, pick_rows, row_names, view_lines
-    from pairs.views.describe import example_params
-
-    rows = pick_rows(bundle.train_labels, n, len(bundle.train))
-    x = take(bundle.train, rows)
-    if getattr(view, "multi_view", False):  # multi-crop: one call gives every crop
-        outs = list(view(x, torch.Generator().manual_seed(seed)))
-        used, params = [None] * len(outs), [None] * len(outs)
-    else:
-        outs, used, params = draw_views(view, x, n_views, seed)
-    cols = 1 + len(outs)
-    fig = new_figure(1.9 * cols, 2.35 * len(rows) + 0.5)
-    axes = fig.subplots(len(rows), cols, squeeze=False)
-    names = row_names(bundle, rows)
-    for row in range(len(rows)):
-        for col, img in enumerate([x] + outs):
-            ax = axes[row][col]
-            im = img[row].detach().float().cpu()
-            if im.shape[0] == 1:
-                ax.imshow(im[0].numpy(), cmap="gray", vmin=0.0, vmax=1.0)
-            else:
-                ax.imshow(im.permute(1, 2, 0).clamp(0, 1).numpy())
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title("original" if col == 0 else f"view {col}", fontsize=8, color=_colour(col))
-            if col and used[col - 1] is not None:
-                ax.set_xlabel(view_lines(used[col - 1], params[col - 1], x, row, 34), fontsize=5, loc="left")
-                for spine in ax.spines.values():
-                    spine.set_edgecolor(_colour(col))
-                for step in example_params(used[col - 1], params[col - 1], x, row):
-                    if step.name == "RandomResizedCrop":  # the crop's box on the original
-                        top, left, h, w = (float(v) for v in step.params["boxes"][step.index])
-                        axes[row][0].add_patch(
-                            Rectangle((left - 0.5, top - 0.5), w, h, fill=False, lw=1.0, ec=_colour(col))
-                        )
-        axes[row][0].set_ylabel(names[row] or "", fontsize=7)
-    fig.suptitle(
-        f"{bundle.spec}: samples (rows: one per class, name at the left) and their views; under each view "
-        "the "
-        "steps it applied with the parameters drawn; crops boxed on the original in their view's colour",
-        fontsize=8,
-        wrap=True,
-    )
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-
-
-def _colour(col: int) -> str:
-    from pairs.domains.preview import VIEW_COLOURS
-
-    return "black" if col == 0 else VIEW_COLOURS[(col - 1) % len(VIEW_COLOURS)]
 
 
 register_recipe("image", image_recipe)

@@ -41,9 +41,12 @@ from torch import Tensor, nn
 from pairs.data.registry import DataBundle
 from pairs.data.source import evaluation_subset, sample_shape, take
 from pairs.domains import Recipe, register_recipe
+from pairs.domains.preview import preview_series
 from pairs.errors import DataError, DataTypeError
+from pairs.eval import series_protocols
+from pairs.eval.series_protocols import encode_series
 from pairs.views.base import Compose, View
-from pairs.views.temporal import CropPair, OverlappingCrops, RandomCrop, SeriesView, default_series_view
+from pairs.views.temporal import OverlappingCrops, RandomCrop, SeriesView, default_series_view
 
 __all__ = [
     "ChannelStandardizer",
@@ -368,140 +371,20 @@ def series_recipe(bundle: DataBundle) -> Recipe:
     )
 
 
-def encode_series(
-    encoder: nn.Module,
-    x: Tensor,
-    standardizer: ChannelStandardizer | None = None,
-    device: torch.device | str = "cpu",
-    batch_size: int = 64,
-) -> Tensor:
-    """Instance representations of whole series from a frozen encoder (eval mode, no masking).
-
-    For the TS2Vec encoder this is TS2Vec's ``encode(..., encoding_window="full_series")``: per-timestamp
-    representations max-pooled over the series (padding timestamps left out).
-
-    Args:
-        encoder: maps ``(B, C, T)`` to ``(B, D)``.
-        x: ``(N, C, T)`` series.
-        standardizer: applied to each batch first (the train split's statistics); ``None``: none.
-        device: where the encoder runs.
-        batch_size: series per forward pass.
-
-    Returns:
-        float32 ``(N, D)`` on the CPU.
-
-    Shape:
-        ``(N, C, T) -> (N, D)``.
-    """
-    from pairs.eval import extract_features
-
-    return extract_features(encoder, x, batch_size=batch_size, device=device, transform=standardizer)
-
-
 def evaluate_series(
     encoder: nn.Module, bundle: DataBundle, device: torch.device | str = "cpu"
 ) -> dict[str, Any]:
-    """TS2Vec's classification protocol plus a linear probe and kNN on the same frozen features.
-
-    The series of both splits are normalised as in training (:func:`ts2vec_standardizer`, train split
-    statistics) and encoded whole (:func:`encode_series`); ``svm_acc`` is :func:`pairs.eval.svm_accuracy`
-    (RBF SVM, ``C`` chosen from TS2Vec's grid by 5-fold CV on the train split with TS2Vec's unshuffled
-    stratified folds, ``C = inf`` without search when the train split has fewer than 50 series or fewer
-    than 5 per class on average);
-    ``linear_probe_acc`` is :func:`pairs.eval.linear_probe` (logistic regression, ``C`` by CV on the train
-    split); ``knn_acc`` is TS2Vec's ``fit_knn``: 1-NN (Euclidean) on features standardised with the train
-    split's statistics.
+    """TS2Vec's classification protocol (:func:`pairs.eval.series_protocols.evaluate_series`) on the series
+    prepared as in training: both splits in memory, standardised with :func:`ts2vec_standardizer`.
 
     Returns:
         ``{"svm_acc", "svm_C", "linear_probe_acc", "probe_C", "knn_acc"}``, or ``{}`` when the data has no
         class labels or no held-out split.
-
-    Reference:
-        Yue et al. 2022 (TS2Vec), section 4.1 and ``tasks/classification.py``.
     """
-    from pairs.eval import knn_accuracy, linear_probe, svm_accuracy
-
     if bundle.train_labels is None or bundle.test is None or bundle.test_labels is None:
         return {}
     standardizer = ts2vec_standardizer(bundle)
-    bundle = in_memory(bundle)
-    train = encode_series(encoder, bundle.train, standardizer, device)
-    test = encode_series(encoder, bundle.test, standardizer, device)
-    # TS2Vec's fit_svm: GridSearchCV(cv=5), i.e. unshuffled stratified folds
-    svm = svm_accuracy(train, bundle.train_labels, test, bundle.test_labels, shuffle=False)
-    probe = linear_probe(train, bundle.train_labels, test, bundle.test_labels)
-    mean, std = train.mean(dim=0), train.std(dim=0, unbiased=False)
-    std = torch.where(std > 0, std, torch.ones_like(std))  # as StandardScaler: constant features unscaled
-    knn = knn_accuracy(  # TS2Vec's fit_knn: standardised features, 1-NN
-        (train - mean) / std,
-        bundle.train_labels,
-        (test - mean) / std,
-        bundle.test_labels,
-        k=1,
-        metric="euclidean",
-    )
-    return {
-        "svm_acc": float(svm["acc"]),
-        "svm_C": svm.get("C"),
-        "linear_probe_acc": float(probe["acc"]),
-        "probe_C": probe.get("C"),
-        "knn_acc": float(knn),
-    }
-
-
-def preview_series(bundle: DataBundle, view: Any, n: int, n_views: int, path: str, seed: int) -> None:
-    """Draw ``n`` series (rows, from as many classes as there are): the original, then ``n_views`` views of
-    it (first channel; for TS2Vec's crops, both crops placed where they came from, with the overlap
-    shaded), each with the steps it applied and the parameters it drew under it."""
-    from pairs.domains.preview import draw_views, new_figure, pick_rows, row_names, view_lines
-
-    rows = pick_rows(bundle.train_labels, n, len(bundle.train))
-    x = take(bundle.train, rows)
-    cols = 1 + n_views
-    fig = new_figure(2.6 * cols, 1.9 * len(rows) + 0.5)
-    axes = fig.subplots(len(rows), cols, squeeze=False)
-    outs, used, params = draw_views(view, x, n_views, seed)
-    names = row_names(bundle, rows)
-    for row in range(len(rows)):
-        axes[row][0].plot(x[row, 0].numpy(), lw=0.8, color="k")
-        for col, out in enumerate(outs, start=1):
-            ax = axes[row][col]
-            if isinstance(out, CropPair):  # each crop where it came from, the overlap shaded
-                a, b = _crop_starts(used[col - 1], params[col - 1], x, row, out)
-                ax.plot(range(a, a + out.first.shape[-1]), out.first[row, 0].numpy(), lw=0.8, label="crop 1")
-                ax.plot(
-                    range(b, b + out.second.shape[-1]), out.second[row, 0].numpy(), lw=0.8, label="crop 2"
-                )
-                ax.axvspan(b, b + out.overlap, alpha=0.15, color="gray")
-                ax.set_xlim(0, x.shape[-1])
-            else:
-                ax.plot(out[row, 0].numpy(), lw=0.8)
-            ax.set_xlabel(view_lines(used[col - 1], params[col - 1], x, row, 46), fontsize=5, loc="left")
-        for ax in axes[row]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[row][0].set_ylabel(names[row] or "", fontsize=7)
-    for col in range(cols):
-        axes[0][col].set_title("original" if col == 0 else f"view {col}", fontsize=8)
-    if any(isinstance(o, CropPair) for o in outs):
-        axes[0][1].legend(fontsize=6, loc="upper right")
-    fig.suptitle(
-        f"{bundle.spec}: series (class at the left) and their views, each view's steps and parameters "
-        "under it",
-        fontsize=9,
-    )
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-
-
-def _crop_starts(view: Any, params: Any, x: Tensor, row: int, out: CropPair) -> tuple[int, int]:
-    """Where TS2Vec's two crops of series ``row`` start in the series (from the parameters drawn)."""
-    from pairs.views.describe import example_params
-
-    for step in example_params(view, params, x, row):
-        if step.name == "OverlappingCrops":
-            o = int(step.params["offset"][step.index])
-            return o + int(step.params["crop_eleft"]), o + int(step.params["crop_left"])
-    return 0, int(out.first_start) - int(out.second_start)
+    return series_protocols.evaluate_series(encoder, in_memory(bundle), device, standardizer)
 
 
 register_recipe("series", series_recipe)

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from pairs.errors import ConfigError, DataError, DependencyError, OutputError
+from pairs.frozen import frozen
 from pairs.results.items import Items, open_items
 from pairs.results.loading import preprocess_of
 
@@ -88,15 +89,10 @@ def encode_batches(
     check_domain(encoder, items)
     batch_size = int(batch_size or preprocess.batch_size)
     dev = torch.device(device)
-    was_training = encoder.training
-    encoder.eval().to(dev)
-    try:
-        with torch.no_grad():
-            for start, samples in items.batches(batch_size):
-                out = _forward(encoder, _to(preprocess(samples), dev), mode)
-                yield start, out.detach().to("cpu", torch.float32)
-    finally:
-        encoder.train(was_training)
+    with frozen(encoder, dev):  # eval mode, no grad, on dev; mode and device restored (also on errors)
+        for start, samples in items.batches(batch_size):
+            out = _forward(encoder, _to(preprocess(samples), dev), mode)
+            yield start, out.detach().to("cpu", torch.float32)
 
 
 def check_domain(encoder: nn.Module, items: Items) -> None:

@@ -469,10 +469,10 @@ def _graph_preprocess(info: RunInfo) -> Preprocess:
 
     def collate() -> Any:
         if "c" not in cache:
-            from pairs.domains.graph import GraphCollate, _collate_for
+            from pairs.data.graph_collate import GraphCollate, collate_for
 
             stats = info.extra.get("graph_collate")
-            cache["c"] = GraphCollate(**stats) if stats is not None else _collate_for(info.bundle())
+            cache["c"] = GraphCollate(**stats) if stats is not None else collate_for(info.bundle())
         return cache["c"]
 
     def one(g: Any) -> Any:

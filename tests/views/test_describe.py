@@ -17,10 +17,10 @@ from pairs.views.describe import describe, example_params
 
 def _mutag(n: int = 6):
     from pairs.data import load_data
-    from pairs.domains.graph import _collate_for
+    from pairs.data.graph_collate import collate_for
 
     bundle = load_data("tu:MUTAG")
-    return _collate_for(bundle)([bundle.train[i] for i in range(n)])
+    return collate_for(bundle)([bundle.train[i] for i in range(n)])
 
 
 def test_dropped_nodes_listed_are_exactly_the_nodes_absent_from_the_view() -> None:
