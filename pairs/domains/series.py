@@ -225,7 +225,7 @@ def in_memory(bundle: DataBundle, limit: int = SAMPLE_SERIES) -> DataBundle:
     ``limit`` series per split (a seeded random subset, :func:`pairs.data.source.evaluation_subset`)."""
     if not bundle.streamed:
         return bundle
-    parts = {}
+    parts: dict[str, Any] = {}
     for split in ("train", "test"):
         data = getattr(bundle, split)
         if data is None:

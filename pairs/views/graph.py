@@ -427,6 +427,8 @@ class DropNodes(GraphView):
 
 
 class _EdgeView(GraphView):
+    p: float  # the rate each edge view sets in __init__
+
     def _removed(self, params: Params, lay: Layout) -> Tensor:
         return self._param(params, "edge_removed", lay.num_edges, "edges", torch.bool)
 
@@ -695,7 +697,7 @@ class MaskFeatures(GraphView):
             raise ValueError(
                 f"MaskFeatures: mask of shape {tuple(full.shape)} does not fit x {tuple(x.shape)}"
             )
-        value = self.value
+        value: Any = self.value
         if isinstance(value, tuple):
             value = params.get("fill")
             n_masked = int(full.sum())

@@ -529,7 +529,8 @@ def take_graphs(batch: Batch, index: Tensor) -> Batch:
     eptr = cumsum0(lay.edge_counts)
     edge_idx = ranges(eptr[index], edge_counts)
     out = _new_batch_like(batch)
-    slice_dict, inc_dict = {}, {}
+    slice_dict: dict[str, Any] = {}
+    inc_dict: dict[str, Any] = {}
     icpu = index.cpu()
     for key in batch.keys():
         if key in ("batch", "ptr", "num_nodes"):
@@ -573,7 +574,8 @@ def cat_graphs(batches: Sequence[Batch]) -> Batch:
     out = _new_batch_like(first)
     node_counts = torch.cat([lay.node_counts for lay in lays])
     ptr = cumsum0(node_counts)
-    slice_dict, inc_dict = {}, {}
+    slice_dict: dict[str, Any] = {}
+    inc_dict: dict[str, Any] = {}
     for key in first.keys():
         if key in ("batch", "ptr", "num_nodes"):
             continue
