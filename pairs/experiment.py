@@ -195,6 +195,8 @@ def build_model(
             f"method {method_name!r} trains on labels, but {bundle.spec!r} has none; pick a self-supervised "
             "method or labeled data"
         )
+    from pairs.results.loading import preprocess_state
+
     spec = {
         "data": bundle.spec,
         "domain": bundle.domain,
@@ -203,6 +205,7 @@ def build_model(
         "method": method_name,
         "method_kwargs": meth_kwargs,
         "seed": seed,
+        **preprocess_state(bundle),  # so that load_encoder(RUN) needs no training data
     }
     return model, spec
 

@@ -60,9 +60,18 @@ if Path("/usr/share/pocketsphinx/test/data").is_dir():
 
 
 @pytest.mark.parametrize("spec", DOMAIN_SPECS)
-def test_load_encoder_reproduces_run_features_bit_for_bit(spec: str, tmp_path: Path) -> None:
+def test_load_encoder_reproduces_run_features_bit_for_bit(
+    spec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pairs.results.loading import RunInfo
+
     model, bundle = train_tiny(spec, tmp_path / "run")
     expected = run_features(model, bundle, spec)
+
+    def no_training_data(self: RunInfo) -> None:
+        raise AssertionError("load_encoder read the training data; the checkpoint should hold what it needs")
+
+    monkeypatch.setattr(RunInfo, "bundle", no_training_data)
     encoder = pairs.load_encoder(tmp_path / "run")
     assert not encoder.training
     assert encoder.preprocess.domain == bundle.domain
@@ -72,6 +81,29 @@ def test_load_encoder_reproduces_run_features_bit_for_bit(spec: str, tmp_path: P
     # the weights are the trained ones, not a fresh initialisation with the same seed
     fresh, _ = build_model(bundle, recipe_for(bundle), seed=0)
     assert not torch.equal(run_features(fresh, bundle, spec), expected)
+
+
+def test_series_run_loads_without_its_training_file(tmp_path: Path) -> None:
+    # the normalisation statistics travel in the checkpoint: the run works after its data file is gone
+    from pairs.domains.series import ts2vec_standardizer
+
+    g = np.random.default_rng(0)
+    x = (g.normal(size=(40, 2, 24)) * [[3.0], [0.5]] + [[10.0], [-2.0]]).astype(np.float32)
+    np.save(tmp_path / "mine.npy", x)
+    spec = f"series:{tmp_path / 'mine.npy'}"
+    model, bundle = train_tiny(spec, tmp_path / "run")
+    fitted = ts2vec_standardizer(bundle)
+    extra = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["extra"]
+    assert torch.equal(torch.tensor(extra["standardizer"]["mean"], dtype=torch.float64), fitted.mean)
+    assert torch.equal(torch.tensor(extra["standardizer"]["std"], dtype=torch.float64), fitted.std)
+    expected = run_features(model, bundle, spec)
+    (tmp_path / "mine.npy").unlink()
+    encoder = pairs.load_encoder(tmp_path / "run")
+    batch = encoder.preprocess(torch.from_numpy(x))
+    assert torch.allclose(batch.mean(dim=(0, 2)), torch.zeros(2, dtype=batch.dtype), atol=1e-5)
+    with torch.no_grad():
+        got = encoder(batch)
+    assert torch.equal(got, expected)
 
 
 def test_preprocess_takes_raw_inputs_of_each_kind(tmp_path: Path) -> None:
