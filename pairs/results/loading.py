@@ -287,9 +287,9 @@ def preprocess_state(bundle: Any) -> dict[str, Any]:
     if bundle.domain == "audio" and bundle.info.get("sample_rate"):
         return {"sample_rate": int(bundle.info["sample_rate"])}
     if bundle.domain == "graph" and bundle.info.get("level") != "node":
-        from pairs.domains.graph import _collate_for
+        from pairs.data.graph_collate import collate_for
 
-        c = _collate_for(bundle)
+        c = collate_for(bundle)
         return {"graph_collate": {"kind": c.kind, "max_degree": c.max_degree}}
     return {}
 
