@@ -55,7 +55,8 @@ __all__ = [
 
 def _first(item: Any, kinds: tuple[type, ...] = (tuple,)) -> Any:
     """The input of an ``(x, y, ...)`` item (a tuple; a list too for collated batches), else ``item``."""
-    return item[0] if isinstance(item, kinds) and len(item) > 0 else item
+    is_item = isinstance(item, kinds)  # kept apart: narrowing to the runtime kinds would type item as object
+    return item[0] if is_item and len(item) > 0 else item
 
 
 def _collate(items: list) -> Any:

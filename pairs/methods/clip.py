@@ -149,12 +149,14 @@ class CLIP(Method):
         if other_encoder is None:
             other_encoder = copy.deepcopy(encoder)
             for m in other_encoder.modules():  # own weights, drawn from torch's default generator
-                if m is not other_encoder and hasattr(m, "reset_parameters"):
-                    m.reset_parameters()
+                reset = getattr(m, "reset_parameters", None)
+                if m is not other_encoder and reset is not None:
+                    reset()
         if not isinstance(other_encoder, nn.Module) or not hasattr(other_encoder, "out_dim"):
             raise TypeError("other_encoder must be an nn.Module with an out_dim attribute")
         self.other_encoder = other_encoder
-        dim_b = int(other_encoder.out_dim)
+        out_dim: Any = other_encoder.out_dim  # an encoder's declared int (checked above)
+        dim_b = int(out_dim)
         self.projection = ProjectionHead(
             self.feature_dim,
             hidden_dim=projection_hidden_dim(self.feature_dim, hidden_dim),

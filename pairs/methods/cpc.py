@@ -19,7 +19,7 @@ Reference:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -83,6 +83,10 @@ class CPC(Method):
 
     n_views = 1
     default_views = "cpc_window"
+    encoder: CPCModel
+    step: Tensor
+    acc_history: Tensor
+    acc_filled: Tensor
 
     def __init__(
         self,
@@ -129,7 +133,7 @@ class CPC(Method):
         )
         super().__init__(CPCModel(latents, ctx))
         self.context_kind = str(context).lower()
-        self.predictors = StepPredictors(ctx.out_dim, latents.out_dim, self.steps, predictor_hidden)
+        self.predictors = StepPredictors(self.encoder.out_dim, latents.out_dim, self.steps, predictor_hidden)
         self.seed = int(seed)
         window = integer("acc_window", acc_window, minimum=1, owner="CPC")
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
@@ -137,7 +141,7 @@ class CPC(Method):
         self.register_buffer("acc_filled", torch.zeros((), dtype=torch.long))
 
     def _min_length_hint(self) -> str:
-        latents: LatentSequence = self.encoder.latents
+        latents = cast(LatentSequence, self.encoder.latents)
         if latents.uses_frames:
             hop = getattr(latents.encoder, "hop", None)
             if isinstance(hop, int):

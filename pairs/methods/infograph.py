@@ -17,6 +17,8 @@ Reference:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -124,7 +126,8 @@ class InfoGraph(Method):
 
     def forward(self, batch: ViewBatch) -> MethodOutput:
         graphs = require_views(batch, 1, "InfoGraph")[0]
-        g, nodes, node_graph = self.encoder.graph_and_node_embeddings(graphs)
+        embed = cast(Callable[[Any], tuple[Tensor, Tensor, Tensor]], self.encoder.graph_and_node_embeddings)
+        g, nodes, node_graph = embed(graphs)  # the method was checked in __init__
         z_graph = self.global_head(g)
         loss = local_global_jsd_loss(self.local_head(nodes), z_graph, node_graph)
         return MethodOutput(loss, z_graph.detach())

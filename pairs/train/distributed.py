@@ -62,13 +62,13 @@ class _AllReduceSum(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         x = x.clone()
         dist.all_reduce(x)
         return x
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.clone()
         dist.all_reduce(grad)
         return grad
@@ -102,13 +102,14 @@ class GlobalBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
         n = stats[-1]
         mean = stats[:channels] / n
         var = (stats[channels : 2 * channels] / n - mean * mean).clamp_min(0)
-        if self.track_running_stats and self.running_mean is not None:
+        run_mean, run_var, tracked = self.running_mean, self.running_var, self.num_batches_tracked
+        if self.track_running_stats and run_mean is not None and run_var is not None and tracked is not None:
             with torch.no_grad():
                 momentum = 0.1 if self.momentum is None else self.momentum
-                self.running_mean.mul_(1 - momentum).add_(momentum * mean.to(self.running_mean))
+                run_mean.mul_(1 - momentum).add_(momentum * mean.to(run_mean))
                 unbiased = var * n / (n - 1).clamp_min(1)
-                self.running_var.mul_(1 - momentum).add_(momentum * unbiased.to(self.running_var))
-                self.num_batches_tracked.add_(1)
+                run_var.mul_(1 - momentum).add_(momentum * unbiased.to(run_var))
+                tracked.add_(1)
         shape = [1, channels] + [1] * (x.dim() - 2)
         y = (x - mean.to(x.dtype).view(shape)) * torch.rsqrt(var.to(x.dtype).view(shape) + self.eps)
         if self.affine:

@@ -585,7 +585,8 @@ class OneOf(View):
         n = batch_len(batch)
         probs = torch.tensor(self.weights, dtype=torch.float64, device=generator.device)
         choice = torch.multinomial(probs, n, replacement=True, generator=generator).cpu()
-        parts, inner = [], []
+        parts: list[tuple[Tensor, Any]] = []
+        inner: list[Params | None] = []
         for k, view in enumerate(self.views):
             index = (choice == k).nonzero().flatten()
             if len(index) == 0:

@@ -125,23 +125,23 @@ class Dropout(ModelView):
                 "own) or a data view"
             )
         saved = [(m, m.p, m.training) for m in layers]
-        saved_attention = [(m, m.dropout, m.training) for m in attention]
+        saved_attention = [(a, a.dropout, a.training) for a in attention]
         try:
             for m in layers:
                 m.p = self.p
                 m.train(True)
-            for m in attention:
-                m.dropout = self.p
-                m.train(True)
+            for a in attention:
+                a.dropout = self.p
+                a.train(True)
             with seeded_default_generator(generator):  # the masks: from our generator
                 return encoder(batch)
         finally:
             for m, p, training in saved:
                 m.p = p
                 m.train(training)
-            for m, p, training in saved_attention:
-                m.dropout = p
-                m.train(training)
+            for a, p, training in saved_attention:
+                a.dropout = p
+                a.train(training)
 
 
 class WeightPerturbation(ModelView):
@@ -192,7 +192,8 @@ class WeightPerturbation(ModelView):
             return functional_call(encoder, tensors, (batch,))
 
 
-_FACTORIES: dict[str, Callable[[float], ModelView]] = {"dropout": Dropout, "perturb": WeightPerturbation}
+# called with the spec's number, or with no argument for the defaults
+_FACTORIES: dict[str, Callable[..., ModelView]] = {"dropout": Dropout, "perturb": WeightPerturbation}
 
 
 def model_view_names() -> list[str]:
@@ -240,7 +241,7 @@ def parse_model_views(spec: str | None, n_views: int) -> list[ModelView | None] 
             view = _FACTORIES[name](float(value)) if value else _FACTORIES[name]()
         except ValueError:
             raise ConfigError(f"model view {part!r}: {value!r} is not a number") from None
-        positions = range(n_views) if view.positions == "all" else view.positions
+        positions = range(n_views) if isinstance(view.positions, str) else view.positions  # "all"
         for i in positions:
             if i >= n_views:
                 continue

@@ -37,7 +37,7 @@ import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import torch
 
@@ -236,6 +236,10 @@ class TextView(View):
 # --------------------------------------------------------------------------------------------------
 
 
+@overload
+def _check_count(value: int, name: str, allow_none: Literal[False] = False) -> int: ...
+@overload
+def _check_count(value: int | None, name: str, allow_none: Literal[True]) -> int | None: ...
 def _check_count(value: int | None, name: str, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
@@ -454,6 +458,7 @@ class SynonymFinder:
             if len(forms) != 1 or None in forms:
                 continue  # the form would depend on a tag we cannot tell (e.g. past vs participle)
             form = forms.pop()
+            assert form is not None  # None was ruled out above
             parts = form.split(" ")
             head = parts[0] if pos == "v" else parts[-1]
             if form == word or not set(tags) <= lex.penn_tags(head) or form in out:
@@ -597,6 +602,7 @@ class SynonymSwap(TextView):
         if self.max_swaps is not None:
             k = min(k, self.max_swaps)
         uniform = rng.random
+        picks: Sequence[tuple[int, int, str, tuple[str, ...]]]
         if k >= m:
             picks = slots
         else:  # k distinct positions out of m, by rejection (k is a small fraction of m or m is small)
