@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -99,10 +100,10 @@ class DecodedCrops:
 
     multi_view = True
 
-    def __init__(self, views: list[View]) -> None:
+    def __init__(self, views: Sequence[View]) -> None:
         self.views = list(views)
 
-    def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
+    def __call__(self, batch: torch.Tensor, generator: torch.Generator) -> list[Any]:
         if batch.dim() != 5 or batch.shape[1] != len(self.views):
             raise ValueError(
                 f"DecodedCrops expects (B, {len(self.views)}, C, H, W) crops, got {tuple(batch.shape)}"
@@ -133,7 +134,7 @@ def crops_at_decode(view: Any, n_views: int, source: Any) -> tuple[Any, Any]:
         first = v.views[0] if isinstance(v, Compose) and v.views else None
         if not isinstance(first, iv.RandomResizedCrop) or tuple(first._hw) != (source.size, source.size):
             return view, source
-        crops.append((tuple(first.scale), tuple(first.ratio)))
+        crops.append((first.scale, first.ratio))  # (min, max) tuples
         rest.append(Compose(v.views[1:]) if len(v.views) > 1 else Lambda(_identity, "identity"))
     return DecodedCrops(rest), source.with_crops(crops)
 
