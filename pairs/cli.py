@@ -9,14 +9,16 @@ exception, a bug in pairs (one line on stderr naming the file the full traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import math
 import os
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,39 @@ from pairs.validation import finite_float, integer, positive_int
 
 SEED_RANGE = (-(2**63), 2**63 - 1)
 """Seeds are 64-bit signed integers (what ``torch.manual_seed`` and the derived per-step seeds take)."""
+
+
+class _LineHandler(logging.Handler):
+    """The ``pairs`` logger's records as the command's lines: information on stdout, warnings and errors on
+    stderr (``warning: ...``), each written with ``tqdm.write`` so a progress bar is not broken."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm.auto import tqdm
+
+            text = self.format(record)
+            if record.levelno >= logging.WARNING:
+                tqdm.write(f"{record.levelname.lower()}: {text}", file=sys.stderr)
+            else:
+                tqdm.write(text, file=sys.stdout)
+        except Exception:  # noqa: BLE001 - logging's rule: a failing handler reports, never raises
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _showing_log() -> Iterator[None]:
+    """Show the ``pairs`` logger's INFO and above while a command runs (handler and level restored after)."""
+    logger = logging.getLogger("pairs")
+    handler = _LineHandler(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 class UsageError(Exception):
@@ -440,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
         (traceback written to a file), 130 interrupted.
     """
     try:
-        return run(argv)
+        with _showing_log():
+            return run(argv)
     except UsageError as err:
         print(one_line(str(err)), file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import logging
 import numbers
 import os
 import re
@@ -36,6 +37,21 @@ from pairs.views.model import split_view_spec
 
 FIGURE_SUFFIXES = ("_acc", "_spearman", "_auc")
 """Report keys with these endings are evaluation figures (printed, and measured for the untrained encoder)."""
+
+
+logger = logging.getLogger("pairs")
+
+
+def _reporter(log: Callable[[str], None] | None) -> Callable[..., None]:
+    """``say(message, level=INFO)``: a line for the user, to the ``pairs`` logger and to ``log`` if given
+    (there a warning starts with ``warning: ``, as the ``pairs`` command shows it)."""
+
+    def say(message: str, level: int = logging.INFO) -> None:
+        logger.log(level, message)
+        if log is not None:
+            log(f"warning: {message}" if level >= logging.WARNING else message)
+
+    return say
 
 
 def _is_figure(key: str) -> bool:
@@ -240,7 +256,7 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     evaluate_untrained: bool = True,
-    log: Any = print,
+    log: Callable[[str], None] | None = None,
     workers: int | None = None,
     max_steps: int | None = None,
     checkpoint_steps: int | None = None,
@@ -262,7 +278,9 @@ def train(
         overwrite: replace the run in ``out``.
         progress: show progress bars.
         evaluate_untrained: also evaluate the randomly initialised encoder (same architecture and seed).
-        log: where human-readable lines go (``print`` by default; ``None`` for silence).
+        log: also send the human-readable lines to this callable (e.g. ``print``; warnings start with
+            ``warning: ``). They always go to the ``pairs`` logger (:mod:`logging`; warnings at level
+            WARNING), which the ``pairs`` command shows.
         workers: ``DataLoader`` workers decoding a streamed source, for training and evaluation (default
             :func:`pairs.data.source.default_workers`, from the core count).
         max_steps: stop after this many optimizer steps (overrides the recipe's step budget; with
@@ -282,7 +300,7 @@ def train(
         the domain's hand-crafted baseline figures if it has any (audio: ``mfcc_probe_acc``),
         ``checkpoint`` and ``run_dir``.
     """
-    say = log or (lambda *a, **k: None)
+    say = _reporter(log)
     saved: dict[str, Any] = {}
     check_seed(seed)
     if out is not None and not resume:  # before any work: the run directory must be writable
@@ -461,9 +479,10 @@ def train(
     report["below_untrained"] = below_untrained(report)
     for key in report["below_untrained"]:
         say(
-            f"warning: {key} {report[key]:.4f} is below the untrained encoder's "
+            f"{key} {report[key]:.4f} is below the untrained encoder's "
             f"{report[key + '_untrained']:.4f}: training did not pay on this figure (try more epochs, other "
-            "views or another method)"
+            "views or another method)",
+            logging.WARNING,
         )
     if report_png and is_main_process():
         from pairs.results.report import report as draw_report

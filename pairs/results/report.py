@@ -368,5 +368,5 @@ def report(
         fig.savefig(out_path, dpi=dpi, bbox_inches="tight")
     except OSError as err:
         raise OutputError(f"cannot write {out_path}: {err}") from err
-    log.info("wrote report %s", out_path)
+    log.debug("wrote report %s", out_path)
     return {"out": str(out_path), "figures": figures}

@@ -665,7 +665,7 @@ class Trainer:
             )
             if is_main_process():
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
-                tqdm.write(f"warning: {message}")
+                logger.warning(message)
             self._log(
                 {
                     "event": "collapse_warning",
