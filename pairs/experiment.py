@@ -31,7 +31,7 @@ from pairs.errors import CheckpointError, ConfigError, OutputError, PairsError
 from pairs.methods import build_method, get_method_class
 from pairs.methods.base import Method
 from pairs.pairing import ViewLoader
-from pairs.train import TrainConfig, Trainer, load_checkpoint, resolve_device
+from pairs.train import TrainConfig, Trainer, TrainResult, load_checkpoint, resolve_device
 from pairs.train.distributed import is_main_process
 from pairs.views.model import split_view_spec
 
@@ -226,6 +226,10 @@ def build_model(
     return model, spec
 
 
+_MODEL_SETTINGS = ("encoder", "encoder_kwargs", "method", "method_kwargs", "seed")
+"""The arguments of :func:`build_model` besides the data and recipe (a run's ``spec`` holds them all)."""
+
+
 def _with_workers(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run ``fn`` inside :func:`~pairs.data.source.using_workers` of its ``workers`` argument."""
 
@@ -301,59 +305,33 @@ def train(
         ``checkpoint`` and ``run_dir``.
     """
     say = _reporter(log)
-    saved: dict[str, Any] = {}
     check_seed(seed)
     if out is not None and not resume:  # before any work: the run directory must be writable
         check_writable(out)
-    if resume:
-        if out is None:
-            raise ConfigError(
-                "resuming needs the run directory to continue: out=DIR (--out DIR on the command line)"
-            )
-        if method_kwargs or encoder_kwargs:
-            raise ConfigError(
-                "a resumed run keeps the method and encoder settings it was started with; "
-                "drop method_kwargs/encoder_kwargs (--method-arg/--encoder-arg), or start a new run"
-            )
-        state = load_checkpoint(Path(out))
-        saved = dict(state.get("extra", {}))
-        saved_train = state.get("train_config", {})
-        data = saved.get("data", data)
-        method = method or saved.get("method")
-        encoder = encoder or saved.get("encoder")
-        views = views or saved.get("views")
-        if max_steps is None:
-            max_steps = saved_train.get("max_steps") if epochs is None else None  # new epochs: no old cap
-        epochs = epochs or saved_train.get("epochs")
-        lr = lr or saved_train.get("lr")
-        batch_size = batch_size or saved.get("batch_size")
-        seed = saved_train.get("seed", seed)
-    bundle = load_data(data)
+    asked = {
+        "data": data,
+        "method": method,
+        "encoder": encoder,
+        "views": views,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "max_steps": max_steps,
+        "method_kwargs": method_kwargs,
+        "encoder_kwargs": encoder_kwargs,
+    }
+    s = _resumed_settings(out, asked) if resume else asked
+    bundle = load_data(s["data"])
     recipe = recipe_for(bundle)
-    model, spec = build_model(
-        bundle,
-        recipe,
-        encoder=encoder,
-        encoder_kwargs=saved.get("encoder_kwargs") if resume else encoder_kwargs,
-        method=method,
-        method_kwargs=saved.get("method_kwargs") if resume else method_kwargs,
-        seed=seed,
-    )
-    preferred = model.default_views
-    view_name = views or (preferred if preferred and recipe.knows_view(preferred) else recipe.default_view)
-    view = recipe.make_view(view_name, bundle)
-    model.set_model_views(split_view_spec(view_name)[1])  # "synonym+dropout": the method's part
+    model, spec = build_model(bundle, recipe, **{k: s[k] for k in _MODEL_SETTINGS})
+    view_name, view = _choose_views(model, recipe, bundle, s["views"])
     dev = resolve_device(device)
-    if max_steps is None and not resume:  # the recipe's step budget holds unless the user names the epochs
-        max_steps = recipe.max_steps if epochs is None else None
-    epochs = int(epochs or recipe.epochs)
-    batch_size = int(batch_size or recipe.batch_size)
-    # pretrained encoders name their own fine-tuning rate (the recipe's is for training from scratch)
-    lr = float(lr or model.fine_tune_lr or recipe.lr)
-    run_dir = Path(out) if out is not None else default_run_dir(data, spec["method"])
+    budget = _budget(model, recipe, s, resume)
+    run_dir = Path(out) if out is not None else default_run_dir(s["data"], spec["method"])
     check_writable(run_dir)
-    check_batch_size(model, min(batch_size, len(bundle.train)), batch_size)
-    spec.update({"views": view_name, "batch_size": batch_size})
+    check_batch_size(model, min(budget["batch_size"], len(bundle.train)), budget["batch_size"])
+    spec.update({"views": view_name, "batch_size": budget["batch_size"]})
 
     report: dict[str, Any] = {
         "data": bundle.spec,
@@ -361,28 +339,21 @@ def train(
         "method": spec["method"],
         "encoder": spec["encoder"],
         "views": view_name,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "seed": seed,
+        "epochs": budget["epochs"],
+        "batch_size": budget["batch_size"],
+        "lr": budget["lr"],
+        "seed": s["seed"],
         "device": str(dev),
     }
     if evaluate_untrained and not resume and not bundle.streamed:
         untrained = recipe.evaluate(model.encoder, bundle, dev)
         report.update({f"{k}_untrained": v for k, v in untrained.items() if _is_figure(k)})
-    config = TrainConfig(
-        epochs=epochs,
-        lr=lr,
-        optimizer=recipe.optimizer,
-        weight_decay=recipe.weight_decay,
-        decay_all_parameters=recipe.decay_all_parameters,
-        max_steps=max_steps,
-        warmup_epochs=min(recipe.warmup_epochs, epochs / 4),
-        min_lr_ratio=recipe.min_lr_ratio,
-        checkpoint_every=recipe.checkpoint_every,
+    config = _train_config(
+        recipe,
+        budget,
         checkpoint_steps=checkpoint_steps or (500 if bundle.streamed else None),
         tensorboard=tensorboard,
-        seed=seed,
+        seed=s["seed"],
         device=str(dev),
         out_dir=str(run_dir),
         resume=resume,
@@ -390,45 +361,54 @@ def train(
         progress=progress,
     )
     trainer = Trainer(model, config, extra_state=spec)
-    train_data = bundle.train
-    if recipe.decode_views is not None and bundle.streamed and getattr(bundle, "shards", None) is None:
-        view, train_data = recipe.decode_views(view, model.n_views, train_data)
-    n_train = len(bundle.train)
-    shards = getattr(bundle, "shards", None)
-    if bundle.streamed and shards is None:
-        say(f"{bundle.spec}: {n_train} items indexed; decoding them in {default_workers()} worker(s)")
-    if shards is not None:  # wds: data streams from its shards, each rank reading its own part
-        from pairs.data.shards import ShardLoader
-
-        loader: Any = ShardLoader(
-            shards,
-            view,
-            n_views=model.n_views,
-            batch_size=min(batch_size, n_train),
-            seed=seed,
-            device=trainer.device,
-            collate=recipe.collate,
-            labels=model.needs_labels,
-            workers=default_workers() if workers is None else workers,
-        )
-    else:
-        loader = ViewLoader(
-            train_data,
-            view,
-            n_views=model.n_views,
-            labels=bundle.train_labels if model.needs_labels else None,
-            batch_size=min(batch_size, n_train),
-            seed=seed,
-            device=trainer.device,
-            collate=recipe.collate,
-            workers=workers,
-        )
-    budget = f"{epochs} epochs" if max_steps is None else f"{max_steps} steps (at most {epochs} epochs)"
+    loader = _train_loader(
+        bundle, recipe, model, view, trainer, budget["batch_size"], s["seed"], workers, say
+    )
+    steps = budget["max_steps"]
+    planned = (
+        f"{budget['epochs']} epochs"
+        if steps is None
+        else f"{steps} steps (at most {budget['epochs']} epochs)"
+    )
     say(
-        f"training {spec['method']} with {spec['encoder']} on {bundle.spec} ({n_train} samples, views "
-        f"{view_name!r}) for {budget} on {trainer.device}; run directory {run_dir}"
+        f"training {spec['method']} with {spec['encoder']} on {bundle.spec} ({len(bundle.train)} samples, "
+        f"views {view_name!r}) for {planned} on {trainer.device}; run directory {run_dir}"
     )
     result = trainer.fit(loader)
+    _after_training(
+        report,
+        result,
+        model,
+        bundle,
+        recipe,
+        spec,
+        trainer.device,
+        untrained_after=evaluate_untrained and not resume,
+        tensorboard=tensorboard,
+        report_png=report_png,
+        say=say,
+    )
+    return report
+
+
+def _after_training(
+    report: dict[str, Any],
+    result: TrainResult,
+    model: Method,
+    bundle: DataBundle,
+    recipe: Recipe,
+    spec: dict[str, Any],
+    device: torch.device,
+    *,
+    untrained_after: bool,
+    tensorboard: bool,
+    report_png: bool,
+    say: Callable[..., None],
+) -> None:
+    """Complete ``report`` after :meth:`Trainer.fit` (``result``): the training figures; on the main process
+    the trained encoder's figures, for streamed data (``untrained_after``) the untrained encoder's measured
+    now, the domain's hand-crafted baseline, ``report.json`` and TensorBoard's projector; the figure lines
+    and the report figure."""
     report.update(model.training_report())  # e.g. CPC: mean per-step accuracy over the last batches
     report.update(
         {
@@ -439,20 +419,11 @@ def train(
     )
     baseline: dict[str, Any] = {}
     if is_main_process():
-        figures = recipe.evaluate(model.encoder, bundle, trainer.device)
-        report.update(figures)
-        if evaluate_untrained and not resume and bundle.streamed:
+        report.update(recipe.evaluate(model.encoder, bundle, device))
+        if untrained_after and bundle.streamed:
             # after training, so the first step comes at once: the same initialisation, rebuilt from the seed
-            untrained_model, _ = build_model(
-                bundle,
-                recipe,
-                encoder=spec["encoder"],
-                encoder_kwargs=spec["encoder_kwargs"],
-                method=spec["method"],
-                method_kwargs=spec["method_kwargs"],
-                seed=seed,
-            )
-            untrained = recipe.evaluate(untrained_model.encoder, bundle, trainer.device)
+            untrained_model, _ = build_model(bundle, recipe, **{k: spec[k] for k in _MODEL_SETTINGS})
+            untrained = recipe.evaluate(untrained_model.encoder, bundle, device)
             report.update({f"{k}_untrained": v for k, v in untrained.items() if _is_figure(k)})
         if recipe.baseline is not None:  # a hand-crafted feature, no encoder: once per run
             baseline = recipe.baseline(bundle)
@@ -463,11 +434,141 @@ def train(
         if tensorboard:
             from pairs.results.tensorboard import write_projector
 
-            n_points = write_projector(
-                result.run_dir, model.encoder, bundle, trainer.device, result.global_step
-            )
+            n_points = write_projector(result.run_dir, model.encoder, bundle, device, result.global_step)
             where = Path(result.run_dir) / "tensorboard"
             say(f"tensorboard: scalars and {n_points} held-out embeddings in {where}")
+    _say_figures(report, baseline, say)
+    if report_png and is_main_process():
+        from pairs.results.report import report as draw_report
+
+        drawn = draw_report(result.run_dir, Path(result.run_dir) / "report.png", device=str(device))
+        report["report"] = drawn["out"]
+        say(f"report: {drawn['out']}")
+
+
+def _resumed_settings(out: str | None, asked: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a resumed run: those saved in ``out``'s checkpoint where none are asked for."""
+    if out is None:
+        raise ConfigError(
+            "resuming needs the run directory to continue: out=DIR (--out DIR on the command line)"
+        )
+    if asked["method_kwargs"] or asked["encoder_kwargs"]:
+        raise ConfigError(
+            "a resumed run keeps the method and encoder settings it was started with; "
+            "drop method_kwargs/encoder_kwargs (--method-arg/--encoder-arg), or start a new run"
+        )
+    state = load_checkpoint(Path(out))
+    saved = dict(state.get("extra", {}))
+    saved_train = state.get("train_config", {})
+    s = dict(asked)
+    s["data"] = saved.get("data", asked["data"])
+    for key in ("method", "encoder", "views"):
+        s[key] = asked[key] or saved.get(key)
+    if asked["max_steps"] is None:
+        s["max_steps"] = (
+            saved_train.get("max_steps") if asked["epochs"] is None else None
+        )  # new epochs: no old cap
+    s["epochs"] = asked["epochs"] or saved_train.get("epochs")
+    s["lr"] = asked["lr"] or saved_train.get("lr")
+    s["batch_size"] = asked["batch_size"] or saved.get("batch_size")
+    s["seed"] = saved_train.get("seed", asked["seed"])
+    s["method_kwargs"] = saved.get("method_kwargs")
+    s["encoder_kwargs"] = saved.get("encoder_kwargs")
+    return s
+
+
+def _choose_views(model: Method, recipe: Recipe, bundle: DataBundle, views: str | None) -> tuple[str, Any]:
+    """The view spec (asked, else the method's preferred one the domain knows, else the domain's default)
+    and the data view built from it; the method gets its model-view part (``"synonym+dropout"``)."""
+    preferred = model.default_views
+    view_name = views or (preferred if preferred and recipe.knows_view(preferred) else recipe.default_view)
+    view = recipe.make_view(view_name, bundle)
+    model.set_model_views(split_view_spec(view_name)[1])  # "synonym+dropout": the method's part
+    return view_name, view
+
+
+def _budget(model: Method, recipe: Recipe, s: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """``epochs``, ``batch_size``, ``lr`` and ``max_steps``: the asked ones over the domain's."""
+    max_steps = s["max_steps"]
+    epochs = s["epochs"]
+    if max_steps is None and not resume:  # the recipe's step budget holds unless the user names the epochs
+        max_steps = recipe.max_steps if epochs is None else None
+    # pretrained encoders name their own fine-tuning rate (the recipe's is for training from scratch)
+    lr = float(s["lr"] or model.fine_tune_lr or recipe.lr)
+    return {
+        "epochs": int(epochs or recipe.epochs),
+        "batch_size": int(s["batch_size"] or recipe.batch_size),
+        "lr": lr,
+        "max_steps": max_steps,
+    }
+
+
+def _train_config(recipe: Recipe, budget: dict[str, Any], **settings: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of a run: the budget, the domain's optimisation settings, ``settings``."""
+    return TrainConfig(
+        epochs=budget["epochs"],
+        lr=budget["lr"],
+        optimizer=recipe.optimizer,
+        weight_decay=recipe.weight_decay,
+        decay_all_parameters=recipe.decay_all_parameters,
+        max_steps=budget["max_steps"],
+        warmup_epochs=min(recipe.warmup_epochs, budget["epochs"] / 4),
+        min_lr_ratio=recipe.min_lr_ratio,
+        checkpoint_every=recipe.checkpoint_every,
+        **settings,
+    )
+
+
+def _train_loader(
+    bundle: DataBundle,
+    recipe: Recipe,
+    model: Method,
+    view: Any,
+    trainer: Trainer,
+    batch_size: int,
+    seed: int,
+    workers: int | None,
+    say: Callable[..., None],
+) -> Any:
+    """The loader of view batches for training: from the shards of a ``wds:`` source, else a
+    :class:`~pairs.pairing.ViewLoader` (streamed sources decode in workers, some domains' views there too)."""
+    train_data = bundle.train
+    if recipe.decode_views is not None and bundle.streamed and getattr(bundle, "shards", None) is None:
+        view, train_data = recipe.decode_views(view, model.n_views, train_data)
+    n_train = len(bundle.train)
+    shards = getattr(bundle, "shards", None)
+    if bundle.streamed and shards is None:
+        say(f"{bundle.spec}: {n_train} items indexed; decoding them in {default_workers()} worker(s)")
+    if shards is not None:  # wds: data streams from its shards, each rank reading its own part
+        from pairs.data.shards import ShardLoader
+
+        return ShardLoader(
+            shards,
+            view,
+            n_views=model.n_views,
+            batch_size=min(batch_size, n_train),
+            seed=seed,
+            device=trainer.device,
+            collate=recipe.collate,
+            labels=model.needs_labels,
+            workers=default_workers() if workers is None else workers,
+        )
+    return ViewLoader(
+        train_data,
+        view,
+        n_views=model.n_views,
+        labels=bundle.train_labels if model.needs_labels else None,
+        batch_size=min(batch_size, n_train),
+        seed=seed,
+        device=trainer.device,
+        collate=recipe.collate,
+        workers=workers,
+    )
+
+
+def _say_figures(report: dict[str, Any], baseline: dict[str, Any], say: Callable[..., None]) -> None:
+    """One line per figure (with the untrained encoder's beside it), then a warning for each figure below
+    the untrained encoder's (listed in ``report["below_untrained"]``)."""
     for key in sorted(k for k in report if _is_figure(k)):
         if key in baseline:
             note = " (hand-crafted baseline, no training)"
@@ -484,13 +585,6 @@ def train(
             "views or another method)",
             logging.WARNING,
         )
-    if report_png and is_main_process():
-        from pairs.results.report import report as draw_report
-
-        drawn = draw_report(result.run_dir, Path(result.run_dir) / "report.png", device=str(trainer.device))
-        report["report"] = drawn["out"]
-        say(f"report: {drawn['out']}")
-    return report
 
 
 def _save_report(run_dir: Path, report: dict[str, Any]) -> None:

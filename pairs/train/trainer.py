@@ -223,6 +223,25 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
+@dataclass
+class _Loop:
+    """What one :meth:`Trainer.fit` works with: its step budget, the optimisation state, where it starts."""
+
+    steps_per_epoch: int
+    total_steps: int
+    last_epoch: int
+    params: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    model: nn.Module  # the method, or its DDP wrapper under torchrun
+    distributed: bool = False
+    start_epoch: int = 0
+    start_batch: int = 0  # micro-batches already done in start_epoch (resuming inside it)
+    rng_state: Tensor | None = None
+    loss_value: float = float("nan")  # the last micro-batch's loss
+
+
 class Trainer:
     """Train a :class:`~pairs.methods.Method` on a loader of view batches.
 
@@ -480,6 +499,30 @@ class Trainer:
             raise
 
     def _fit(self, loader: Any) -> TrainResult:
+        loop = self._plan(loader)
+        self._aside = self._open_run_dir()
+        if self.config.resume:
+            loop.start_epoch, loop.start_batch, loop.rng_state = self._restore(
+                loop.optimizer, loop.scheduler, loop.scaler
+            )
+        self._wrap_model(loop)
+        self._write_config()
+        self._log(
+            {
+                "event": "start",
+                "epoch": loop.start_epoch,
+                "total_epochs": loop.last_epoch,
+                "device": str(self.device),
+            }
+        )
+        epoch_losses: list[float] = []
+        t_start = time.perf_counter()
+        for epoch in range(loop.start_epoch, loop.last_epoch):
+            epoch_losses.append(self._run_epoch(loop, loader, epoch, t_start))
+        return self._finish(loop, epoch_losses, t_start)
+
+    def _plan(self, loader: Any) -> _Loop:
+        """The step budget, the method on the device, its optimizer, learning-rate schedule and scaler."""
         c = self.config
         steps_per_epoch = len(loader) // c.accumulate_steps
         if steps_per_epoch < 1:
@@ -490,7 +533,6 @@ class Trainer:
         total_steps = steps_per_epoch * c.epochs
         if c.max_steps is not None:
             total_steps = min(total_steps, c.max_steps)
-        last_epoch = math.ceil(total_steps / steps_per_epoch)  # the last one may stop early (max_steps)
         warmup_steps = int(round(c.warmup_epochs * steps_per_epoch))
         self.method.to(self.device)
         params = [p for p in self.method.parameters() if p.requires_grad]
@@ -502,135 +544,170 @@ class Trainer:
                 return warmup_cosine(s, total_steps, warmup_steps, c.min_lr_ratio)
             return warmup_cosine(s - r, total_steps - r, 0 if r else warmup_steps, c.min_lr_ratio)
 
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-        scaler = torch.amp.GradScaler("cuda", enabled=(c.amp == "auto" and self.device.type == "cuda"))
-        start_epoch, start_batch = 0, 0
-        rng_state = None
-        self._aside = self._open_run_dir()
-        if c.resume:
-            start_epoch, start_batch, rng_state = self._restore(optimizer, scheduler, scaler)
-        model: nn.Module = self.method
-        distributed = dist.is_available() and dist.is_initialized()
-        if distributed:
+        return _Loop(
+            steps_per_epoch=steps_per_epoch,
+            total_steps=total_steps,
+            last_epoch=math.ceil(total_steps / steps_per_epoch),  # the last one may stop early (max_steps)
+            params=params,
+            optimizer=optimizer,
+            scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor),
+            scaler=torch.amp.GradScaler("cuda", enabled=(c.amp == "auto" and self.device.type == "cuda")),
+            model=self.method,
+        )
+
+    def _wrap_model(self, loop: _Loop) -> None:
+        """Under ``torchrun``: batch statistics over the global batch and the method in DDP."""
+        loop.distributed = dist.is_available() and dist.is_initialized()
+        if loop.distributed:
             # batch statistics over the global batch, so W processes train like one
             convert_batchnorm(self.method, self.device)
-            model = nn.parallel.DistributedDataParallel(
+            loop.model = nn.parallel.DistributedDataParallel(
                 self.method, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
-        if self.run_dir is not None and is_main_process():
-            try:
-                (self.run_dir / "config.json").write_text(
-                    json.dumps({"train": asdict(c), **self.extra_state}, indent=2, default=str)
-                )
-            except OSError as err:
-                raise _output_error(err, self.run_dir / "config.json") from err
-        self._log(
-            {"event": "start", "epoch": start_epoch, "total_epochs": last_epoch, "device": str(self.device)}
-        )
-        epoch_losses: list[float] = []
-        t_start = time.perf_counter()
-        loss_value = float("nan")
-        for epoch in range(start_epoch, last_epoch):
-            self.epoch = epoch
-            torch.manual_seed(derive_seed(c.seed, 0x51, epoch))  # dropout, masks: reproducible per epoch
-            skip = start_batch if epoch == start_epoch else 0
-            if skip and rng_state is not None:  # resumed inside the epoch: the RNG state it had there
-                torch.set_rng_state(rng_state.cpu())
-            batches: Iterable[Any] = loader
-            if hasattr(loader, "set_epoch"):
-                if skip:
-                    loader.set_epoch(epoch, start_step=skip)
-                else:
-                    loader.set_epoch(epoch)
-            elif skip:
-                batches = itertools.islice(iter(loader), skip, None)
-            model.train()
-            bar = tqdm(
-                total=min(steps_per_epoch, total_steps - epoch * steps_per_epoch),
-                initial=skip // c.accumulate_steps,
-                desc=f"epoch {epoch + 1}/{last_epoch}",
-                disable=not (c.progress and is_main_process()),
-                leave=False,
-                dynamic_ncols=True,
+
+    def _write_config(self) -> None:
+        """``config.json`` in the run directory: the training settings and ``extra_state``."""
+        if self.run_dir is None or not is_main_process():
+            return
+        try:
+            (self.run_dir / "config.json").write_text(
+                json.dumps({"train": asdict(self.config), **self.extra_state}, indent=2, default=str)
             )
-            running, n_running = 0.0, 0
-            micro = skip
-            self._batches_done = skip
-            optimizer.zero_grad(set_to_none=True)
-            for batch in batches:
-                last_micro = (micro + 1) % c.accumulate_steps == 0
-                sync = contextlib.nullcontext() if (last_micro or not distributed) else model.no_sync()
-                with sync:
-                    try:
-                        with self._autocast():
-                            out = model(batch)
-                        loss = out["loss"]
-                        loss_value = float(loss.detach())
-                        if not math.isfinite(loss_value):
-                            raise self._divergence(epoch + 1, f"loss became {loss_value}")
-                        scaler.scale(loss / c.accumulate_steps).backward()
-                    except Exception as err:
-                        diverged = self._diverged_from(err, batch, epoch)
-                        if diverged is not None:
-                            raise diverged from err
-                        raise
-                micro += 1
-                self._batches_done = micro
-                if not last_micro:
-                    continue
-                if c.grad_clip is not None:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(params, c.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                scheduler.step()
-                self.global_step += 1
-                self.method.on_after_optimizer_step(self.global_step / total_steps)
-                running += loss_value
-                n_running += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
-                record = {
-                    "event": "step",
-                    "epoch": epoch + 1,
-                    "step": self.global_step,
-                    "loss": loss_value,
-                    "lr": scheduler.get_last_lr()[0],
-                }
-                record.update(
-                    {
-                        k: _scalar(v)
-                        for k, v in out.items()
-                        if k not in ("loss", "embeddings") and _scalar(v) is not None
-                    }
-                )
-                epoch_done = micro // c.accumulate_steps >= steps_per_epoch or self.global_step >= total_steps
-                if self.global_step % c.monitor_every == 0 or epoch_done:
-                    record.update(self._monitor(out, epoch))
-                if self.global_step % c.log_every == 0 or "effective_rank" in record:
-                    self._log(record)
-                if epoch_done:
-                    break
-                if c.checkpoint_steps is not None and self.global_step % c.checkpoint_steps == 0:
-                    self._save(optimizer, scheduler, scaler, mid_epoch=True)
-            bar.close()
-            epoch_loss = all_reduce_mean(running / max(1, n_running), self.device)
-            epoch_losses.append(epoch_loss)
-            self.epoch = epoch + 1
-            self._batches_done = 0
-            if self.epoch % c.checkpoint_every == 0 or self.epoch == last_epoch:
-                self._save(optimizer, scheduler, scaler)
-            epoch_record = {
-                "event": "epoch",
-                "epoch": epoch + 1,
-                "step": self.global_step,
-                "loss": epoch_loss,
-                "seconds": round(time.perf_counter() - t_start, 3),
+        except OSError as err:
+            raise _output_error(err, self.run_dir / "config.json") from err
+
+    def _run_epoch(self, loop: _Loop, loader: Any, epoch: int, t_start: float) -> float:
+        """Train one epoch (the rest of it when resuming inside it); returns its mean loss over processes."""
+        c = self.config
+        self.epoch = epoch
+        torch.manual_seed(derive_seed(c.seed, 0x51, epoch))  # dropout, masks: reproducible per epoch
+        skip = loop.start_batch if epoch == loop.start_epoch else 0
+        batches = self._epoch_batches(loop, loader, epoch, skip)
+        loop.model.train()
+        bar = tqdm(
+            total=min(loop.steps_per_epoch, loop.total_steps - epoch * loop.steps_per_epoch),
+            initial=skip // c.accumulate_steps,
+            desc=f"epoch {epoch + 1}/{loop.last_epoch}",
+            disable=not (c.progress and is_main_process()),
+            leave=False,
+            dynamic_ncols=True,
+        )
+        running, n_running = 0.0, 0
+        micro = skip
+        self._batches_done = skip
+        loop.optimizer.zero_grad(set_to_none=True)
+        for batch in batches:
+            last_micro = (micro + 1) % c.accumulate_steps == 0
+            out = self._forward_backward(loop, batch, epoch, last_micro)
+            micro += 1
+            self._batches_done = micro
+            if not last_micro:
+                continue
+            self._optimizer_step(loop)
+            running += loop.loss_value
+            n_running += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loop.loss_value:.4f}", lr=f"{loop.scheduler.get_last_lr()[0]:.2e}")
+            epoch_done = (
+                micro // c.accumulate_steps >= loop.steps_per_epoch or self.global_step >= loop.total_steps
+            )
+            self._log_step(loop, out, epoch, epoch_done)
+            if epoch_done:
+                break
+            if c.checkpoint_steps is not None and self.global_step % c.checkpoint_steps == 0:
+                self._save(loop.optimizer, loop.scheduler, loop.scaler, mid_epoch=True)
+        bar.close()
+        return self._end_epoch(loop, epoch, running / max(1, n_running), t_start)
+
+    def _epoch_batches(self, loop: _Loop, loader: Any, epoch: int, skip: int) -> Iterable[Any]:
+        """The epoch's batches, past the first ``skip`` when resuming inside it (RNG state as it was)."""
+        if skip and loop.rng_state is not None:  # resumed inside the epoch: the RNG state it had there
+            torch.set_rng_state(loop.rng_state.cpu())
+        if hasattr(loader, "set_epoch"):
+            if skip:
+                loader.set_epoch(epoch, start_step=skip)
+            else:
+                loader.set_epoch(epoch)
+            return loader
+        if skip:
+            return itertools.islice(iter(loader), skip, None)
+        return loader
+
+    def _forward_backward(self, loop: _Loop, batch: Any, epoch: int, last_micro: bool) -> dict[str, Any]:
+        """The method's forward and the scaled backward of one micro-batch (gradients synchronised across
+        processes on the last micro-batch of a step only); a non-finite loss stops the run."""
+        sync = contextlib.nullcontext() if (last_micro or not loop.distributed) else loop.model.no_sync()
+        with sync:
+            try:
+                with self._autocast():
+                    out = loop.model(batch)
+                loss = out["loss"]
+                loop.loss_value = float(loss.detach())
+                if not math.isfinite(loop.loss_value):
+                    raise self._divergence(epoch + 1, f"loss became {loop.loss_value}")
+                loop.scaler.scale(loss / self.config.accumulate_steps).backward()
+            except Exception as err:
+                diverged = self._diverged_from(err, batch, epoch)
+                if diverged is not None:
+                    raise diverged from err
+                raise
+        return out
+
+    def _optimizer_step(self, loop: _Loop) -> None:
+        """Clip, step the optimizer, the scaler and the schedule; then the method's after-step hook."""
+        if self.config.grad_clip is not None:
+            loop.scaler.unscale_(loop.optimizer)
+            torch.nn.utils.clip_grad_norm_(loop.params, self.config.grad_clip)
+        loop.scaler.step(loop.optimizer)
+        loop.scaler.update()
+        loop.optimizer.zero_grad(set_to_none=True)
+        loop.scheduler.step()
+        self.global_step += 1
+        self.method.on_after_optimizer_step(self.global_step / loop.total_steps)
+
+    def _log_step(self, loop: _Loop, out: dict[str, Any], epoch: int, epoch_done: bool) -> None:
+        """The step's record (loss, learning rate, the method's scalars, the collapse monitor's figures)."""
+        c = self.config
+        record = {
+            "event": "step",
+            "epoch": epoch + 1,
+            "step": self.global_step,
+            "loss": loop.loss_value,
+            "lr": loop.scheduler.get_last_lr()[0],
+        }
+        record.update(
+            {
+                k: _scalar(v)
+                for k, v in out.items()
+                if k not in ("loss", "embeddings") and _scalar(v) is not None
             }
-            self._log(epoch_record)
-            for callback in self.callbacks:
-                callback(self, epoch_record)
+        )
+        if self.global_step % c.monitor_every == 0 or epoch_done:
+            record.update(self._monitor(out, epoch))
+        if self.global_step % c.log_every == 0 or "effective_rank" in record:
+            self._log(record)
+
+    def _end_epoch(self, loop: _Loop, epoch: int, mean_loss: float, t_start: float) -> float:
+        """Average the epoch's loss over processes, checkpoint when due, log, call the callbacks."""
+        epoch_loss = all_reduce_mean(mean_loss, self.device)
+        self.epoch = epoch + 1
+        self._batches_done = 0
+        if self.epoch % self.config.checkpoint_every == 0 or self.epoch == loop.last_epoch:
+            self._save(loop.optimizer, loop.scheduler, loop.scaler)
+        epoch_record = {
+            "event": "epoch",
+            "epoch": epoch + 1,
+            "step": self.global_step,
+            "loss": epoch_loss,
+            "seconds": round(time.perf_counter() - t_start, 3),
+        }
+        self._log(epoch_record)
+        for callback in self.callbacks:
+            callback(self, epoch_record)
+        return epoch_loss
+
+    def _finish(self, loop: _Loop, epoch_losses: list[float], t_start: float) -> TrainResult:
+        """Log the end, close TensorBoard, and make the :class:`TrainResult`."""
         seconds = time.perf_counter() - t_start
         self._log(
             {"event": "end", "epoch": self.epoch, "step": self.global_step, "seconds": round(seconds, 3)}
@@ -639,18 +716,18 @@ class Trainer:
             self._tb_writer.close()
             self._tb_writer = None
         ckpt = str(self.run_dir / CHECKPOINT_NAME) if self.run_dir is not None else None
-        final = epoch_losses[-1] if epoch_losses else loss_value
+        final = epoch_losses[-1] if epoch_losses else loop.loss_value
         if not math.isfinite(final) and self.run_dir is not None:  # a finished run resumed: nothing trained
             final = _last_epoch_loss(self.run_dir / "metrics.jsonl", default=final)
         return TrainResult(
-            last_epoch,
+            loop.last_epoch,
             self.global_step,
             seconds,
             final,
             epoch_losses,
             str(self.run_dir) if self.run_dir else None,
             ckpt,
-            start_epoch,
+            loop.start_epoch,
         )
 
     def _monitor(self, out: dict[str, Any], epoch: int) -> dict[str, Any]:
