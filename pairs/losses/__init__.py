@@ -5,6 +5,7 @@
   distributed (:mod:`.distributed`).
 * :mod:`pairs.losses.margin`: contrastive margin, triplet and N-pair losses.
 * :mod:`pairs.losses.noncontrastive`: BYOL / SimSiam, Barlow Twins, VICReg, SwAV, DINO.
+* :mod:`pairs.losses.graph`: GraphCL's graph-level and GRACE's node-level losses.
 """
 
 from pairs.losses._checks import check_embeddings, check_temperature, l2_normalize
@@ -19,6 +20,7 @@ from pairs.losses.contrastive import (
     supcon_loss,
 )
 from pairs.losses.distributed import gather_with_grad
+from pairs.losses.graph import grace_loss, graphcl_loss
 from pairs.losses.hierarchical import (
     HierarchicalContrastiveLoss,
     hierarchical_contrastive_loss,
@@ -78,6 +80,8 @@ __all__ = [
     "contrastive_margin_loss",
     "dino_loss",
     "gather_with_grad",
+    "grace_loss",
+    "graphcl_loss",
     "info_nce",
     "l2_normalize",
     "npair_loss",

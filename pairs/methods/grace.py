@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from pairs.errors import ConfigError
-from pairs.losses import nt_xent
 from pairs.losses._checks import check_temperature
+from pairs.losses.graph import grace_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods.base import Method, MethodOutput
@@ -52,36 +52,6 @@ def node_embeddings(encoder: nn.Module, graph: Any, owner: str = "GRACE") -> Ten
             f"of {int(n)} nodes; use a node-level encoder such as 'gcn'"
         )
     return out
-
-
-def grace_loss(h1: Tensor, h2: Tensor, temperature: float = 0.5) -> Tensor:
-    """GRACE's loss on projected node embeddings (``Model.loss`` with ``mean=True``).
-
-    For node ``i`` of view 1, ``l1_i = -log e(s(h1_i, h2_i)) / (sum_j e(s(h1_i, h1_j)) - e(s(h1_i, h1_i))
-    + sum_j e(s(h1_i, h2_j)))`` with ``e(x) = exp(x / t)`` and cosine ``s``; ``l2`` swaps the views; the
-    loss is ``mean((l1 + l2) / 2)``. It equals NT-Xent over the ``2 N`` rows.
-
-    Args:
-        h1: projected nodes of view 1 ``(N, D)``.
-        h2: projected nodes of view 2 ``(N, D)``; row ``i`` is the same node.
-        temperature: ``tau > 0`` (GRACE's configs: 0.3 to 0.9; Cora 0.4).
-
-    Returns:
-        The scalar loss.
-
-    Raises:
-        TypeError, ValueError: on non-float tensors, shapes that differ or have ``N < 2``, NaN/inf,
-            ``temperature <= 0``.
-
-    Shape:
-        ``h1`` ``(N, D)``, ``h2`` ``(N, D)`` -> ``()``.
-    """
-    if isinstance(h1, Tensor) and isinstance(h2, Tensor) and h1.shape != h2.shape:
-        raise ValueError(
-            f"grace_loss: both views must hold the same nodes, got shapes {tuple(h1.shape)} and "
-            f"{tuple(h2.shape)}"
-        )
-    return nt_xent(h1, h2, temperature=temperature)
 
 
 class GRACE(Method):

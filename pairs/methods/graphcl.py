@@ -27,7 +27,8 @@ from torch import Tensor, nn
 
 from pairs.errors import ConfigError
 from pairs.losses import nt_xent
-from pairs.losses._checks import check_temperature, loss_dtype
+from pairs.losses._checks import check_temperature
+from pairs.losses.graph import graphcl_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods.base import Method, MethodOutput
@@ -36,62 +37,6 @@ from pairs.pairing import ViewBatch
 __all__ = ["GraphCL", "graphcl_loss", "graph_embeddings", "xavier_init_linear"]
 
 LOSSES = ("graphcl", "nt_xent")
-
-
-def graphcl_loss(z1: Tensor, z2: Tensor, temperature: float = 0.2) -> Tensor:
-    """GraphCL's loss: each graph of view 1 against its view 2 (positive) and the *other* graphs of view 2.
-
-    ``loss = mean_n [ log sum_{m != n} exp(s_nm / t) - s_nn / t ]``, ``s_nm = cos(z1_n, z2_m)``. This is
-    GraphCL's ``loss_cal`` (``-log(pos / (sum - pos))``) computed as a log-sum-exp, so it does not
-    overflow at small temperatures.
-
-    Args:
-        z1: projections of the first view ``(G, D)``.
-        z2: projections of the second view ``(G, D)``; row ``n`` is the same graph as ``z1[n]``.
-        temperature: ``t > 0`` (GraphCL: 0.2).
-
-    Returns:
-        The scalar loss (float32 for half inputs).
-
-    Raises:
-        TypeError: for non-tensor or non-float inputs.
-        ValueError: for shapes other than two equal ``(G, D)`` with ``G >= 2``, NaN/inf values, or
-            ``temperature <= 0``.
-
-    Shape:
-        ``z1`` ``(G, D)``, ``z2`` ``(G, D)`` -> ``()``.
-
-    Reference:
-        You et al. 2020, "Graph Contrastive Learning with Augmentations", eq. (3).
-    """
-    for name, z in (("z1", z1), ("z2", z2)):
-        if not isinstance(z, Tensor):
-            raise TypeError(f"graphcl_loss: {name} must be a torch.Tensor (G, D), got {type(z).__name__}")
-        if not z.is_floating_point():
-            raise TypeError(f"graphcl_loss: {name} must be floating point, got {z.dtype}")
-        if z.dim() != 2:
-            raise ValueError(f"graphcl_loss: {name} must be (G, D), got shape {tuple(z.shape)}")
-    if z1.shape != z2.shape:
-        raise ValueError(
-            f"graphcl_loss: both views must hold the same graphs, got shapes {tuple(z1.shape)} and "
-            f"{tuple(z2.shape)}"
-        )
-    if z1.shape[0] < 2:
-        raise ConfigError(
-            f"graphcl_loss needs at least 2 graphs per batch (the other graphs are the negatives), got "
-            f"{z1.shape[0]}"
-        )
-    if not (torch.isfinite(z1).all() and torch.isfinite(z2).all()):
-        raise ValueError("graphcl_loss: the embeddings hold NaN or inf")
-    t = check_temperature(temperature)
-    dtype = loss_dtype(z1.dtype)
-    a = nn.functional.normalize(z1.to(dtype), dim=1)
-    b = nn.functional.normalize(z2.to(dtype), dim=1)
-    logits = a @ b.t() / t
-    positive = logits.diagonal()
-    eye = torch.eye(logits.shape[0], dtype=torch.bool, device=logits.device)
-    negatives = logits.masked_fill(eye, float("-inf"))
-    return (torch.logsumexp(negatives, dim=1) - positive).mean()
 
 
 def graph_embeddings(encoder: nn.Module, batch: Any, owner: str = "GraphCL") -> Tensor:

@@ -19,11 +19,12 @@ Reference:
 
 from __future__ import annotations
 
-import copy
 import inspect
+from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel
 
 from pairs.losses.hierarchical import _check_alpha, _check_unit, hierarchical_contrastive_loss
 from pairs.methods import register_method
@@ -39,6 +40,24 @@ def _takes_pooled(encoder: nn.Module) -> bool:
         return "pooled" in inspect.signature(encoder.forward).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
         return False
+
+
+def _uniform_average(averaged: Tensor, current: Tensor, n_averaged: Tensor | int) -> Tensor:
+    """The running uniform mean after one more iterate, ``avg + (cur - avg) / (n + 1)`` (SWA's equal
+    averaging, as ``AveragedModel``'s ``avg_fn``, in the arithmetic of TS2Vec's reference)."""
+    return averaged + (current.to(averaged.dtype) - averaged) / (n_averaged + 1)
+
+
+def _rename_average_keys(state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """Load checkpoints written before the average was an ``AveragedModel``: ``averaged_encoder.<name>`` ->
+    ``averaged_encoder.module.<name>``, ``n_averaged`` -> ``averaged_encoder.n_averaged``."""
+    old = prefix + "averaged_encoder."
+    if prefix + "n_averaged" in state_dict:
+        state_dict[old + "n_averaged"] = state_dict.pop(prefix + "n_averaged")
+    for key in [k for k in state_dict if k.startswith(old)]:
+        rest = key[len(old) :]
+        if not rest.startswith("module.") and rest != "n_averaged":
+            state_dict[old + "module." + rest] = state_dict.pop(key)
 
 
 class TS2Vec(Method):
@@ -89,11 +108,12 @@ class TS2Vec(Method):
         self.alpha = _check_alpha(alpha)
         self.temporal_unit = _check_unit(temporal_unit)
         self.average_weights = bool(average_weights)
-        self.averaged_encoder: nn.Module | None = None
+        self.averaged_encoder: AveragedModel | None = None
         if self.average_weights:
-            self.averaged_encoder = copy.deepcopy(encoder)
+            self.averaged_encoder = AveragedModel(encoder, avg_fn=_uniform_average)
             self.averaged_encoder.requires_grad_(False)
-            self.register_buffer("n_averaged", torch.ones((), dtype=torch.long))
+            self.averaged_encoder.update_parameters(encoder)  # the initial weights are the first iterate
+            self._register_load_state_dict_pre_hook(_rename_average_keys)
 
     def forward(self, batch: ViewBatch) -> MethodOutput:
         """Encode both crops, contrast their overlap hierarchically.
@@ -114,22 +134,25 @@ class TS2Vec(Method):
         embeddings = torch.cat([z1.detach().amax(dim=1), z2.detach().amax(dim=1)])
         return MethodOutput(loss, embeddings)
 
+    @property
+    def n_averaged(self) -> Tensor | None:
+        """How many weight iterates the average holds (the initial weights included), or ``None``."""
+        return None if self.averaged_encoder is None else self.averaged_encoder.n_averaged
+
     @torch.no_grad()
     def update_average(self) -> None:
         """Fold the encoder's current weights into the running uniform average (SWA's equal averaging)."""
-        if self.averaged_encoder is None:
-            return
-        n = float(self.n_averaged.item())
-        for avg, cur in zip(self.averaged_encoder.parameters(), self.encoder.parameters(), strict=True):
-            avg.add_((cur.detach().to(avg.dtype) - avg) / (n + 1.0))
-        self.n_averaged += 1
+        if self.averaged_encoder is not None:
+            self.averaged_encoder.update_parameters(self.encoder)
 
     @torch.no_grad()
     def load_average(self) -> None:
         """Copy the averaged weights into the encoder (what TS2Vec encodes with)."""
         if self.averaged_encoder is None:
             return
-        for avg, cur in zip(self.averaged_encoder.parameters(), self.encoder.parameters(), strict=True):
+        for avg, cur in zip(
+            self.averaged_encoder.module.parameters(), self.encoder.parameters(), strict=True
+        ):
             cur.copy_(avg)
 
     def on_after_optimizer_step(self, progress: float) -> None:

@@ -6,6 +6,10 @@ examples. Warps are index maps applied with one batched linear interpolation (tw
 ``lerp``), so a batch of 256 series of length 1,000 is cropped, jittered, scaled and time-warped in a
 few milliseconds on a CPU.
 
+Naming: the domain is *series* wherever a user names it (``--data series:...``, :mod:`pairs.data.series`,
+:mod:`pairs.domains.series`) and this module is also importable as :mod:`pairs.views.series`; the views and
+encoders (:mod:`encoders.temporal`) keep the word *temporal* of the TS2Vec / TS-TCC literature.
+
 Views:
 
 * crops: :class:`RandomCrop` (fixed, ranged or relative length) and :class:`OverlappingCrops` (TS2Vec's

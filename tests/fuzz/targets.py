@@ -414,6 +414,8 @@ ROLE_BY_NAME: dict[str, str] = {
             "rows",
             "cols",
             "input",
+            "h1",
+            "h2",
         )
     },
     "negatives": "negatives",  # (K, D)
