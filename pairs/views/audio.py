@@ -50,7 +50,7 @@ import torch
 from torch import Tensor
 
 from pairs.errors import ConfigError, DataError
-from pairs.validation import probability
+from pairs.validation import integer, probability
 from pairs.views.audio_pitch import (
     check_sample_rate,
     check_waveform,
@@ -588,8 +588,7 @@ def filter_fft(waveform: Tensor, sample_rate: int, cutoff_hz: Tensor, kind: str,
     """
     if kind not in ("lowpass", "highpass"):
         raise ConfigError(f"filter kind must be 'lowpass' or 'highpass', got {kind!r}")
-    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order < 1:
-        raise ConfigError(f"filter_fft: order must be an int >= 1, got {order!r}")
+    integer("order", order, minimum=1, owner="filter_fft")
     check_waveform(waveform, "filter_fft", allow_single=False)
     sample_rate = check_sample_rate(sample_rate, "filter_fft")
     fc = _batch_amounts(cutoff_hz, waveform, "filter_fft", "cutoff_hz").to(torch.float64)
@@ -622,9 +621,7 @@ class _Filter(AudioView):
                 f"{type(self).__name__} cutoff_hz must lie in (0, {self.sample_rate / 2}) Hz (Nyquist at "
                 f"{self.sample_rate} Hz), got {cutoff_hz!r}"
             )
-        if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order < 1:
-            raise ValueError(f"{type(self).__name__} order must be an int >= 1, got {order!r}")
-        self.order = int(order)
+        self.order = integer("order", order, minimum=1, owner=type(self).__name__)
 
     def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
         lo, hi = math.log(self.cutoff_hz[0]), math.log(self.cutoff_hz[1])  # log-uniform in frequency
@@ -673,10 +670,9 @@ class _SpecMask(View):
     axis = -1
 
     def __init__(self, max_width: int, n_masks: int = 1, value: float = 0.0) -> None:
-        for name, v, low in (("max_width", max_width, 0), ("n_masks", n_masks, 1)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
-                raise ValueError(f"{type(self).__name__} {name} must be an int >= {low}, got {v!r}")
-        self.max_width, self.n_masks, self.value = int(max_width), int(n_masks), float(value)
+        self.max_width = integer("max_width", max_width, minimum=0, owner=type(self).__name__)
+        self.n_masks = integer("n_masks", n_masks, minimum=1, owner=type(self).__name__)
+        self.value = float(value)
 
     def to_batch(self, x: Any) -> tuple[Any, bool]:
         if not isinstance(x, Tensor) or x.dim() not in (3, 4):

@@ -45,8 +45,8 @@ from torch import Tensor
 
 from pairs.errors import DataError
 from pairs.registry import Registry
+from pairs.validation import integer, probability
 from pairs.validation import is_number as _is_number
-from pairs.validation import probability
 from pairs.views.base import (
     HALF_TYPES,
     Compose,
@@ -923,10 +923,8 @@ class MultiCrop:
         n_global: int = 2,
         n_local: int = 6,
     ) -> None:
-        if not isinstance(n_global, numbers.Integral) or isinstance(n_global, bool) or n_global < 1:
-            raise ValueError(f"MultiCrop n_global must be an int >= 1, got {n_global!r}")
-        if not isinstance(n_local, numbers.Integral) or isinstance(n_local, bool) or n_local < 0:
-            raise ValueError(f"MultiCrop n_local must be an int >= 0, got {n_local!r}")
+        n_global = integer("n_global", n_global, minimum=1, owner="MultiCrop")
+        n_local = integer("n_local", n_local, minimum=0, owner="MultiCrop")
         globals_ = list(global_view) if isinstance(global_view, Sequence) else [global_view] * n_global
         if len(globals_) != n_global:
             raise ValueError(f"MultiCrop got {len(globals_)} global views for n_global={n_global}")
