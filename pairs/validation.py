@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 
@@ -46,12 +46,12 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 """The half-precision dtypes, which views and losses compute in float32 and cast back."""
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """Whether ``value`` is an integer (Python or NumPy), ``bool`` excluded."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
     """Whether ``value`` is a real number (Python or NumPy), ``bool`` excluded."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 

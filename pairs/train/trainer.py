@@ -32,11 +32,12 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from pairs.errors import CheckpointError, ConfigError, OutputError, PairsError, TrainingDiverged
@@ -636,7 +637,8 @@ class Trainer:
     def _forward_backward(self, loop: _Loop, batch: Any, epoch: int, last_micro: bool) -> dict[str, Any]:
         """The method's forward and the scaled backward of one micro-batch (gradients synchronised across
         processes on the last micro-batch of a step only); a non-finite loss stops the run."""
-        sync = contextlib.nullcontext() if (last_micro or not loop.distributed) else loop.model.no_sync()
+        ddp = cast(DistributedDataParallel, loop.model)  # the DDP wrapper when distributed
+        sync = contextlib.nullcontext() if (last_micro or not loop.distributed) else ddp.no_sync()
         with sync:
             try:
                 with self._autocast():
@@ -894,6 +896,7 @@ class Trainer:
         """Load the saved state; returns ``(epoch, batches done in it, global RNG state or None)``."""
         assert self.run_dir is not None
         state = self._resume_state
+        assert state is not None  # set by the resume check before training starts
         self._resume_state = None
         self.method.load_state_dict(state["method"])
         optimizer.load_state_dict(state["optimizer"])

@@ -587,7 +587,7 @@ class GaussianBlur(View):
         if isinstance(kernel_size, numbers.Integral) and not isinstance(kernel_size, bool):
             ks = (int(kernel_size), int(kernel_size))
         elif isinstance(kernel_size, Sequence) and len(kernel_size) == 2:
-            ks = tuple(kernel_size)
+            ks = (kernel_size[0], kernel_size[1])
         else:
             raise ValueError(
                 f"GaussianBlur kernel_size must be an odd int or a pair (kx, ky), got {kernel_size!r}"
@@ -1051,9 +1051,11 @@ class TorchvisionView(View):
             return list(x), False
         try:
             from PIL import Image
+
+            is_pil = isinstance(x, Image.Image)
         except ImportError:  # pragma: no cover - pillow is a dependency
-            Image = None  # noqa: N806
-        if Image is not None and isinstance(x, Image.Image):
+            is_pil = False
+        if is_pil:
             return [x], True
         raise TypeError(
             f"TorchvisionView expects a PIL image, a tensor (C, H, W) / (B, C, H, W) or a list of images, "

@@ -301,6 +301,7 @@ class RandomCrop(SeriesView):
             return length
         if _is_number(size):
             return max(1, int(round(float(size) * t)))
+        assert isinstance(size, Sequence)  # a (min, max) range (checked in __init__)
         lo, hi = int(size[0]), int(size[1])
         if lo > t:
             raise ValueError(
