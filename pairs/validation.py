@@ -27,12 +27,9 @@ import math
 import numbers
 from typing import Any, TypeGuard
 
-import torch
-
 from pairs.errors import ConfigError, SettingError
 
 __all__ = [
-    "HALF_DTYPES",
     "is_int",
     "is_number",
     "integer",
@@ -42,8 +39,16 @@ __all__ = [
     "flag",
 ]
 
-HALF_DTYPES = (torch.float16, torch.bfloat16)
-"""The half-precision dtypes, which views and losses compute in float32 and cast back."""
+
+def __getattr__(name: str) -> Any:
+    """``HALF_DTYPES``: ``(torch.float16, torch.bfloat16)``, the half-precision dtypes, which views and losses
+    compute in float32 and cast back. Made on first use, so that importing this module (the CLI does, to
+    check its arguments) does not import torch: ``pairs --help`` stays fast."""
+    if name == "HALF_DTYPES":
+        import torch
+
+        return (torch.float16, torch.bfloat16)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_int(value: Any) -> TypeGuard[int]:
