@@ -107,7 +107,7 @@ def check_seed(seed: Any) -> int:
         ConfigError: naming the valid range.
     """
     low, high = SEED_RANGE
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not low <= seed <= high:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not low <= int(seed) <= high:
         raise ConfigError(f"seed must be an integer from {low} to {high} (a 64-bit seed), got {seed!r}")
     return int(seed)
 
@@ -308,7 +308,7 @@ def train(
     check_seed(seed)
     if out is not None and not resume:  # before any work: the run directory must be writable
         check_writable(out)
-    asked = {
+    asked: dict[str, Any] = {
         "data": data,
         "method": method,
         "encoder": encoder,
@@ -429,19 +429,21 @@ def _after_training(
             baseline = recipe.baseline(bundle)
             report.update(baseline)
     report.update({"checkpoint": result.checkpoint, "run_dir": result.run_dir})
+    run_dir = result.run_dir
+    assert run_dir is not None  # the training above wrote its run directory
     if is_main_process():
-        _save_report(Path(result.run_dir), report)
+        _save_report(Path(run_dir), report)
         if tensorboard:
             from pairs.results.tensorboard import write_projector
 
-            n_points = write_projector(result.run_dir, model.encoder, bundle, device, result.global_step)
-            where = Path(result.run_dir) / "tensorboard"
+            n_points = write_projector(run_dir, model.encoder, bundle, device, result.global_step)
+            where = Path(run_dir) / "tensorboard"
             say(f"tensorboard: scalars and {n_points} held-out embeddings in {where}")
     _say_figures(report, baseline, say)
     if report_png and is_main_process():
         from pairs.results.report import report as draw_report
 
-        drawn = draw_report(result.run_dir, Path(result.run_dir) / "report.png", device=str(device))
+        drawn = draw_report(run_dir, Path(run_dir) / "report.png", device=str(device))
         report["report"] = drawn["out"]
         say(f"report: {drawn['out']}")
 
