@@ -211,8 +211,6 @@ def build_model(
             f"method {method_name!r} trains on labels, but {bundle.spec!r} has none; pick a self-supervised "
             "method or labeled data"
         )
-    from pairs.results.loading import preprocess_state
-
     spec = {
         "data": bundle.spec,
         "domain": bundle.domain,
@@ -221,7 +219,7 @@ def build_model(
         "method": method_name,
         "method_kwargs": meth_kwargs,
         "seed": seed,
-        **preprocess_state(bundle),  # so that load_encoder(RUN) needs no training data
+        **recipe.preprocess_state,  # so that load_encoder(RUN) needs no training data
     }
     return model, spec
 

@@ -44,6 +44,10 @@ class Recipe:
         decode_views: ``(view, n_views, source) -> (view, source)`` moving what a view does better at decode
             time into a streamed source (image: the random resized crops cut from the full-resolution
             file); ``None``, or an unchanged pair, keeps the view on the device.
+        preprocess_state: plain data that a loaded run's input preparation needs from the training data
+            (what the recipe already computed: the image shape, the series normalisation, the audio sample
+            rate, the graph featurisation); ``pairs train`` saves it in the checkpoint, so that
+            :func:`pairs.load_encoder` needs no training data (see :mod:`pairs.results.loading`).
     """
 
     views: dict[str, Callable[[DataBundle], Any]]
@@ -66,6 +70,7 @@ class Recipe:
     baseline: Callable[[DataBundle], dict[str, Any]] | None = None
     preview: Callable[..., None] | None = None
     decode_views: Callable[[Any, int, Any], tuple[Any, Any]] | None = None
+    preprocess_state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def default_view(self) -> str:

@@ -49,6 +49,7 @@ def audio_recipe(bundle: DataBundle) -> Recipe:
         optimizer="adamw",
         warmup_epochs=2.0,
         preview=preview_audio,
+        preprocess_state={"sample_rate": sr},
     )
 
 

@@ -148,6 +148,7 @@ def _graph_level_recipe(bundle: DataBundle) -> Recipe:
         min_lr_ratio=1.0,  # GraphCL trains at a constant learning rate
         collate=collate,
         preview=preview_graphs,
+        preprocess_state={"graph_collate": {"kind": collate.kind, "max_degree": collate.max_degree}},
     )
 
 
@@ -181,6 +182,7 @@ def _node_level_recipe(bundle: DataBundle) -> Recipe:
         warmup_epochs=0.0,
         collate=collate,
         preview=preview_graphs,
+        preprocess_state={"graph_collate": {"kind": collate.kind, "max_degree": collate.max_degree}},
     )
 
 

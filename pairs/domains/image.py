@@ -85,6 +85,7 @@ def image_recipe(bundle: DataBundle) -> Recipe:
         warmup_epochs=2.0,
         preview=preview_images,
         decode_views=crops_at_decode,
+        preprocess_state={"input_shape": [int(v) for v in sample_shape(bundle.train)]},
     )
 
 

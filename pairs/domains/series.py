@@ -321,6 +321,13 @@ def ts2vec_standardizer(bundle: DataBundle) -> ChannelStandardizer | None:
     return ChannelStandardizer.fit(bundle.train)
 
 
+def standardizer_state(standardizer: ChannelStandardizer | None) -> dict[str, list[float]] | str:
+    """A fitted standardizer as plain data for a checkpoint: ``{"mean", "std"}`` lists, or ``"none"``."""
+    if standardizer is None:
+        return "none"
+    return {"mean": standardizer.mean.tolist(), "std": standardizer.std.tolist()}
+
+
 def _prepare(bundle: DataBundle, standardizer: ChannelStandardizer | None, training: bool) -> list[View]:
     steps: list[View] = [] if standardizer is None else [standardizer]
     if training and bool(bundle.info.get("variable_length", False)):
@@ -368,6 +375,7 @@ def series_recipe(bundle: DataBundle) -> Recipe:
         warmup_epochs=0.0,
         min_lr_ratio=1.0,  # TS2Vec trains at a constant learning rate
         preview=preview_series,
+        preprocess_state={"standardizer": standardizer_state(standardizer)},
     )
 
 

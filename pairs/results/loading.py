@@ -259,41 +259,6 @@ def make_preprocess(info: RunInfo) -> Preprocess:
     return builders[info.domain](info)
 
 
-def preprocess_state(bundle: Any) -> dict[str, Any]:
-    """What a run's :class:`Preprocess` needs from its training data, as plain data for the checkpoint.
-
-    ``pairs train`` saves it with the run, so that :func:`load_encoder` rebuilds the input preparation
-    without the training data (which may have moved, or be too large to read again): the image size
-    (``input_shape``), the series normalisation (``standardizer``: channel mean/std, or ``"none"``), the
-    audio sample rate (``sample_rate``) and the graph featurisation (``graph_collate``). Runs saved without
-    it read the training data on first use, as before.
-
-    Args:
-        bundle: the run's training data (:class:`~pairs.data.registry.DataBundle`).
-
-    Returns:
-        The keys above that apply to the bundle's domain (``{}`` for text and plug-in domains).
-    """
-    from pairs.data.source import sample_shape
-
-    if bundle.domain == "image":
-        return {"input_shape": [int(v) for v in sample_shape(bundle.train)]}
-    if bundle.domain == "series":
-        from pairs.domains.series import ts2vec_standardizer
-
-        s = ts2vec_standardizer(bundle)
-        stats = "none" if s is None else {"mean": s.mean.tolist(), "std": s.std.tolist()}
-        return {"standardizer": stats}
-    if bundle.domain == "audio" and bundle.info.get("sample_rate"):
-        return {"sample_rate": int(bundle.info["sample_rate"])}
-    if bundle.domain == "graph" and bundle.info.get("level") != "node":
-        from pairs.data.graph_collate import collate_for
-
-        c = collate_for(bundle)
-        return {"graph_collate": {"kind": c.kind, "max_degree": c.max_degree}}
-    return {}
-
-
 def _as_batch(inputs: Any) -> Any:
     if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(x, torch.Tensor) for x in inputs):
         return torch.stack(list(inputs))
