@@ -18,11 +18,12 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 from pairs.errors import PairsError, one_line
+from pairs.validation import finite_float, integer, positive_int
 
 SEED_RANGE = (-(2**63), 2**63 - 1)
 """Seeds are 64-bit signed integers (what ``torch.manual_seed`` and the derived per-step seeds take)."""
@@ -70,23 +71,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def _checked(check: str, value: Any, **options: Any) -> Any:
-    """``pairs.validation.<check>("", value, **options)`` with its error as argparse's (imported here: the
-    module needs torch, which ``pairs --help`` and ``pairs data`` do not load)."""
-    from pairs import validation
-
+def _checked(check: Callable[..., Any], value: Any, **options: Any) -> Any:
+    """``check("", value, **options)`` (a :mod:`pairs.validation` check) with its error as argparse's."""
     try:
-        return getattr(validation, check)("", value, **options)
+        return check("", value, **options)
     except PairsError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
-    return _checked("positive_int", int(text))
+    return _checked(positive_int, int(text))
 
 
 def _nonnegative_int(text: str) -> int:
-    return _checked("integer", int(text), minimum=0)
+    return _checked(integer, int(text), minimum=0)
 
 
 def _seed(text: str) -> int:
@@ -103,7 +101,7 @@ def _seed(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
-    return _checked("finite_float", float(text), minimum=0, strict=True)
+    return _checked(finite_float, float(text), minimum=0, strict=True)
 
 
 def _setting(text: str) -> tuple[str, Any]:
@@ -206,7 +204,7 @@ def _positive_k(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    return _checked("positive_int", value)
+    return _checked(positive_int, value)
 
 
 def _add_results_commands(sub: Any) -> None:
