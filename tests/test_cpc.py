@@ -394,7 +394,9 @@ def test_pairs_train_cpc_on_series(tmp_path):
     np.savez(tmp_path / "s.npz", X=x.astype(np.float32), y=y)
     proc, report = _train_cpc(f"series:{tmp_path / 's.npz'}", tmp_path / "run")
     assert report["method"] == "cpc"
-    assert 0.0 <= report["linear_probe_acc"] <= 1.0
+    # the two classes are sines of different frequencies: separable for any working encoder and probe;
+    # labels lost or features collapsed would give about 0.5
+    assert report["linear_probe_acc"] == 1.0
     metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert any("acc_k1" in m for m in metrics)
 

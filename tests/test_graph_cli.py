@@ -83,7 +83,9 @@ def test_featureless_graph_file_trains(tmp_path, capsys):
     assert main([*args, "--json"]) == 0
     report = last_json(capsys.readouterr().out)
     assert report["method"] == "graphcl"
-    assert 0.0 <= report["svm_acc"] <= 1.0
+    # cycles vs paths differ in their degrees (a path has two ends): separable for any working encoder
+    # and SVM; labels lost or features collapsed would give about 0.5
+    assert report["svm_acc"] == 1.0
     assert report["steps"] == 2  # 24 training graphs, one batch per epoch
 
 
