@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,57 @@ def report(
         **extra,
     }
     print("RESULT " + json.dumps(record), flush=True)
+
+
+def report_ratio(
+    benchmark: str,
+    case: str,
+    ours: float,
+    anchor: float,
+    unit: str,
+    *,
+    digits: int,
+    lower_is_better: bool = False,
+    target: float | None = None,
+    **extra: object,
+) -> None:
+    """:func:`report` of ours against the anchor, both rounded to ``digits`` decimals, with the ratio of the
+    unrounded figures oriented so that above 1 means ours is better: ``ours / anchor``, or ``anchor / ours``
+    for a figure where lower is better (seconds, megabytes)."""
+    ratio = anchor / ours if lower_is_better else ours / anchor
+    report(benchmark, case, round(ours, digits), round(anchor, digits), unit, ratio, target=target, **extra)
+
+
+def report_memory_growth(
+    benchmark: str, case: str, large_mb: float, small_mb: float, unit: str, **extra: object
+) -> int:
+    """:func:`report` of a memory-scaling figure: the peak MB of a run on a large collection (ours) against
+    the same run on a 10x smaller one (anchor), with ``large_over_small`` first among the extras.
+
+    The target is ``large / small <= 1.25`` (the ratio reported, ``small / large``, at least 0.8).
+
+    Returns:
+        1 when the large run grew past the bound, else 0 (to or into the script's exit status).
+    """
+    ratio = large_mb / small_mb
+    report_ratio(
+        benchmark,
+        case,
+        large_mb,
+        small_mb,
+        unit,
+        digits=1,
+        lower_is_better=True,
+        target=0.8,
+        large_over_small=round(ratio, 3),
+        **extra,
+    )
+    return int(ratio > 1.25)
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and population standard deviation of a figure over seeds (standard deviation 0 for one seed)."""
+    return statistics.mean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
 
 
 def proc_status_bytes(key: str) -> int:

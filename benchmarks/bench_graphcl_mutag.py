@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from benchmarks._common import report  # noqa: E402
+from benchmarks._common import mean_std, report_ratio  # noqa: E402
 
 PAPER_MUTAG = 86.80
 PAPER_MUTAG_STD = 1.34
@@ -182,20 +182,20 @@ def main() -> None:
         )
     accs = [r["acc"] for r in rows]
     base = [r["untrained"] for r in rows]
-    mean, std = statistics.mean(accs), (statistics.pstdev(accs) if len(accs) > 1 else 0.0)
-    bmean, bstd = statistics.mean(base), (statistics.pstdev(base) if len(base) > 1 else 0.0)
+    mean, std = mean_std(accs)
+    bmean, bstd = mean_std(base)
     print(f"{name:9} {mean:.2f} +- {std:.2f}  (paper: {paper:.2f} +- {paper_std:.2f})")
     print(f"untrained {bmean:.2f} +- {bstd:.2f}")
-    report(
+    report_ratio(
         f"{name.lower()}_mutag",
         f"svm_acc 10-fold CV, {len(accs)} seeds, aug={args.aug}{' both' if args.both else ''}"
         + (f", loss={args.loss}" if args.loss != "graphcl" else "")
         + f", {args.layers} GIN layers"
         + (f", {model_view}" if model_view else ""),
-        round(mean, 2),
+        mean,
         paper,
         "%",
-        mean / paper,
+        digits=2,
         target=1.0,
         std=round(std, 2),
         untrained=round(bmean, 2),

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report  # noqa: E402
+from _common import report_ratio  # noqa: E402
 
 import encoders  # noqa: E402
 from pairs.data import load_data  # noqa: E402
@@ -210,13 +210,13 @@ def main() -> int:
         f"ours {a:.0f} samples/s, lightly {b:.0f} samples/s, ratio {a / b:.2f} (target >= 1.5); "
         f"views {100 * share:.1f}% of our step time"
     )
-    report(
+    report_ratio(
         "image_throughput",
         f"simclr 64px {args.encoder} batch {args.batch} workers {args.workers}",
-        round(a, 1),
-        round(b, 1),
+        a,
+        b,
         "samples/s (anchor: lightly LightlyDataset + SimCLRTransform)",
-        a / b,
+        digits=1,
         target=1.5,
         view_share=round(share, 4),
         device="cpu",

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import generate, pairs_command, report, run_with_peak  # noqa: E402
+from _common import generate, pairs_command, report_memory_growth, run_with_peak  # noqa: E402
 
 
 def make_images(root: Path, n: int) -> str:
@@ -143,17 +143,13 @@ def main() -> int:
         print(
             f"{domain}: peak RSS {large_mb:.0f} MB vs {small_mb:.0f} MB, ratio {ratio:.3f} (target <= 1.25)"
         )
-        report(
+        status |= report_memory_growth(
             "memory_scale",
             f"{domain} {large} vs {small} {unit}",
-            round(peaks["large"], 1),
-            round(peaks["small"], 1),
+            large_mb,
+            small_mb,
             "MB peak RSS (ours = large collection, anchor = 10x smaller)",
-            peaks["small"] / peaks["large"],
-            target=0.8,
-            large_over_small=round(ratio, 3),
         )
-        status |= int(ratio > 1.25)
     return status
 
 

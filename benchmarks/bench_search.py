@@ -32,24 +32,31 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from benchmarks._common import median_seconds, report  # noqa: E402
+from benchmarks._common import median_seconds, report, report_ratio  # noqa: E402
 
 
-def digits_figures(run: Path) -> None:
+def digits_features(run: Path) -> tuple[Any, torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """The digits data set, a digits run's encoder, and its features of the train and test splits."""
     import pairs
     from pairs.data import load_data
-    from pairs.eval import extract_features, knn_accuracy
-    from pairs.results import anomaly, search
+    from pairs.eval import extract_features
 
     bundle = load_data("digits")
     encoder = pairs.load_encoder(run)
-    train = extract_features(encoder, bundle.train)
-    test = extract_features(encoder, bundle.test)
+    return bundle, encoder, extract_features(encoder, bundle.train), extract_features(encoder, bundle.test)
+
+
+def digits_figures(run: Path) -> None:
+    from pairs.eval import knn_accuracy
+    from pairs.results import anomaly, search
+
+    bundle, _, train, test = digits_features(run)
     one_nn = knn_accuracy(train, bundle.train_labels, test, bundle.test_labels, k=1)
     found = search(run, "digits", "digits", k=10, index_split="train", query_split="test")
     top1 = found["top1_label_agreement"]
@@ -65,13 +72,13 @@ def digits_figures(run: Path) -> None:
     mean_ours, mean_raw = statistics.mean(ours), statistics.mean(raw)
     wins = sum(o > b for o, b in zip(ours, raw))
     print(f"mean over classes: encoder {mean_ours:.4f}, raw pixels {mean_raw:.4f} ({wins}/10 classes above)")
-    report(
+    report_ratio(
         "anomaly",
         "digits one class held out (mean over 10)",
-        round(mean_ours, 4),
-        round(mean_raw, 4),
+        mean_ours,
+        mean_raw,
         "roc_auc",
-        mean_ours / mean_raw,
+        digits=4,
         target=1.0,
         classes_above=wins,
     )
@@ -131,16 +138,11 @@ def digits_embeddings(run: Path, n: int, seed: int) -> tuple[torch.Tensor, torch
     The large set encodes ``n`` views of the train images drawn by the run's own view recipe (seeded): real
     images through the trained encoder, as many as a user's collection would give.
     """
-    import pairs
-    from pairs.data import load_data
     from pairs.domains import recipe_for
     from pairs.eval import extract_features
     from pairs.pairing import make_views
 
-    bundle = load_data("digits")
-    encoder = pairs.load_encoder(run)
-    train = extract_features(encoder, bundle.train)
-    test = extract_features(encoder, bundle.test)
+    bundle, encoder, train, test = digits_features(run)
     view = recipe_for(bundle).make_view(None, bundle)
     g = torch.Generator().manual_seed(seed)
     chunks, done = [], 0

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from benchmarks._common import report  # noqa: E402
+from benchmarks._common import mean_std, report_ratio  # noqa: E402
 
 BAR = 0.35
 VIEWS = ["crop", "synonym", "identity+dropout:0.1", "synonym+dropout:0.1", "crop+dropout:0.1"]
@@ -77,16 +77,15 @@ def main() -> None:
                 f"{views:24} {seed:>4} {lee[-1]:>7.4f} {base[-1]:>10.4f} {r['train_seconds']:>8.1f}",
                 flush=True,
             )
-        mean = statistics.mean(lee)
-        std = statistics.pstdev(lee) if len(lee) > 1 else 0.0
+        mean, std = mean_std(lee)
         print(f"{views:24} mean {mean:.4f} +- {std:.4f} (untrained {statistics.mean(base):.4f})")
-        report(
+        report_ratio(
             "text_model_views",
             f"text:wiki lee_spearman, views {views}, {len(lee)} seeds",
-            round(mean, 4),
+            mean,
             BAR,
             "spearman",
-            mean / BAR,
+            digits=4,
             target=1.0,
             std=round(std, 4),
             untrained=round(statistics.mean(base), 4),

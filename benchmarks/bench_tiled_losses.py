@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
-from _common import proc_status_bytes, report  # noqa: E402
+from _common import proc_status_bytes, report, report_ratio  # noqa: E402
 
 from pairs.losses import hierarchical_contrastive_loss, info_nce, nt_xent  # noqa: E402
 from pairs.losses.tiled import AUTO_DENSE_MAX_BYTES, DEFAULT_BLOCK_COLS, DEFAULT_BLOCK_ROWS  # noqa: E402
@@ -174,13 +174,13 @@ def bench_ntxent(args) -> None:
         f"above inputs (bound {MEMORY_BOUND_MB:g} MB)",
         flush=True,
     )
-    report(
+    report_ratio(
         "tiled_losses",
         f"nt_xent tiled 2B={n} vs dense 2B={nd}, D={dim} (GFLOP/s = 6 N^2 D / s)",
-        round(tiled_rate, 2),
-        round(dense_rate, 2),
+        tiled_rate,
+        dense_rate,
         "GFLOP/s",
-        tiled_rate / dense_rate,
+        digits=2,
         target=0.75,
         tiled_seconds=round(tiled_s, 3),
         dense_ms=round(dense_s * 1e3, 1),

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report  # noqa: E402
+from _common import report_ratio  # noqa: E402
 
 import encoders  # noqa: E402
 from pairs.data import load_data  # noqa: E402
@@ -99,14 +99,14 @@ def main() -> None:
     print(f"Trainer      : {o:.2f} steps/s  (runs: {', '.join(f'{v:.2f}' for v in ours)})")
     print(f"hand-written : {h:.2f} steps/s  (runs: {', '.join(f'{v:.2f}' for v in hand)})")
     print(f"ratio        : {o / h:.3f} (target >= 0.9)")
-    report(
+    report_ratio(
         "trainer_overhead",
         f"SimCLR digits, {epochs} epochs x {len(loader(x))} steps",
-        round(o, 3),
-        round(h, 3),
+        o,
+        h,
         "steps/s",
-        o / h,
-        0.9,
+        digits=3,
+        target=0.9,
     )
 
 

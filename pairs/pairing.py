@@ -197,7 +197,44 @@ def collate_views(items: Sequence[tuple[list[Any], int]]) -> ViewBatch:
     return ViewBatch(views, None if bool((labels < 0).all()) else labels, torch.arange(len(items)))
 
 
-class SiamesePairDataset(_EpochDataset):
+class _LabeledDataset(_EpochDataset):
+    """The labeled datasets (:class:`SiamesePairDataset`, :class:`TripletDataset`): samples, their integer
+    labels grouped by class, and an optional view applied to each member of an item.
+
+    Args:
+        samples: tensor or list of samples.
+        labels: ``(N,)`` integer class labels.
+        view: optional view applied to each member (a fresh draw each).
+        seed: seed of every random draw.
+    """
+
+    def __init__(self, samples: Any, labels: Any, view: View | None, seed: int) -> None:
+        super().__init__(seed)
+        self.samples = samples
+        self.labels = _check_labels(labels, n_samples(samples), type(self).__name__)
+        self.view = view
+        self.by_class = _positions_by_class(self.labels)
+
+    def __len__(self) -> int:
+        """Items per epoch (``n_pairs``, ``n_triplets``)."""
+        raise NotImplementedError
+
+    def _item_generator(self, i: int, what: str) -> torch.Generator:
+        """The generator of item ``i`` of this epoch, after checking that ``i`` is in range (``what``: the
+        items' name in the message, ``"pair"`` or ``"triplet"``)."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"{what} index {i} out of range for {len(self)} {what}s")
+        return _generator(self.seed, self.epoch, i)
+
+    def _members(self, positions: Sequence[int], g: torch.Generator) -> list[Any]:
+        """The samples at ``positions``, each through the view (drawn from ``g``, in order) if any."""
+        out = [self.samples[p] for p in positions]
+        if self.view is not None:
+            out = [self.view(x, g) for x in out]
+        return out
+
+
+class SiamesePairDataset(_LabeledDataset):
     """Labeled pairs for Siamese training: ``(a, b, similar)`` with a controlled fraction of similar pairs.
 
     Each epoch, pair ``i`` takes anchor ``i mod N`` and a partner of the same class (``similar = 1``) or of
@@ -223,15 +260,11 @@ class SiamesePairDataset(_EpochDataset):
         view: View | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__(seed)
-        self.samples = samples
-        self.labels = _check_labels(labels, n_samples(samples), "SiamesePairDataset")
+        super().__init__(samples, labels, view, seed)
         if not 0.0 <= positive_fraction <= 1.0:
             raise ValueError(f"positive_fraction must be in [0, 1], got {positive_fraction}")
         self.positive_fraction = float(positive_fraction)
         self.n_pairs = int(n_pairs) if n_pairs is not None else len(self.labels)
-        self.view = view
-        self.by_class = _positions_by_class(self.labels)
         if positive_fraction > 0 and not any(len(p) >= 2 for p in self.by_class.values()):
             raise DataError("similar pairs need a class with at least 2 samples; none has")
         if positive_fraction < 1 and len(self.by_class) < 2:
@@ -247,21 +280,17 @@ class SiamesePairDataset(_EpochDataset):
         return flags[torch.randperm(self.n_pairs, generator=_generator(self.seed, self.epoch, -1))]
 
     def __getitem__(self, i: int) -> tuple[Any, Any, int]:
-        if not 0 <= i < self.n_pairs:
-            raise IndexError(f"pair index {i} out of range for {self.n_pairs} pairs")
+        g = self._item_generator(i, "pair")
         if getattr(self, "_flags_epoch", None) != self.epoch:
             self._flags, self._flags_epoch = self._is_positive(), self.epoch
-        g = _generator(self.seed, self.epoch, i)
         similar = bool(self._flags[i])
         anchor = _pick_anchor(i % len(self.labels), self.labels, self.by_class, similar, g)
         partner = _pick_partner(anchor, self.labels, self.by_class, similar, g)
-        a, b = self.samples[anchor], self.samples[partner]
-        if self.view is not None:
-            a, b = self.view(a, g), self.view(b, g)
+        a, b = self._members([anchor, partner], g)
         return a, b, int(similar)
 
 
-class TripletDataset(_EpochDataset):
+class TripletDataset(_LabeledDataset):
     """Triplets ``(anchor, positive, negative)``: anchor ``i``, a positive of its class, a negative of another
 
     Args:
@@ -280,29 +309,20 @@ class TripletDataset(_EpochDataset):
         view: View | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__(seed)
-        self.samples = samples
-        self.labels = _check_labels(labels, n_samples(samples), "TripletDataset")
-        self.by_class = _positions_by_class(self.labels)
+        super().__init__(samples, labels, view, seed)
         if len(self.by_class) < 2 or not any(len(p) >= 2 for p in self.by_class.values()):
             raise DataError("triplets need at least 2 classes and a class with at least 2 samples")
         self.n_triplets = int(n_triplets) if n_triplets is not None else len(self.labels)
-        self.view = view
 
     def __len__(self) -> int:
         return self.n_triplets
 
     def __getitem__(self, i: int) -> tuple[Any, Any, Any]:
-        if not 0 <= i < self.n_triplets:
-            raise IndexError(f"triplet index {i} out of range for {self.n_triplets} triplets")
-        g = _generator(self.seed, self.epoch, i)
+        g = self._item_generator(i, "triplet")
         anchor = _pick_anchor(i % len(self.labels), self.labels, self.by_class, True, g)
         positive = _pick_partner(anchor, self.labels, self.by_class, True, g)
         negative = _pick_partner(anchor, self.labels, self.by_class, False, g)
-        out = [self.samples[anchor], self.samples[positive], self.samples[negative]]
-        if self.view is not None:
-            out = [self.view(x, g) for x in out]
-        return tuple(out)
+        return tuple(self._members([anchor, positive, negative], g))
 
 
 def _positions_by_class(labels: Tensor) -> dict[int, Tensor]:

@@ -724,6 +724,57 @@ class FrequencyMask(_SpecMask):
 # --------------------------------------------------------------------------------------------------
 # Presets
 # --------------------------------------------------------------------------------------------------
+def _wave_view(
+    sample_rate: int,
+    pitch_semitones: float,
+    pitch_p: float,
+    stretch: float,
+    shift: float,
+    lowpass_hz: tuple[float, float],
+    highpass_hz: tuple[float, float],
+    gain_db: float,
+    noise: View,
+) -> AudioCompose:
+    """The pipeline shared by the waveform presets, in their order: pitch, tempo, roll shift, one of a
+    low-pass or a high-pass (p=0.5), gain, ``noise``, polarity inversion (p=0.5).
+
+    Args:
+        sample_rate: Hz of the clips.
+        pitch_semitones: largest pitch shift in semitones, applied with probability ``pitch_p``.
+        pitch_p: probability of the pitch shift.
+        stretch: time-stretch rates are drawn from ``(1 / (1 + stretch), 1 + stretch)`` (p=0.3).
+        shift: largest roll shift as a fraction of the clip.
+        lowpass_hz: ``(low, high)`` cut-offs in Hz before the Nyquist bounds (0.4 and 0.9 of Nyquist).
+        highpass_hz: ``(low, high)`` cut-offs in Hz; ``high`` is bounded by 0.2 of Nyquist.
+        gain_db: largest gain change in dB.
+        noise: the noise step (already wrapped in its ``RandomApply``).
+
+    Returns:
+        The composed view on waveforms ``(C, T)`` or ``(B, C, T)``.
+    """
+    nyq = sample_rate / 2
+    return AudioCompose(
+        [
+            RandomApply(PitchShift(sample_rate, pitch_semitones), p=pitch_p),
+            RandomApply(TimeStretch(sample_rate, (1 / (1 + stretch), 1 + stretch)), p=0.3),
+            TimeShift(sample_rate, shift, unit="fraction"),
+            RandomApply(
+                OneOf(
+                    [
+                        LowPass(sample_rate, (min(lowpass_hz[0], 0.4 * nyq), min(lowpass_hz[1], 0.9 * nyq))),
+                        HighPass(sample_rate, (highpass_hz[0], min(highpass_hz[1], 0.2 * nyq))),
+                    ]
+                ),
+                p=0.5,
+            ),
+            Gain(sample_rate, gain_db),
+            noise,
+            PolarityInversion(sample_rate, 0.5),
+        ],
+        sample_rate,
+    )
+
+
 def speech_view(sample_rate: int = 16000, strength: float = 1.0) -> AudioCompose:
     """Views for speech (after WavAugment / COLA): pitch, tempo, shift, band limits, gain, noise.
 
@@ -733,29 +784,12 @@ def speech_view(sample_rate: int = 16000, strength: float = 1.0) -> AudioCompose
     ranges.
     """
     s = float(strength)
-    nyq = sample_rate / 2
-    return AudioCompose(
-        [
-            RandomApply(PitchShift(sample_rate, 3.0 * s), p=0.6),
-            RandomApply(TimeStretch(sample_rate, (1 / (1 + 0.18 * s), 1 + 0.18 * s)), p=0.3),
-            TimeShift(sample_rate, 0.3 * s, unit="fraction"),
-            RandomApply(
-                OneOf(
-                    [
-                        LowPass(sample_rate, (min(1500.0, 0.4 * nyq), min(7000.0, 0.9 * nyq))),
-                        HighPass(sample_rate, (50.0, min(500.0, 0.2 * nyq))),
-                    ]
-                ),
-                p=0.5,
-            ),
-            Gain(sample_rate, 6.0 * s),
-            RandomApply(
-                OneOf([AddNoise(sample_rate, (10.0, 30.0)), AddNoise(sample_rate, (10.0, 30.0), "pink")]),
-                p=0.5,
-            ),
-            PolarityInversion(sample_rate, 0.5),
-        ],
-        sample_rate,
+    noise = RandomApply(
+        OneOf([AddNoise(sample_rate, (10.0, 30.0)), AddNoise(sample_rate, (10.0, 30.0), "pink")]),
+        p=0.5,
+    )
+    return _wave_view(
+        sample_rate, 3.0 * s, 0.6, 0.18 * s, 0.3 * s, (1500.0, 7000.0), (50.0, 500.0), 6.0 * s, noise
     )
 
 
@@ -764,24 +798,7 @@ def music_view(sample_rate: int = 22050, strength: float = 1.0) -> AudioCompose:
     (+-4 semitones, p=0.5), tempo (0.8-1.25, p=0.3), roll shift, filters (p=0.5), gain, light noise
     (20-40 dB SNR, p=0.3) and polarity (p=0.5)."""
     s = float(strength)
-    nyq = sample_rate / 2
-    return AudioCompose(
-        [
-            RandomApply(PitchShift(sample_rate, 4.0 * s), p=0.5),
-            RandomApply(TimeStretch(sample_rate, (1 / (1 + 0.25 * s), 1 + 0.25 * s)), p=0.3),
-            TimeShift(sample_rate, 0.5 * s, unit="fraction"),
-            RandomApply(
-                OneOf(
-                    [
-                        LowPass(sample_rate, (min(2200.0, 0.4 * nyq), min(4000.0, 0.9 * nyq))),
-                        HighPass(sample_rate, (200.0, min(1200.0, 0.2 * nyq))),
-                    ]
-                ),
-                p=0.5,
-            ),
-            Gain(sample_rate, 6.0 * s),
-            RandomApply(AddNoise(sample_rate, (20.0, 40.0)), p=0.3),
-            PolarityInversion(sample_rate, 0.5),
-        ],
-        sample_rate,
+    noise = RandomApply(AddNoise(sample_rate, (20.0, 40.0)), p=0.3)
+    return _wave_view(
+        sample_rate, 4.0 * s, 0.5, 0.25 * s, 0.5 * s, (2200.0, 4000.0), (200.0, 1200.0), 6.0 * s, noise
     )

@@ -434,19 +434,14 @@ def _inner_name(view: View) -> str:
     return type(view).__name__
 
 
-class Compose(View):
-    """Apply views one after another; parameters are the list of each view's parameters.
+class _ViewGroup(View):
+    """A view made of several views (:class:`Compose`, :class:`OneOf`): the batch format is the first
+    view's, and it may write NaN where any of them may.
 
-    Args:
-        views: the views, applied in order.
+    Subclasses set ``self.views`` (a non-empty list of views) in ``__init__``.
     """
 
-    def __init__(self, views: Sequence[View]) -> None:
-        if isinstance(views, View):
-            views = [views]
-        self.views = [_check_view(v, "Compose") for v in views]
-        if not self.views:
-            raise ValueError("Compose needs at least one view")
+    views: list[View]
 
     @property
     def sample_ndim(self) -> int | None:  # type: ignore[override]
@@ -461,6 +456,21 @@ class Compose(View):
 
     def from_batch(self, batch: Any, was_single: bool) -> Any:
         return self.views[0].from_batch(batch, was_single)
+
+
+class Compose(_ViewGroup):
+    """Apply views one after another; parameters are the list of each view's parameters.
+
+    Args:
+        views: the views, applied in order.
+    """
+
+    def __init__(self, views: Sequence[View]) -> None:
+        if isinstance(views, View):
+            views = [views]
+        self.views = [_check_view(v, "Compose") for v in views]
+        if not self.views:
+            raise ValueError("Compose needs at least one view")
 
     def forward(self, batch: Any, generator: torch.Generator) -> tuple[Any, Params]:
         params = []
@@ -548,7 +558,7 @@ class RandomApply(View):
         return f"RandomApply({self.view!r}, p={self.p})"
 
 
-class OneOf(View):
+class OneOf(_ViewGroup):
     """Apply one of ``views`` to each example, chosen per example with probabilities ``weights``.
 
     Args:
@@ -566,20 +576,6 @@ class OneOf(View):
         if any(x < 0 for x in w) or sum(w) <= 0:
             raise ValueError(f"OneOf weights must be non-negative with a positive sum, got {w}")
         self.weights = w
-
-    @property
-    def sample_ndim(self) -> int | None:  # type: ignore[override]
-        return self.views[0].sample_ndim
-
-    @property
-    def writes_nan(self) -> bool:  # type: ignore[override]
-        return any(v.writes_nan for v in self.views)
-
-    def to_batch(self, x: Any) -> tuple[Any, bool]:
-        return self.views[0].to_batch(x)
-
-    def from_batch(self, batch: Any, was_single: bool) -> Any:
-        return self.views[0].from_batch(batch, was_single)
 
     def forward(self, batch: Any, generator: torch.Generator) -> tuple[Any, Params]:
         n = batch_len(batch)

@@ -501,7 +501,30 @@ class DropEdges(_EdgeView):
         return _F.update_edges(batch, self._removed(params, lay), None, 0.0, layout=lay)
 
 
-class AddEdges(_EdgeView):
+class _NewEdgesView(_EdgeView):
+    """An edge view that adds new edges (:class:`AddEdges`, :class:`PerturbEdges`): the rate ``p``, whether
+    new edges may be self-loops, the undirected setting and the attribute value of new edges.
+
+    ``p_is_probability`` says whether ``p`` must lie in [0, 1] (else any finite number >= 0).
+    """
+
+    p_is_probability: bool = True
+
+    def __init__(
+        self,
+        p: float = 0.2,
+        allow_self_loops: bool = False,
+        undirected: bool | None = None,
+        fill_value: float = 0.0,
+    ) -> None:
+        owner = type(self).__name__
+        self.p = _check_rate(p, "p", owner, probability=self.p_is_probability)
+        self.allow_self_loops = bool(allow_self_loops)
+        self.undirected = _check_undirected(undirected, owner)
+        self.fill_value = float(fill_value)
+
+
+class AddEdges(_NewEdgesView):
     """Add new random edges inside every graph: ``floor(p * m)`` per graph with ``m`` edges.
 
     New edges join two nodes of the same graph, never duplicate an existing edge or each other, are no
@@ -527,17 +550,7 @@ class AddEdges(_EdgeView):
         You et al. 2020 (GraphCL, edge perturbation).
     """
 
-    def __init__(
-        self,
-        p: float = 0.2,
-        allow_self_loops: bool = False,
-        undirected: bool | None = None,
-        fill_value: float = 0.0,
-    ) -> None:
-        self.p = _check_rate(p, "p", "AddEdges", probability=False)
-        self.allow_self_loops = bool(allow_self_loops)
-        self.undirected = _check_undirected(undirected, "AddEdges")
-        self.fill_value = float(fill_value)
+    p_is_probability = False
 
     def _sample(self, batch: Batch, lay: Layout, generator: torch.Generator) -> Params:
         units = _edge_units(lay, self.undirected)
@@ -549,7 +562,7 @@ class AddEdges(_EdgeView):
         return _F.update_edges(batch, None, self._added(params, lay), self.fill_value, layout=lay)
 
 
-class PerturbEdges(_EdgeView):
+class PerturbEdges(_NewEdgesView):
     """GraphCL's edge perturbation: remove ``k = floor(p * m)`` edges and add ``k`` new ones, per graph.
 
     Removal is :class:`DropEdges`; additions follow :class:`AddEdges` (including ``fill_value`` for
@@ -571,18 +584,6 @@ class PerturbEdges(_EdgeView):
     Reference:
         You et al. 2020, "Graph Contrastive Learning with Augmentations" (edge perturbation).
     """
-
-    def __init__(
-        self,
-        p: float = 0.2,
-        allow_self_loops: bool = False,
-        undirected: bool | None = None,
-        fill_value: float = 0.0,
-    ) -> None:
-        self.p = _check_rate(p, "p", "PerturbEdges")
-        self.allow_self_loops = bool(allow_self_loops)
-        self.undirected = _check_undirected(undirected, "PerturbEdges")
-        self.fill_value = float(fill_value)
 
     def _sample(self, batch: Batch, lay: Layout, generator: torch.Generator) -> Params:
         units = _edge_units(lay, self.undirected)

@@ -189,16 +189,30 @@ def assert_same_graph(a: Data, b: Data) -> None:
 # --------------------------------------------------------------------------------------------------
 # Structural views: invariants on random batches
 # --------------------------------------------------------------------------------------------------
+def run_on_graphs(view: G.GraphView, graphs: list[Data], seed: int) -> tuple[Batch, list[Data], dict]:
+    """``view`` on the batch of ``graphs``: the input batch, the output's graphs (checked by
+    :func:`check_batch`) and the drawn parameters."""
+    batch = Batch.from_data_list(graphs)
+    out, params = view(batch, seed, return_params=True)
+    return batch, check_batch(out, graphs), params
+
+
+def check_node_subgraphs(graphs: list[Data], result: list[Data], params: dict) -> list[list[bool]]:
+    """Each output graph is its input's subgraph on the nodes ``params["node_keep"]`` keeps; returns the
+    per-graph keep masks."""
+    keeps = split_by_graph(params["node_keep"], [d.num_nodes for d in graphs])
+    for data, after, keep in zip(graphs, result, keeps, strict=True):
+        assert_same_graph(after, reference_node_subgraph(data, keep))
+    return keeps
+
+
 @SETTINGS
 @given(graphs=graph_lists(), p=st.sampled_from([0.0, 0.2, 0.5, 0.9, 1.0]), seed=st.integers(0, 2**16))
 def test_drop_nodes_matches_per_graph_reference(graphs, p, seed):
-    batch = Batch.from_data_list(graphs)
-    out, params = G.DropNodes(p)(batch, seed, return_params=True)
-    result = check_batch(out, graphs)
-    keeps = split_by_graph(params["node_keep"], [d.num_nodes for d in graphs])
+    _, result, params = run_on_graphs(G.DropNodes(p), graphs, seed)
+    keeps = check_node_subgraphs(graphs, result, params)
     for data, after, keep in zip(graphs, result, keeps, strict=True):
         assert sum(keep) == data.num_nodes - floor_rate(p, data.num_nodes)  # exact count per graph
-        assert_same_graph(after, reference_node_subgraph(data, keep))
         pairs, _ = traced_edges(after)
         assert set(pairs) <= edge_set(data)  # no edge to a dropped node, no invented edge
         if graph_is_undirected(data):
@@ -209,9 +223,7 @@ def test_drop_nodes_matches_per_graph_reference(graphs, p, seed):
 @SETTINGS
 @given(graphs=graph_lists(), p=st.sampled_from([0.0, 0.25, 0.5, 1.0]), seed=st.integers(0, 2**16))
 def test_drop_edges_counts_and_symmetry(graphs, p, seed):
-    batch = Batch.from_data_list(graphs)
-    out, params = G.DropEdges(p)(batch, seed, return_params=True)
-    result = check_batch(out, graphs)
+    _, result, params = run_on_graphs(G.DropEdges(p), graphs, seed)
     removed = split_by_graph(params["edge_removed"], [d.edge_index.shape[1] for d in graphs])
     for data, after, rem in zip(graphs, result, removed, strict=True):
         assert_same_graph(after, reference_edge_update(data, rem, [], 0.0))
@@ -253,10 +265,7 @@ def _check_added(data: Data, after: Data, n_added: int, p_units: int, allow_loop
     seed=st.integers(0, 2**16),
 )
 def test_add_edges_new_unique_inside_graphs(graphs, p, allow_loops, seed):
-    batch = Batch.from_data_list(graphs)
-    view = G.AddEdges(p, allow_self_loops=allow_loops)
-    out, params = view(batch, seed, return_params=True)
-    result = check_batch(out, graphs)
+    batch, result, params = run_on_graphs(G.AddEdges(p, allow_self_loops=allow_loops), graphs, seed)
     added = local_added(params["added_edges"], batch)
     for g, (data, after) in enumerate(zip(graphs, result, strict=True)):
         assert_same_graph(
@@ -270,9 +279,7 @@ def test_add_edges_new_unique_inside_graphs(graphs, p, allow_loops, seed):
 @SETTINGS
 @given(graphs=graph_lists(), p=st.sampled_from([0.0, 0.2, 0.5, 1.0]), seed=st.integers(0, 2**16))
 def test_perturb_edges_matches_per_graph_reference(graphs, p, seed):
-    batch = Batch.from_data_list(graphs)
-    out, params = G.PerturbEdges(p, fill_value=0.0)(batch, seed, return_params=True)
-    result = check_batch(out, graphs)
+    batch, result, params = run_on_graphs(G.PerturbEdges(p, fill_value=0.0), graphs, seed)
     removed = split_by_graph(params["edge_removed"], [d.edge_index.shape[1] for d in graphs])
     added = local_added(params["added_edges"], batch)
     for g, (data, after) in enumerate(zip(graphs, result, strict=True)):
@@ -294,9 +301,7 @@ def test_perturb_edges_matches_per_graph_reference(graphs, p, seed):
 @SETTINGS
 @given(graphs=graph_lists(), k=st.integers(0, 3), n_seeds=st.integers(1, 3), seed=st.integers(0, 2**16))
 def test_khop_matches_networkx_bfs(graphs, k, n_seeds, seed):
-    batch = Batch.from_data_list(graphs)
-    out, params = G.KHopSubgraph(k, n_seeds)(batch, seed, return_params=True)
-    result = check_batch(out, graphs)
+    batch, result, params = run_on_graphs(G.KHopSubgraph(k, n_seeds), graphs, seed)
     seeds = params["seeds"].tolist()
     ptr = batch.ptr.tolist()
     for g, (data, after) in enumerate(zip(graphs, result, strict=True)):
@@ -316,12 +321,9 @@ def test_khop_matches_networkx_bfs(graphs, k, n_seeds, seed):
 @SETTINGS
 @given(graphs=graph_lists(), p=st.sampled_from([0.0, 0.2, 0.5, 0.9]), seed=st.integers(0, 2**16))
 def test_random_walk_subgraph_invariants(graphs, p, seed):
-    batch = Batch.from_data_list(graphs)
-    out, params = G.RandomWalkSubgraph(p)(batch, seed, return_params=True)
-    result = check_batch(out, graphs)
-    keeps = split_by_graph(params["node_keep"], [d.num_nodes for d in graphs])
-    for data, after, keep in zip(graphs, result, keeps, strict=True):
-        assert_same_graph(after, reference_node_subgraph(data, keep))
+    _, result, params = run_on_graphs(G.RandomWalkSubgraph(p), graphs, seed)
+    check_node_subgraphs(graphs, result, params)
+    for data, after in zip(graphs, result, strict=True):
         target = data.num_nodes - floor_rate(p, data.num_nodes)
         assert 0 < after.num_nodes <= target or data.num_nodes == 0
 
