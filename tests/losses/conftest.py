@@ -11,6 +11,8 @@ import pytest
 import torch
 from torch import Tensor
 
+from pairs.losses._checks import loss_dtype
+
 
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
@@ -29,6 +31,17 @@ TOL = {
 }
 
 
+# The margin and non-contrastive tests compare with torch.testing.assert_close at rtol = REF_TOL[dtype] and
+# atol = REF_TOL[dtype] * max |expected| (values and gradients); their references sum squares and
+# distances element by element, so the bound is a little looser than TOL's.
+REF_TOL = {
+    torch.float64: 1e-9,
+    torch.float32: 2e-5,
+    torch.float16: 4e-3,
+    torch.bfloat16: 2e-2,
+}
+
+
 def randn(*shape: int, seed: int, dtype: torch.dtype = torch.float64, scale: float = 1.0) -> Tensor:
     """Seeded standard normal tensor (drawn in float64, then cast)."""
     g = torch.Generator().manual_seed(seed)
@@ -44,6 +57,38 @@ def assert_close_rel(actual: Tensor, expected: Tensor, dtype: torch.dtype, what:
     assert err <= TOL[dtype] * scale, (
         f"{what}: max abs error {err:.3e} > {TOL[dtype]:.1e} * {scale:.3e} ({dtype})"
     )
+
+
+def close_to_ref(actual: Tensor, expected: Tensor, dtype: torch.dtype) -> None:
+    """assert_close in float64: ``rtol = REF_TOL[dtype]``, ``atol = rtol * max|expected|``."""
+    tol = REF_TOL[dtype]
+    scale = max(float(expected.detach().abs().max()), 1e-3)
+    torch.testing.assert_close(
+        actual.detach().double(), expected.detach().double(), rtol=tol, atol=tol * scale
+    )
+
+
+def check_value_and_grad(fn, ref, inputs: list[Tensor], dtype: torch.dtype, grad_of=None, **extra) -> None:
+    """``fn`` on ``inputs`` cast to ``dtype`` vs ``ref`` in float64 on the same (rounded) values.
+
+    Compares the scalar loss (float32 for half inputs) and the gradients (finite, in ``dtype``) with
+    :func:`close_to_ref`. ``grad_of``: indices of the inputs whose gradient is compared (default all);
+    ``extra``: keyword arguments given to both ``fn`` and ``ref``.
+    """
+    grad_of = list(range(len(inputs))) if grad_of is None else grad_of
+    xs = [x.to(dtype).requires_grad_(True) for x in inputs]
+    out = fn(*xs, **extra)
+    assert out.dtype == loss_dtype(dtype)  # half inputs give a float32 loss
+    assert out.dim() == 0
+    grads = torch.autograd.grad(out, [xs[i] for i in grad_of])
+    rs = [x.detach().double().requires_grad_(True) for x in xs]
+    expected = ref(*rs, **extra)
+    rgrads = torch.autograd.grad(expected, [rs[i] for i in grad_of])
+    close_to_ref(out, expected, dtype)
+    for g, rg in zip(grads, rgrads, strict=True):
+        assert g.dtype == dtype
+        assert torch.isfinite(g.double()).all()
+        close_to_ref(g, rg, dtype)
 
 
 def _unit(x: Tensor) -> Tensor:

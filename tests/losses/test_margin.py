@@ -11,57 +11,14 @@ import pytorch_metric_learning.miners as pml_miners
 import pytorch_metric_learning.reducers as pml_reducers
 import torch
 
-from pairs.losses._checks import loss_dtype
-from pairs.losses.margin import (
-    ContrastiveMarginLoss,
-    NPairLoss,
-    TripletMarginLoss,
-    contrastive_margin_loss,
-    npair_loss,
-    triplet_loss,
-    triplet_margin_loss,
-)
+from pairs.losses import margin as ml
 
-DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
-# (rtol, atol relative to the reference's largest magnitude) for values and gradients
-TOL = {
-    torch.float64: 1e-9,
-    torch.float32: 2e-5,
-    torch.float16: 4e-3,
-    torch.bfloat16: 2e-2,
-}
+from .conftest import DTYPES, check_value_and_grad, randn
 
 
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def _randn(*shape: int, seed: int, scale: float = 1.0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64) * scale
-
-
-def _close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> None:
-    tol = TOL[dtype]
-    scale = max(float(expected.abs().max()), 1e-3)
-    torch.testing.assert_close(actual.double(), expected.double(), rtol=tol, atol=tol * scale)
-
-
-def _check_value_and_grad(fn, ref, inputs: list[torch.Tensor], dtype: torch.dtype, **extra) -> None:
-    """Run ``fn`` on ``inputs`` cast to ``dtype`` and ``ref`` on the same (rounded) values in float64."""
-    xs = [x.to(dtype).requires_grad_(True) for x in inputs]
-    out = fn(*xs, **extra)
-    assert out.dtype == loss_dtype(dtype)  # half inputs give a float32 loss
-    grads = torch.autograd.grad(out, xs)
-    rs = [x.detach().double().requires_grad_(True) for x in xs]
-    expected = ref(*rs, **extra)
-    rgrads = torch.autograd.grad(expected, rs)
-    _close(out.detach(), expected.detach(), dtype)
-    for g, rg in zip(grads, rgrads, strict=True):
-        assert g.dtype == dtype
-        assert torch.isfinite(g.double()).all()
-        _close(g, rg, dtype)
-
-
 def _val(t: torch.Tensor) -> float:
     return float(t.detach())
 
@@ -171,11 +128,11 @@ LABELS = torch.tensor([0, 1, 0, 2, 1, 0, 2, 3, 1, 3])  # 4 classes, B = 10
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("squared", [True, False])
 def test_contrastive_matches_reference(dtype, squared):
-    x1, x2 = _randn(12, 5, seed=0), _randn(12, 5, seed=1)
+    x1, x2 = randn(12, 5, seed=0), randn(12, 5, seed=1)
     similar = torch.tensor([1, 0] * 6)
     # margin around the median distance so both hinge branches occur
-    _check_value_and_grad(
-        lambda a, b, **k: contrastive_margin_loss(a, b, similar, **k),
+    check_value_and_grad(
+        lambda a, b, **k: ml.contrastive_margin_loss(a, b, similar, **k),
         lambda a, b, **k: ref_contrastive(a, b, similar, **k),
         [x1, x2],
         dtype,
@@ -189,10 +146,10 @@ def test_contrastive_matches_reference(dtype, squared):
     ("distance", "squared"), [("euclidean", False), ("euclidean", True), ("cosine", False)]
 )
 def test_triplet_loss_matches_reference(dtype, distance, squared):
-    a, p, n = _randn(9, 4, seed=2), _randn(9, 4, seed=3), _randn(9, 4, seed=4)
+    a, p, n = randn(9, 4, seed=2), randn(9, 4, seed=3), randn(9, 4, seed=4)
     margin = 0.5 if distance == "cosine" else 1.0
-    _check_value_and_grad(
-        triplet_loss, ref_triplet, [a, p, n], dtype, margin=margin, distance=distance, squared=squared
+    check_value_and_grad(
+        ml.triplet_loss, ref_triplet, [a, p, n], dtype, margin=margin, distance=distance, squared=squared
     )
 
 
@@ -200,10 +157,10 @@ def test_triplet_loss_matches_reference(dtype, distance, squared):
 @pytest.mark.parametrize("mining", ["batch_all", "batch_hard", "semi_hard"])
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])
 def test_triplet_mining_matches_reference(dtype, mining, distance):
-    x = _randn(10, 4, seed=5)
+    x = randn(10, 4, seed=5)
     margin = 0.3 if distance == "cosine" else 1.0
-    _check_value_and_grad(
-        lambda e, **k: triplet_margin_loss(e, LABELS, **k),
+    check_value_and_grad(
+        lambda e, **k: ml.triplet_margin_loss(e, LABELS, **k),
         lambda e, **k: ref_triplet_mined(e, LABELS, **k),
         [x],
         dtype,
@@ -215,9 +172,9 @@ def test_triplet_mining_matches_reference(dtype, mining, distance):
 
 @pytest.mark.parametrize("mining", ["batch_all", "batch_hard", "semi_hard"])
 def test_triplet_mining_squared_matches_reference(mining):
-    x = _randn(10, 4, seed=6)
-    _check_value_and_grad(
-        lambda e, **k: triplet_margin_loss(e, LABELS, **k),
+    x = randn(10, 4, seed=6)
+    check_value_and_grad(
+        lambda e, **k: ml.triplet_margin_loss(e, LABELS, **k),
         lambda e, **k: ref_triplet_mined(e, LABELS, **k),
         [x],
         torch.float64,
@@ -230,10 +187,10 @@ def test_triplet_mining_squared_matches_reference(mining):
 def test_triplet_mining_singleton_classes_are_skipped():
     # class 9 appears once: it is a negative for others but never an anchor with a positive
     labels = torch.tensor([0, 0, 1, 1, 9])
-    x = _randn(5, 3, seed=7)
+    x = randn(5, 3, seed=7)
     for mining in ("batch_all", "batch_hard", "semi_hard"):
-        _check_value_and_grad(
-            lambda e, m=mining: triplet_margin_loss(e, labels, margin=1.0, mining=m),
+        check_value_and_grad(
+            lambda e, m=mining: ml.triplet_margin_loss(e, labels, margin=1.0, mining=m),
             lambda e, m=mining: ref_triplet_mined(e, labels, margin=1.0, mining=m),
             [x],
             torch.float64,
@@ -243,10 +200,10 @@ def test_triplet_mining_singleton_classes_are_skipped():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("with_labels", [False, True])
 def test_npair_matches_reference(dtype, with_labels):
-    a, p = _randn(6, 4, seed=8, scale=0.7), _randn(6, 4, seed=9, scale=0.7)
+    a, p = randn(6, 4, seed=8, scale=0.7), randn(6, 4, seed=9, scale=0.7)
     labels = torch.tensor([0, 1, 0, 2, 3, 1]) if with_labels else None
-    _check_value_and_grad(
-        lambda x, y, **k: npair_loss(x, y, labels, **k),
+    check_value_and_grad(
+        lambda x, y, **k: ml.npair_loss(x, y, labels, **k),
         lambda x, y, **k: ref_npair(x, y, labels, **k),
         [a, p],
         dtype,
@@ -261,13 +218,13 @@ def test_contrastive_known_distances():
     x1 = torch.zeros(4, 2, dtype=torch.float64)
     x2 = torch.tensor([[3.0, 4.0]] * 4, dtype=torch.float64)  # d = 5
     similar = torch.tensor([True, False, True, False])
-    per = contrastive_margin_loss(x1, x2, similar, margin=6.0, reduction="none")
+    per = ml.contrastive_margin_loss(x1, x2, similar, margin=6.0, reduction="none")
     torch.testing.assert_close(per, torch.tensor([25.0, 1.0, 25.0, 1.0], dtype=torch.float64))
-    per = contrastive_margin_loss(x1, x2, similar, margin=6.5, squared=False, reduction="none")
+    per = ml.contrastive_margin_loss(x1, x2, similar, margin=6.5, squared=False, reduction="none")
     torch.testing.assert_close(per, torch.tensor([5.0, 1.5, 5.0, 1.5], dtype=torch.float64))
     # dissimilar pairs beyond the margin pay nothing
-    assert float(contrastive_margin_loss(x1, x2, torch.zeros(4), margin=4.0)) == 0.0
-    total = contrastive_margin_loss(x1, x2, similar, margin=6.0, reduction="sum")
+    assert float(ml.contrastive_margin_loss(x1, x2, torch.zeros(4), margin=4.0)) == 0.0
+    total = ml.contrastive_margin_loss(x1, x2, similar, margin=6.0, reduction="sum")
     assert float(total) == pytest.approx(52.0)
 
 
@@ -276,20 +233,20 @@ def test_contrastive_gradient_finite_at_zero_distance():
     x2 = x1.detach().clone().requires_grad_(True)
     for squared in (True, False):
         for sim in (torch.ones(4), torch.zeros(4)):
-            loss = contrastive_margin_loss(x1, x2, sim, squared=squared)
+            loss = ml.contrastive_margin_loss(x1, x2, sim, squared=squared)
             g1, g2 = torch.autograd.grad(loss, [x1, x2])
             assert torch.isfinite(g1).all() and torch.isfinite(g2).all()
     # dissimilar identical pair: loss m^2, and loss 0 for similar identical pairs
     with torch.no_grad():
-        assert float(contrastive_margin_loss(x1, x2, torch.zeros(4), margin=2.0)) == pytest.approx(4.0)
-        assert float(contrastive_margin_loss(x1, x2, torch.ones(4))) == 0.0
+        assert float(ml.contrastive_margin_loss(x1, x2, torch.zeros(4), margin=2.0)) == pytest.approx(4.0)
+        assert float(ml.contrastive_margin_loss(x1, x2, torch.ones(4))) == 0.0
 
 
 def test_contrastive_label_dtypes_agree():
     x1, x2 = torch.randn(6, 3), torch.randn(6, 3)
     lab = [1, 0, 0, 1, 1, 0]
     values = [
-        contrastive_margin_loss(x1, x2, torch.tensor(lab, dtype=dt))
+        ml.contrastive_margin_loss(x1, x2, torch.tensor(lab, dtype=dt))
         for dt in (torch.bool, torch.long, torch.float)
     ]
     assert all(torch.equal(values[0], v) for v in values[1:])
@@ -304,7 +261,7 @@ def test_triplet_well_separated_classes_give_zero(mining, distance):
     x = (
         centres[labels] + 0.01 * torch.randn(12, 3, generator=torch.Generator().manual_seed(0))
     ).requires_grad_()
-    loss = triplet_margin_loss(x, labels, margin=0.2, mining=mining, distance=distance)
+    loss = ml.triplet_margin_loss(x, labels, margin=0.2, mining=mining, distance=distance)
     assert float(loss.detach()) == 0.0
     (g,) = torch.autograd.grad(loss, x)
     assert torch.equal(g, torch.zeros_like(g))
@@ -314,9 +271,9 @@ def test_triplet_loss_known_value():
     a = torch.tensor([[0.0, 0.0]])
     p = torch.tensor([[1.0, 0.0]])  # d = 1
     n = torch.tensor([[0.0, 1.5]])  # d = 1.5
-    assert float(triplet_loss(a, p, n, margin=1.0)) == pytest.approx(0.5)
-    assert float(triplet_loss(a, p, n, margin=2.0, squared=True)) == pytest.approx(1.0 - 2.25 + 2.0)
-    assert float(triplet_loss(a, p, n, margin=0.4)) == 0.0
+    assert float(ml.triplet_loss(a, p, n, margin=1.0)) == pytest.approx(0.5)
+    assert float(ml.triplet_loss(a, p, n, margin=2.0, squared=True)) == pytest.approx(1.0 - 2.25 + 2.0)
+    assert float(ml.triplet_loss(a, p, n, margin=0.4)) == 0.0
 
 
 def test_triplet_duplicate_embeddings_have_finite_gradient():
@@ -325,17 +282,17 @@ def test_triplet_duplicate_embeddings_have_finite_gradient():
     x.requires_grad_(True)
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     for mining in ("batch_all", "batch_hard", "semi_hard"):
-        (g,) = torch.autograd.grad(triplet_margin_loss(x, labels, margin=5.0, mining=mining), x)
+        (g,) = torch.autograd.grad(ml.triplet_margin_loss(x, labels, margin=5.0, mining=mining), x)
         assert torch.isfinite(g).all()
 
 
 def test_npair_perfect_pairs_approach_zero():
     a = torch.eye(4, dtype=torch.float64) * 20
     # logits 400 on the diagonal, 0 elsewhere: loss = log(1 + 3 exp(-400)) ~ 0
-    assert 0.0 <= float(npair_loss(a, a.clone())) < 1e-12
+    assert 0.0 <= float(ml.npair_loss(a, a.clone())) < 1e-12
     # l2 regulariser adds exactly 0.25 * l2_reg * (mean |a|^2 + mean |p|^2)
-    base = npair_loss(a, a.clone())
-    reg = npair_loss(a, a.clone(), l2_reg=0.01)
+    base = ml.npair_loss(a, a.clone())
+    reg = ml.npair_loss(a, a.clone(), l2_reg=0.01)
     assert float(reg - base) == pytest.approx(0.25 * 0.01 * 800.0)
 
 
@@ -347,24 +304,24 @@ def test_contrastive_symmetric_in_inputs():
     sim = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0])
     for squared in (True, False):
         torch.testing.assert_close(
-            contrastive_margin_loss(x1, x2, sim, margin=3.0, squared=squared),
-            contrastive_margin_loss(x2, x1, sim, margin=3.0, squared=squared),
+            ml.contrastive_margin_loss(x1, x2, sim, margin=3.0, squared=squared),
+            ml.contrastive_margin_loss(x2, x1, sim, margin=3.0, squared=squared),
         )
 
 
 @pytest.mark.parametrize("mining", ["batch_all", "batch_hard", "semi_hard"])
 def test_triplet_mining_invariant_to_batch_order(mining):
-    x = _randn(10, 4, seed=11)
+    x = randn(10, 4, seed=11)
     perm = torch.randperm(10, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(
-        triplet_margin_loss(x, LABELS, margin=1.0, mining=mining),
-        triplet_margin_loss(x[perm], LABELS[perm], margin=1.0, mining=mining),
+        ml.triplet_margin_loss(x, LABELS, margin=1.0, mining=mining),
+        ml.triplet_margin_loss(x[perm], LABELS[perm], margin=1.0, mining=mining),
     )
 
 
 def test_npair_labels_none_equals_distinct_labels():
-    a, p = _randn(5, 3, seed=12), _randn(5, 3, seed=13)
-    torch.testing.assert_close(npair_loss(a, p), npair_loss(a, p, torch.arange(5)))
+    a, p = randn(5, 3, seed=12), randn(5, 3, seed=13)
+    torch.testing.assert_close(ml.npair_loss(a, p), ml.npair_loss(a, p, torch.arange(5)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -374,7 +331,7 @@ def test_npair_labels_none_equals_distinct_labels():
 
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])
 def test_batch_all_matches_pml(distance):
-    x = _randn(16, 6, seed=14)
+    x = randn(16, 6, seed=14)
     labels = torch.arange(4).repeat(4)
     pml_dist = (
         pml_distances.LpDistance(normalize_embeddings=False, p=2, power=1)
@@ -383,22 +340,22 @@ def test_batch_all_matches_pml(distance):
     )
     margin = 1.0 if distance == "euclidean" else 0.3
     ref = pml_losses.TripletMarginLoss(margin=margin, distance=pml_dist)(x, labels)
-    ours = triplet_margin_loss(x, labels, margin=margin, mining="batch_all", distance=distance)
+    ours = ml.triplet_margin_loss(x, labels, margin=margin, mining="batch_all", distance=distance)
     torch.testing.assert_close(ours, ref)
 
 
 def test_batch_hard_matches_pml():
-    x = _randn(16, 6, seed=15)
+    x = randn(16, 6, seed=15)
     labels = torch.arange(4).repeat(4)
     dist = pml_distances.LpDistance(normalize_embeddings=False, p=2, power=1)
     miner = pml_miners.BatchHardMiner(distance=dist)
     loss_fn = pml_losses.TripletMarginLoss(margin=0.5, distance=dist, reducer=pml_reducers.MeanReducer())
     ref = loss_fn(x, labels, miner(x, labels))
-    torch.testing.assert_close(triplet_margin_loss(x, labels, margin=0.5, mining="batch_hard"), ref)
+    torch.testing.assert_close(ml.triplet_margin_loss(x, labels, margin=0.5, mining="batch_hard"), ref)
 
 
 def test_plain_hinge_contrastive_matches_pml():
-    x1, x2 = _randn(10, 4, seed=16), _randn(10, 4, seed=17)
+    x1, x2 = randn(10, 4, seed=16), randn(10, 4, seed=17)
     similar = torch.tensor([1, 0, 0, 1, 1, 0, 1, 0, 0, 1], dtype=torch.bool)
     emb = torch.cat([x1, x2])
     idx = torch.arange(10)
@@ -410,17 +367,17 @@ def test_plain_hinge_contrastive_matches_pml():
         reducer=pml_reducers.SumReducer(),
     )
     ref = loss_fn(emb, indices_tuple=tup)
-    ours = contrastive_margin_loss(x1, x2, similar, margin=3.0, squared=False, reduction="sum")
+    ours = ml.contrastive_margin_loss(x1, x2, similar, margin=3.0, squared=False, reduction="sum")
     torch.testing.assert_close(ours, ref)
 
 
 def test_npair_matches_pml():
-    a, p = _randn(8, 5, seed=18, scale=0.5), _randn(8, 5, seed=19, scale=0.5)
+    a, p = randn(8, 5, seed=18, scale=0.5), randn(8, 5, seed=19, scale=0.5)
     labels = torch.arange(8).repeat(2)
     # pml picks pair (i, 8 + i) for label i; its dot product must not normalise (the default does)
     loss_fn = pml_losses.NPairsLoss(distance=pml_distances.DotProductSimilarity(normalize_embeddings=False))
     ref = loss_fn(torch.cat([a, p]), labels)
-    torch.testing.assert_close(npair_loss(a, p), ref)
+    torch.testing.assert_close(ml.npair_loss(a, p), ref)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -430,16 +387,18 @@ def test_modules_match_functions():
     x1, x2 = torch.randn(10, 4), torch.randn(10, 4)
     sim = torch.tensor([1, 0] * 5)
     torch.testing.assert_close(
-        ContrastiveMarginLoss(margin=2.0, squared=False)(x1, x2, sim),
-        contrastive_margin_loss(x1, x2, sim, margin=2.0, squared=False),
+        ml.ContrastiveMarginLoss(margin=2.0, squared=False)(x1, x2, sim),
+        ml.contrastive_margin_loss(x1, x2, sim, margin=2.0, squared=False),
     )
     torch.testing.assert_close(
-        TripletMarginLoss(margin=0.5, mining="semi_hard", distance="cosine")(x1, LABELS),
-        triplet_margin_loss(x1, LABELS, margin=0.5, mining="semi_hard", distance="cosine"),
+        ml.TripletMarginLoss(margin=0.5, mining="semi_hard", distance="cosine")(x1, LABELS),
+        ml.triplet_margin_loss(x1, LABELS, margin=0.5, mining="semi_hard", distance="cosine"),
     )
-    torch.testing.assert_close(NPairLoss(l2_reg=0.1)(x1, x2, LABELS), npair_loss(x1, x2, LABELS, l2_reg=0.1))
-    assert "semi_hard" in repr(TripletMarginLoss(mining="semi_hard"))
-    assert "margin=2.0" in repr(ContrastiveMarginLoss(margin=2.0))
+    torch.testing.assert_close(
+        ml.NPairLoss(l2_reg=0.1)(x1, x2, LABELS), ml.npair_loss(x1, x2, LABELS, l2_reg=0.1)
+    )
+    assert "semi_hard" in repr(ml.TripletMarginLoss(mining="semi_hard"))
+    assert "margin=2.0" in repr(ml.ContrastiveMarginLoss(margin=2.0))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -449,69 +408,69 @@ def test_contrastive_validation():
     x = torch.randn(4, 3)
     sim = torch.tensor([1, 0, 1, 0])
     with pytest.raises(ValueError, match="same shape"):
-        contrastive_margin_loss(x, torch.randn(4, 2), sim)
+        ml.contrastive_margin_loss(x, torch.randn(4, 2), sim)
     with pytest.raises(ValueError, match="2-D"):
-        contrastive_margin_loss(x[0], x[0], sim)
+        ml.contrastive_margin_loss(x[0], x[0], sim)
     with pytest.raises(ValueError, match="NaN"):
-        contrastive_margin_loss(x, torch.full((4, 3), float("nan")), sim)
+        ml.contrastive_margin_loss(x, torch.full((4, 3), float("nan")), sim)
     with pytest.raises(ValueError, match="shape \\(4,\\)"):
-        contrastive_margin_loss(x, x, torch.tensor([1, 0]))
+        ml.contrastive_margin_loss(x, x, torch.tensor([1, 0]))
     with pytest.raises(ValueError, match="0/1"):
-        contrastive_margin_loss(x, x, torch.tensor([1, 0, 2, 0]))
+        ml.contrastive_margin_loss(x, x, torch.tensor([1, 0, 2, 0]))
     with pytest.raises(TypeError, match="torch.Tensor"):
-        contrastive_margin_loss(x, x, [1, 0, 1, 0])
+        ml.contrastive_margin_loss(x, x, [1, 0, 1, 0])
     with pytest.raises(TypeError, match="floating-point"):
-        contrastive_margin_loss(x.long(), x.long(), sim)
+        ml.contrastive_margin_loss(x.long(), x.long(), sim)
     for bad in (0.0, -1.0, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="margin"):
-            contrastive_margin_loss(x, x, sim, margin=bad)
+            ml.contrastive_margin_loss(x, x, sim, margin=bad)
     with pytest.raises(TypeError, match="margin"):
-        contrastive_margin_loss(x, x, sim, margin="1")
+        ml.contrastive_margin_loss(x, x, sim, margin="1")
     with pytest.raises(ValueError, match="reduction"):
-        contrastive_margin_loss(x, x, sim, reduction="avg")
+        ml.contrastive_margin_loss(x, x, sim, reduction="avg")
     with pytest.raises(TypeError, match="squared"):
-        contrastive_margin_loss(x, x, sim, squared=1)
+        ml.contrastive_margin_loss(x, x, sim, squared=1)
     with pytest.raises(ValueError, match="margin"):
-        ContrastiveMarginLoss(margin=-1.0)
+        ml.ContrastiveMarginLoss(margin=-1.0)
 
 
 def test_triplet_validation():
     x = torch.randn(6, 3)
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     with pytest.raises(ValueError, match="mining must be one of"):
-        triplet_margin_loss(x, labels, mining="hardest")
+        ml.triplet_margin_loss(x, labels, mining="hardest")
     with pytest.raises(ValueError, match="distance must be one of"):
-        triplet_margin_loss(x, labels, distance="manhattan")
+        ml.triplet_margin_loss(x, labels, distance="manhattan")
     with pytest.raises(ValueError, match="no positive pair"):
-        triplet_margin_loss(x, torch.arange(6))
+        ml.triplet_margin_loss(x, torch.arange(6))
     with pytest.raises(ValueError, match="one class"):
-        triplet_margin_loss(x, torch.zeros(6, dtype=torch.long))
+        ml.triplet_margin_loss(x, torch.zeros(6, dtype=torch.long))
     with pytest.raises(TypeError, match="integer"):
-        triplet_margin_loss(x, labels.float())
+        ml.triplet_margin_loss(x, labels.float())
     with pytest.raises(ValueError, match="shape \\(6,\\)"):
-        triplet_margin_loss(x, labels[:4])
+        ml.triplet_margin_loss(x, labels[:4])
     with pytest.raises(ValueError, match="at least 2 rows"):
-        triplet_margin_loss(x[:1], labels[:1])
+        ml.triplet_margin_loss(x[:1], labels[:1])
     with pytest.raises(ValueError, match="margin"):
-        triplet_margin_loss(x, labels, margin=-0.1)
+        ml.triplet_margin_loss(x, labels, margin=-0.1)
     with pytest.raises(ValueError, match="squared=True only applies"):
-        triplet_margin_loss(x, labels, distance="cosine", squared=True)
+        ml.triplet_margin_loss(x, labels, distance="cosine", squared=True)
     with pytest.raises(ValueError, match="inf"):
-        triplet_margin_loss(torch.full((6, 3), float("inf")), labels)
+        ml.triplet_margin_loss(torch.full((6, 3), float("inf")), labels)
     with pytest.raises(ValueError, match="same shape"):
-        triplet_loss(x, x, x[:, :2])
+        ml.triplet_loss(x, x, x[:, :2])
     with pytest.raises(ValueError, match="mining"):
-        TripletMarginLoss(mining="random")
-    assert float(triplet_margin_loss(x, labels, margin=0.0)) >= 0.0  # margin 0 is allowed
+        ml.TripletMarginLoss(mining="random")
+    assert float(ml.triplet_margin_loss(x, labels, margin=0.0)) >= 0.0  # margin 0 is allowed
 
 
 def test_npair_validation():
     a = torch.randn(4, 3)
     with pytest.raises(ValueError, match="at least 2 rows"):
-        npair_loss(a[:1], a[:1])
+        ml.npair_loss(a[:1], a[:1])
     with pytest.raises(ValueError, match="same shape"):
-        npair_loss(a, torch.randn(5, 3))
+        ml.npair_loss(a, torch.randn(5, 3))
     with pytest.raises(ValueError, match="l2_reg"):
-        npair_loss(a, a, l2_reg=-1.0)
+        ml.npair_loss(a, a, l2_reg=-1.0)
     with pytest.raises(TypeError, match="integer"):
-        npair_loss(a, a, torch.rand(4))
+        ml.npair_loss(a, a, torch.rand(4))

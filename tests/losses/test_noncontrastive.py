@@ -8,62 +8,14 @@ import math
 import pytest
 import torch
 
-from pairs.losses._checks import loss_dtype
-from pairs.losses.noncontrastive import (
-    BarlowTwinsLoss,
-    DINOLoss,
-    NegativeCosineLoss,
-    SwAVLoss,
-    VICRegLoss,
-    barlow_twins_loss,
-    byol_loss,
-    dino_loss,
-    simsiam_loss,
-    sinkhorn_knopp,
-    swav_loss,
-    vicreg_loss,
-    vicreg_terms,
-)
+from pairs.losses import noncontrastive as nc
 
-DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
-TOL = {torch.float64: 1e-9, torch.float32: 2e-5, torch.float16: 4e-3, torch.bfloat16: 2e-2}
+from .conftest import DTYPES, REF_TOL, check_value_and_grad, close_to_ref, randn
 
 
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def _randn(*shape: int, seed: int, scale: float = 1.0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64) * scale
-
-
-def _close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> None:
-    tol = TOL[dtype]
-    scale = max(float(expected.detach().abs().max()), 1e-3)
-    torch.testing.assert_close(
-        actual.detach().double(), expected.detach().double(), rtol=tol, atol=tol * scale
-    )
-
-
-def _check_value_and_grad(fn, ref, inputs: list[torch.Tensor], dtype: torch.dtype, grad_of=None) -> None:
-    """``fn`` on ``inputs`` in ``dtype`` vs ``ref`` in float64 on the same rounded values.
-
-    ``grad_of``: indices of the inputs whose gradient is compared (default all).
-    """
-    grad_of = list(range(len(inputs))) if grad_of is None else grad_of
-    xs = [x.to(dtype).requires_grad_(True) for x in inputs]
-    out = fn(*xs)
-    assert out.dtype == loss_dtype(dtype) and out.dim() == 0  # half inputs give a float32 loss
-    grads = torch.autograd.grad(out, [xs[i] for i in grad_of])
-    rs = [x.detach().double().requires_grad_(True) for x in xs]
-    expected = ref(*rs)
-    rgrads = torch.autograd.grad(expected, [rs[i] for i in grad_of])
-    _close(out, expected, dtype)
-    for g, rg in zip(grads, rgrads, strict=True):
-        assert g.dtype == dtype and torch.isfinite(g.double()).all()
-        _close(g, rg, dtype)
-
-
 def _hadamard(n: int) -> torch.Tensor:
     h = torch.ones(1, 1, dtype=torch.float64)
     while h.shape[0] < n:
@@ -203,31 +155,31 @@ def ref_dino(student, teacher, center, student_temp=0.1, teacher_temp=0.04):
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_byol_simsiam_match_reference(dtype):
-    p, z = _randn(7, 5, seed=0), _randn(7, 5, seed=1)
-    _check_value_and_grad(byol_loss, ref_byol, [p, z], dtype, grad_of=[0])
-    _check_value_and_grad(simsiam_loss, ref_simsiam, [p, z], dtype, grad_of=[0])
+    p, z = randn(7, 5, seed=0), randn(7, 5, seed=1)
+    check_value_and_grad(nc.byol_loss, ref_byol, [p, z], dtype, grad_of=[0])
+    check_value_and_grad(nc.simsiam_loss, ref_simsiam, [p, z], dtype, grad_of=[0])
 
 
 def test_byol_simsiam_stop_gradient_on_target():
     p, z = torch.randn(4, 3, requires_grad=True), torch.randn(4, 3, requires_grad=True)
-    for fn in (byol_loss, simsiam_loss):
+    for fn in (nc.byol_loss, nc.simsiam_loss):
         gp, gz = torch.autograd.grad(fn(p, z), [p, z], allow_unused=True)
         assert gz is None and gp is not None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_byol_simsiam_identical_views(dtype):
-    z = _randn(6, 8, seed=2).to(dtype)
-    assert float(byol_loss(z, z)) == pytest.approx(0.0, abs=10 * TOL[dtype])
-    assert float(byol_loss(3.0 * z, z)) == pytest.approx(0.0, abs=10 * TOL[dtype])  # scale-invariant
-    assert float(simsiam_loss(z, z)) == pytest.approx(-1.0, abs=10 * TOL[dtype])
-    assert float(simsiam_loss(z, -z)) == pytest.approx(1.0, abs=10 * TOL[dtype])
+    z = randn(6, 8, seed=2).to(dtype)
+    assert float(nc.byol_loss(z, z)) == pytest.approx(0.0, abs=10 * REF_TOL[dtype])
+    assert float(nc.byol_loss(3.0 * z, z)) == pytest.approx(0.0, abs=10 * REF_TOL[dtype])  # scale-invariant
+    assert float(nc.simsiam_loss(z, z)) == pytest.approx(-1.0, abs=10 * REF_TOL[dtype])
+    assert float(nc.simsiam_loss(z, -z)) == pytest.approx(1.0, abs=10 * REF_TOL[dtype])
 
 
 def test_byol_is_two_plus_two_simsiam_and_module():
     p, z = torch.randn(5, 4), torch.randn(5, 4)
-    torch.testing.assert_close(byol_loss(p, z), 2 + 2 * simsiam_loss(p, z))
-    torch.testing.assert_close(NegativeCosineLoss()(p, z), simsiam_loss(p, z))
+    torch.testing.assert_close(nc.byol_loss(p, z), 2 + 2 * nc.simsiam_loss(p, z))
+    torch.testing.assert_close(nc.NegativeCosineLoss()(p, z), nc.simsiam_loss(p, z))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -235,22 +187,24 @@ def test_byol_is_two_plus_two_simsiam_and_module():
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_barlow_matches_reference(dtype):
-    z1, z2 = _randn(8, 5, seed=3), _randn(8, 5, seed=4) + 0.5 * _randn(8, 5, seed=3)
-    _check_value_and_grad(barlow_twins_loss, ref_barlow, [z1, z2], dtype)
+    z1, z2 = randn(8, 5, seed=3), randn(8, 5, seed=4) + 0.5 * randn(8, 5, seed=3)
+    check_value_and_grad(nc.barlow_twins_loss, ref_barlow, [z1, z2], dtype)
 
 
 def test_barlow_identical_decorrelated_views_give_zero():
     # columns of a Hadamard matrix (minus the constant one): zero mean, unit variance, orthogonal
     z = _hadamard(8)[:, 1:6] * 2.0 + 3.0
-    loss = barlow_twins_loss(z, z, eps=1e-12)
+    loss = nc.barlow_twins_loss(z, z, eps=1e-12)
     assert float(loss) == pytest.approx(0.0, abs=1e-20)
     # with the default eps the minimum is 5 * (eps / (1 + eps))^2 (eps inside the BN square root)
-    assert float(barlow_twins_loss(z / 2.0, z / 2.0)) == pytest.approx(5 * (1e-5 / (1 + 1e-5)) ** 2, rel=1e-6)
+    assert float(nc.barlow_twins_loss(z / 2.0, z / 2.0)) == pytest.approx(
+        5 * (1e-5 / (1 + 1e-5)) ** 2, rel=1e-6
+    )
 
 
 def test_barlow_symmetric():
-    z1, z2 = _randn(10, 6, seed=5), _randn(10, 6, seed=6)
-    torch.testing.assert_close(barlow_twins_loss(z1, z2), barlow_twins_loss(z2, z1))
+    z1, z2 = randn(10, 6, seed=5), randn(10, 6, seed=6)
+    torch.testing.assert_close(nc.barlow_twins_loss(z1, z2), nc.barlow_twins_loss(z2, z1))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -258,13 +212,13 @@ def test_barlow_symmetric():
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_vicreg_matches_reference(dtype):
-    z1, z2 = _randn(8, 5, seed=7, scale=0.7), _randn(8, 5, seed=8, scale=1.5)
-    _check_value_and_grad(vicreg_loss, ref_vicreg, [z1, z2], dtype)
+    z1, z2 = randn(8, 5, seed=7, scale=0.7), randn(8, 5, seed=8, scale=1.5)
+    check_value_and_grad(nc.vicreg_loss, ref_vicreg, [z1, z2], dtype)
 
 
 def test_vicreg_terms_match_reference():
-    z1, z2 = _randn(8, 5, seed=9, scale=0.5), _randn(8, 5, seed=10)
-    terms = vicreg_terms(z1, z2)
+    z1, z2 = randn(8, 5, seed=9, scale=0.5), randn(8, 5, seed=10)
+    terms = nc.vicreg_terms(z1, z2)
     inv, var, cov = ref_vicreg_terms(z1, z2)
     assert set(terms) == {"invariance", "variance", "covariance"}
     torch.testing.assert_close(terms["invariance"], inv)
@@ -272,18 +226,18 @@ def test_vicreg_terms_match_reference():
     torch.testing.assert_close(terms["covariance"], cov)
     assert float(terms["variance"]) > 0  # scale 0.5 features violate the std >= 1 hinge
     torch.testing.assert_close(
-        vicreg_loss(z1, z2, sim_weight=2.0, var_weight=3.0, cov_weight=0.5),
+        nc.vicreg_loss(z1, z2, sim_weight=2.0, var_weight=3.0, cov_weight=0.5),
         2.0 * inv + 3.0 * var + 0.5 * cov,
     )
 
 
 def test_vicreg_identical_decorrelated_views_give_zero_and_symmetry():
     z = _hadamard(8)[:, 1:5] * 1.5
-    terms = vicreg_terms(z, z)
+    terms = nc.vicreg_terms(z, z)
     for name, value in terms.items():
         assert float(value) == pytest.approx(0.0, abs=1e-12), name
-    z1, z2 = _randn(9, 4, seed=11), _randn(9, 4, seed=12)
-    torch.testing.assert_close(vicreg_loss(z1, z2), vicreg_loss(z2, z1))
+    z1, z2 = randn(9, 4, seed=11), randn(9, 4, seed=12)
+    torch.testing.assert_close(nc.vicreg_loss(z1, z2), nc.vicreg_loss(z2, z1))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -291,14 +245,14 @@ def test_vicreg_identical_decorrelated_views_give_zero_and_symmetry():
 # --------------------------------------------------------------------------------------------------
 def test_sinkhorn_matches_swav_code_and_marginals():
     scores = (
-        torch.nn.functional.normalize(_randn(12, 6, seed=13), dim=1)
-        @ torch.nn.functional.normalize(_randn(5, 6, seed=14), dim=1).T
+        torch.nn.functional.normalize(randn(12, 6, seed=13), dim=1)
+        @ torch.nn.functional.normalize(randn(5, 6, seed=14), dim=1).T
     )  # cosine scores in [-1, 1], (B=12, K=5)
     for n_iters in (1, 3, 10):
         torch.testing.assert_close(
-            sinkhorn_knopp(scores, n_iters=n_iters), ref_sinkhorn(scores, n_iters=n_iters)
+            nc.sinkhorn_knopp(scores, n_iters=n_iters), ref_sinkhorn(scores, n_iters=n_iters)
         )
-    q = sinkhorn_knopp(scores, n_iters=200)
+    q = nc.sinkhorn_knopp(scores, n_iters=200)
     torch.testing.assert_close(q.sum(1), torch.ones(12, dtype=torch.float64))  # one unit per sample
     torch.testing.assert_close(q.sum(0), torch.full((5,), 12 / 5, dtype=torch.float64), rtol=0, atol=1e-6)
     assert (q >= 0).all()
@@ -306,28 +260,28 @@ def test_sinkhorn_matches_swav_code_and_marginals():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sinkhorn_dtype_and_large_scores(dtype):
-    scores = (_randn(16, 4, seed=15) * 1e3).to(dtype)  # exp(scores / 0.05) overflows every float type
-    q = sinkhorn_knopp(scores)
+    scores = (randn(16, 4, seed=15) * 1e3).to(dtype)  # exp(scores / 0.05) overflows every float type
+    q = nc.sinkhorn_knopp(scores)
     assert q.dtype == dtype and not q.requires_grad
     assert torch.isfinite(q.double()).all()
     torch.testing.assert_close(
-        q.double().sum(1), torch.ones(16, dtype=torch.float64), rtol=0, atol=10 * TOL[dtype]
+        q.double().sum(1), torch.ones(16, dtype=torch.float64), rtol=0, atol=10 * REF_TOL[dtype]
     )
     # a moderate-score half input agrees with the float64 reference
-    mid = (_randn(16, 4, seed=16) * 0.1).to(dtype)
-    _close(sinkhorn_knopp(mid), ref_sinkhorn(mid.double()), dtype)
+    mid = (randn(16, 4, seed=16) * 0.1).to(dtype)
+    close_to_ref(nc.sinkhorn_knopp(mid), ref_sinkhorn(mid.double()), dtype)
 
 
 def test_sinkhorn_no_grad_even_if_input_requires_grad():
     s = torch.randn(6, 3, requires_grad=True)
-    assert not sinkhorn_knopp(s).requires_grad
+    assert not nc.sinkhorn_knopp(s).requires_grad
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_swav_matches_reference(dtype):
-    crops = [_randn(6, 4, seed=20 + i, scale=0.5) for i in range(4)]  # 2 global + 2 local crops
-    _check_value_and_grad(
-        lambda *c: swav_loss(list(c), n_global=2),
+    crops = [randn(6, 4, seed=20 + i, scale=0.5) for i in range(4)]  # 2 global + 2 local crops
+    check_value_and_grad(
+        lambda *c: nc.swav_loss(list(c), n_global=2),
         lambda *c: ref_swav(list(c), n_global=2),
         crops,
         dtype,
@@ -335,12 +289,12 @@ def test_swav_matches_reference(dtype):
 
 
 def test_swav_single_global_crop_and_module():
-    crops = [_randn(5, 3, seed=30 + i) for i in range(3)]
+    crops = [randn(5, 3, seed=30 + i) for i in range(3)]
     torch.testing.assert_close(
-        swav_loss(crops, n_global=1, temperature=0.2, n_iters=5),
+        nc.swav_loss(crops, n_global=1, temperature=0.2, n_iters=5),
         ref_swav(crops, n_global=1, temperature=0.2, n_iters=5),
     )
-    torch.testing.assert_close(SwAVLoss(n_global=3)(crops), swav_loss(crops, n_global=3))
+    torch.testing.assert_close(nc.SwAVLoss(n_global=3)(crops), nc.swav_loss(crops, n_global=3))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -348,42 +302,42 @@ def test_swav_single_global_crop_and_module():
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dino_matches_reference(dtype):
-    student = [_randn(5, 6, seed=40 + i) for i in range(4)]  # 2 global + 2 local crops
-    teacher = [_randn(5, 6, seed=50 + i) for i in range(2)]
-    center = _randn(1, 6, seed=60, scale=0.1)
+    student = [randn(5, 6, seed=40 + i) for i in range(4)]  # 2 global + 2 local crops
+    teacher = [randn(5, 6, seed=50 + i) for i in range(2)]
+    center = randn(1, 6, seed=60, scale=0.1)
 
     def fn(*xs):
-        return dino_loss(list(xs[:4]), list(xs[4:]), center.to(dtype))
+        return nc.dino_loss(list(xs[:4]), list(xs[4:]), center.to(dtype))
 
     def ref(*xs):
         return ref_dino(list(xs[:4]), list(xs[4:]), center.to(dtype).double())
 
-    _check_value_and_grad(fn, ref, student + teacher, dtype, grad_of=[0, 1, 2, 3])
+    check_value_and_grad(fn, ref, student + teacher, dtype, grad_of=[0, 1, 2, 3])
 
 
 def test_dino_teacher_gets_no_gradient():
     s = [torch.randn(4, 5, requires_grad=True) for _ in range(2)]
     t = [torch.randn(4, 5, requires_grad=True) for _ in range(2)]
-    grads = torch.autograd.grad(dino_loss(s, t, torch.zeros(1, 5)), s + t, allow_unused=True)
+    grads = torch.autograd.grad(nc.dino_loss(s, t, torch.zeros(1, 5)), s + t, allow_unused=True)
     assert all(g is not None for g in grads[:2]) and all(g is None for g in grads[2:])
 
 
 def test_dino_center_is_ema_and_in_state_dict():
-    loss_fn = DINOLoss(out_dim=6, center_momentum=0.8)
+    loss_fn = nc.DINOLoss(out_dim=6, center_momentum=0.8)
     assert "center" in loss_fn.state_dict() and loss_fn.center.shape == (1, 6)
     t1 = [torch.randn(4, 6) for _ in range(2)]
     t2 = [torch.randn(4, 6) + 2.0 for _ in range(2)]
     s = [torch.randn(4, 6) for _ in range(3)]
     loss = loss_fn(s, t1)
     # the loss used the old (zero) centre; the update came after
-    torch.testing.assert_close(loss, dino_loss(s, t1, torch.zeros(1, 6)))
+    torch.testing.assert_close(loss, nc.dino_loss(s, t1, torch.zeros(1, 6)))
     c1 = 0.2 * torch.cat(t1).mean(0, keepdim=True)
     torch.testing.assert_close(loss_fn.center, c1)
     loss_fn(s[:2] + [torch.randn(4, 6)], t2, teacher_temp=0.07)
     c2 = 0.8 * c1 + 0.2 * torch.cat(t2).mean(0, keepdim=True)
     torch.testing.assert_close(loss_fn.center, c2)
     # restoring the state restores the centre
-    other = DINOLoss(out_dim=6)
+    other = nc.DINOLoss(out_dim=6)
     other.load_state_dict(loss_fn.state_dict())
     torch.testing.assert_close(other.center, c2)
     # the teacher temperature override is used
@@ -391,12 +345,12 @@ def test_dino_center_is_ema_and_in_state_dict():
     s3 = [torch.randn(3, 6) for _ in range(2)]
     centre_before = other.center.clone()
     torch.testing.assert_close(
-        other(s3, t3, teacher_temp=0.07), dino_loss(s3, t3, centre_before, teacher_temp=0.07)
+        other(s3, t3, teacher_temp=0.07), nc.dino_loss(s3, t3, centre_before, teacher_temp=0.07)
     )
 
 
 def test_dino_half_inputs_keep_float32_centre():
-    loss_fn = DINOLoss(out_dim=4)
+    loss_fn = nc.DINOLoss(out_dim=4)
     out = loss_fn([torch.randn(3, 4).half() for _ in range(2)], [torch.randn(3, 4).half() for _ in range(2)])
     assert out.dtype == torch.float32 and torch.isfinite(out)  # half inputs give a float32 loss
     assert loss_fn.center.dtype == torch.float32 and torch.isfinite(loss_fn.center).all()
@@ -414,35 +368,35 @@ def lightly_loss():
 
 
 def test_barlow_matches_lightly(lightly_loss):
-    z1, z2 = _randn(16, 8, seed=70), _randn(16, 8, seed=71)
+    z1, z2 = randn(16, 8, seed=70), randn(16, 8, seed=71)
     ref = lightly_loss.BarlowTwinsLoss(lambda_param=5.1e-3)(z1, z2)
-    torch.testing.assert_close(barlow_twins_loss(z1, z2), ref)
+    torch.testing.assert_close(nc.barlow_twins_loss(z1, z2), ref)
 
 
 def test_vicreg_matches_lightly(lightly_loss):
-    z1, z2 = _randn(16, 8, seed=72, scale=0.5), _randn(16, 8, seed=73)
+    z1, z2 = randn(16, 8, seed=72, scale=0.5), randn(16, 8, seed=73)
     ref = lightly_loss.VICRegLoss()(z1, z2)
-    torch.testing.assert_close(vicreg_loss(z1, z2), ref)
+    torch.testing.assert_close(nc.vicreg_loss(z1, z2), ref)
 
 
 def test_simsiam_matches_lightly(lightly_loss):
-    p, z = _randn(10, 7, seed=74), _randn(10, 7, seed=75)
-    torch.testing.assert_close(simsiam_loss(p, z), lightly_loss.NegativeCosineSimilarity()(p, z))
+    p, z = randn(10, 7, seed=74), randn(10, 7, seed=75)
+    torch.testing.assert_close(nc.simsiam_loss(p, z), lightly_loss.NegativeCosineSimilarity()(p, z))
 
 
 def test_swav_matches_lightly(lightly_loss):
-    crops = [torch.nn.functional.normalize(_randn(8, 5, seed=80 + i), dim=1) for i in range(5)]
+    crops = [torch.nn.functional.normalize(randn(8, 5, seed=80 + i), dim=1) for i in range(5)]
     ref = lightly_loss.SwaVLoss(temperature=0.1, sinkhorn_iterations=3, sinkhorn_epsilon=0.05)(
         crops[:2], crops[2:]
     )
-    torch.testing.assert_close(swav_loss(crops, n_global=2), ref.reshape(()))
+    torch.testing.assert_close(nc.swav_loss(crops, n_global=2), ref.reshape(()))
 
 
 def test_dino_matches_lightly(lightly_loss):
-    student = [_randn(6, 10, seed=90 + i).float() for i in range(4)]
-    teacher = [_randn(6, 10, seed=95 + i).float() for i in range(2)]
+    student = [randn(6, 10, seed=90 + i).float() for i in range(4)]
+    teacher = [randn(6, 10, seed=95 + i).float() for i in range(2)]
     ref_fn = lightly_loss.DINOLoss(output_dim=10, teacher_temp=0.04, student_temp=0.1, center_momentum=0.9)
-    ours = DINOLoss(10, center_momentum=0.9, student_temp=0.1, teacher_temp=0.04)
+    ours = nc.DINOLoss(10, center_momentum=0.9, student_temp=0.1, teacher_temp=0.04)
     for _ in range(3):  # several steps, so the centres must agree too
         ref = ref_fn(teacher, student)
         got = ours(student, teacher)
@@ -458,20 +412,20 @@ def test_dino_matches_lightly(lightly_loss):
 def test_modules_match_functions():
     z1, z2 = torch.randn(6, 4), torch.randn(6, 4)
     torch.testing.assert_close(
-        BarlowTwinsLoss(lambda_offdiag=0.1)(z1, z2), barlow_twins_loss(z1, z2, lambda_offdiag=0.1)
+        nc.BarlowTwinsLoss(lambda_offdiag=0.1)(z1, z2), nc.barlow_twins_loss(z1, z2, lambda_offdiag=0.1)
     )
-    mod = VICRegLoss(sim_weight=1.0, var_weight=2.0, cov_weight=3.0)
+    mod = nc.VICRegLoss(sim_weight=1.0, var_weight=2.0, cov_weight=3.0)
     torch.testing.assert_close(
-        mod(z1, z2), vicreg_loss(z1, z2, sim_weight=1.0, var_weight=2.0, cov_weight=3.0)
+        mod(z1, z2), nc.vicreg_loss(z1, z2, sim_weight=1.0, var_weight=2.0, cov_weight=3.0)
     )
     assert set(mod.terms(z1, z2)) == {"invariance", "variance", "covariance"}
-    assert "lambda_offdiag=0.1" in repr(BarlowTwinsLoss(lambda_offdiag=0.1))
-    assert "out_dim=4" in repr(DINOLoss(4))
+    assert "lambda_offdiag=0.1" in repr(nc.BarlowTwinsLoss(lambda_offdiag=0.1))
+    assert "out_dim=4" in repr(nc.DINOLoss(4))
 
 
 def test_pair_loss_validation():
     z = torch.randn(4, 3)
-    for fn in (byol_loss, simsiam_loss, barlow_twins_loss, vicreg_loss):
+    for fn in (nc.byol_loss, nc.simsiam_loss, nc.barlow_twins_loss, nc.vicreg_loss):
         with pytest.raises(ValueError, match="same shape"):
             fn(z, torch.randn(4, 2))
         with pytest.raises(ValueError, match="2-D"):
@@ -480,59 +434,59 @@ def test_pair_loss_validation():
             fn(z, torch.full((4, 3), math.nan))
         with pytest.raises(TypeError, match="torch.Tensor"):
             fn(z, z.tolist())
-    for fn in (barlow_twins_loss, vicreg_loss):
+    for fn in (nc.barlow_twins_loss, nc.vicreg_loss):
         with pytest.raises(ValueError, match="at least 2 rows"):
             fn(z[:1], z[:1])
     with pytest.raises(ValueError, match="lambda_offdiag"):
-        barlow_twins_loss(z, z, lambda_offdiag=-1.0)
+        nc.barlow_twins_loss(z, z, lambda_offdiag=-1.0)
     with pytest.raises(ValueError, match="eps"):
-        barlow_twins_loss(z, z, eps=0.0)
+        nc.barlow_twins_loss(z, z, eps=0.0)
     with pytest.raises(ValueError, match="var_weight"):
-        vicreg_loss(z, z, var_weight=math.inf)
+        nc.vicreg_loss(z, z, var_weight=math.inf)
     with pytest.raises(TypeError, match="sim_weight"):
-        VICRegLoss(sim_weight="25")
+        nc.VICRegLoss(sim_weight="25")
 
 
 def test_sinkhorn_swav_validation():
     s = torch.randn(4, 3)
     with pytest.raises(ValueError, match="epsilon"):
-        sinkhorn_knopp(s, epsilon=0.0)
+        nc.sinkhorn_knopp(s, epsilon=0.0)
     with pytest.raises(ValueError, match="n_iters"):
-        sinkhorn_knopp(s, n_iters=0)
+        nc.sinkhorn_knopp(s, n_iters=0)
     with pytest.raises(TypeError, match="n_iters"):
-        sinkhorn_knopp(s, n_iters=2.5)
+        nc.sinkhorn_knopp(s, n_iters=2.5)
     with pytest.raises(ValueError, match="2-D"):
-        sinkhorn_knopp(s[0])
+        nc.sinkhorn_knopp(s[0])
     with pytest.raises(ValueError, match="at least 2 crop"):
-        swav_loss([s])
+        nc.swav_loss([s])
     with pytest.raises(TypeError, match="list of"):
-        swav_loss(s)
+        nc.swav_loss(s)
     with pytest.raises(ValueError, match="n_global"):
-        swav_loss([s, s], n_global=3)
+        nc.swav_loss([s, s], n_global=3)
     with pytest.raises(ValueError, match="temperature"):
-        swav_loss([s, s], temperature=-0.1)
+        nc.swav_loss([s, s], temperature=-0.1)
     with pytest.raises(ValueError, match="share shape"):
-        swav_loss([s, torch.randn(4, 5)])
+        nc.swav_loss([s, torch.randn(4, 5)])
     with pytest.raises(ValueError, match="NaN"):
-        swav_loss([s, torch.full((4, 3), math.nan)])
+        nc.swav_loss([s, torch.full((4, 3), math.nan)])
 
 
 def test_dino_validation():
     s = [torch.randn(4, 5) for _ in range(2)]
     with pytest.raises(ValueError, match="pair of different crops"):
-        dino_loss(s[:1], s[:1], torch.zeros(1, 5))
+        nc.dino_loss(s[:1], s[:1], torch.zeros(1, 5))
     with pytest.raises(ValueError, match="center must have shape"):
-        dino_loss(s, s, torch.zeros(1, 4))
+        nc.dino_loss(s, s, torch.zeros(1, 4))
     with pytest.raises(ValueError, match="same shape"):
-        dino_loss(s, [torch.randn(4, 6)] * 2, torch.zeros(1, 5))
+        nc.dino_loss(s, [torch.randn(4, 6)] * 2, torch.zeros(1, 5))
     with pytest.raises(ValueError, match="teacher_temp"):
-        dino_loss(s, s, torch.zeros(1, 5), teacher_temp=0.0)
+        nc.dino_loss(s, s, torch.zeros(1, 5), teacher_temp=0.0)
     with pytest.raises(ValueError, match="out_dim=6"):
-        DINOLoss(6)(s, s)
+        nc.DINOLoss(6)(s, s)
     with pytest.raises(ValueError, match="center_momentum"):
-        DINOLoss(5, center_momentum=1.0)
+        nc.DINOLoss(5, center_momentum=1.0)
     with pytest.raises(ValueError, match="out_dim"):
-        DINOLoss(0)
+        nc.DINOLoss(0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -543,9 +497,9 @@ WORLD = 2
 
 def _dist_cases():
     return {
-        "barlow": lambda z1, z2, g: barlow_twins_loss(z1, z2, gather_distributed=g),
-        "vicreg": lambda z1, z2, g: vicreg_loss(z1, z2, gather_distributed=g),
-        "swav": lambda z1, z2, g: swav_loss([z1, z2, 0.5 * z1], n_iters=5, gather_distributed=g),
+        "barlow": lambda z1, z2, g: nc.barlow_twins_loss(z1, z2, gather_distributed=g),
+        "vicreg": lambda z1, z2, g: nc.vicreg_loss(z1, z2, gather_distributed=g),
+        "swav": lambda z1, z2, g: nc.swav_loss([z1, z2, 0.5 * z1], n_iters=5, gather_distributed=g),
     }
 
 
@@ -580,8 +534,8 @@ def _dist_compute(rank: int) -> dict:
             out.append((loss, grads))
         res[name] = out
     scores = xs[0] @ xs[1][:5].T  # (8, 5)
-    res["sinkhorn"] = (sinkhorn_knopp(scores[sl], gather_distributed=True), sinkhorn_knopp(scores)[sl])
-    dino = DINOLoss(6, center_momentum=0.5)
+    res["sinkhorn"] = (nc.sinkhorn_knopp(scores[sl], gather_distributed=True), nc.sinkhorn_knopp(scores)[sl])
+    dino = nc.DINOLoss(6, center_momentum=0.5)
     teacher = [xs[0], xs[1]]
     dino([t[sl] for t in teacher], [t[sl] for t in teacher])
     res["center"] = (dino.center.clone(), 0.5 * torch.cat(teacher).mean(0, keepdim=True).float())
@@ -612,4 +566,4 @@ def test_distributed_sinkhorn_and_dino_center(two_ranks):
         torch.testing.assert_close(c_d, c_s)
     # and a single process with gather_distributed=True is the plain loss
     z1, z2 = torch.randn(5, 3), torch.randn(5, 3)
-    assert torch.equal(barlow_twins_loss(z1, z2, gather_distributed=True), barlow_twins_loss(z1, z2))
+    assert torch.equal(nc.barlow_twins_loss(z1, z2, gather_distributed=True), nc.barlow_twins_loss(z1, z2))
