@@ -63,12 +63,10 @@ def keep_freed_memory() -> bool:
         Whether the allocator took the setting (``False`` where the C library is not glibc).
     """
     global _for_good
-    libc = _libc()
-    if libc is None:
-        return False
     with _lock:
-        _for_good = True
-        return _set(libc, _KEEP, _KEEP)
+        _for_good = True  # no context restores the defaults from now on, this one included
+    with kept_freed_memory() as ok:
+        return ok
 
 
 @contextlib.contextmanager

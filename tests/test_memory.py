@@ -19,9 +19,9 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or _libc() is None, reason="glibc's allocator only"
 )
 
-_SCENARIO = """
+_STEPS = """
 import json, resource, torch
-from pairs.memory import kept_freed_memory
+from pairs.memory import keep_freed_memory, kept_freed_memory
 
 def rss_bytes():
     with open("/proc/self/statm") as f:
@@ -40,7 +40,11 @@ def faults_per_step(steps=16):
         del y, z
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     return faults
+"""
 
+_SCENARIO = (
+    _STEPS
+    + """
 out = {"before": faults_per_step()}
 with kept_freed_memory() as kept:
     out["kept"] = kept
@@ -52,15 +56,33 @@ with kept_freed_memory() as kept:
 out["rss_after"] = rss_bytes()
 print(json.dumps(out))
 """
+)
+
+_FOR_GOOD = (
+    _STEPS
+    + """
+out = {"before": faults_per_step()}
+out["kept"] = keep_freed_memory()
+out["after_call"] = faults_per_step()
+with kept_freed_memory():  # its exit must not restore the defaults: the setting is for good
+    pass
+out["after_context"] = faults_per_step()
+print(json.dumps(out))
+"""
+)
+
+
+def _run(scenario: str) -> dict:
+    """Run ``scenario`` in a fresh process, so that the heap holds nothing from other tests."""
+    run = subprocess.run(
+        [sys.executable, "-c", scenario], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def test_freed_buffers_are_reused_inside_and_returned_after():
-    # in a fresh process, so that the heap holds nothing from other tests
-    run = subprocess.run(
-        [sys.executable, "-c", _SCENARIO], capture_output=True, text=True, timeout=300, cwd=ROOT
-    )
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = _run(_SCENARIO)
     pages = (64 << 20) // resource.getpagesize()  # one buffer's pages
     assert out["kept"]
     # glibc's default: buffers this large are mapped afresh, so every step faults its four buffers in
@@ -73,6 +95,15 @@ def test_freed_buffers_are_reused_inside_and_returned_after():
     assert sum(out["inner_exit"]) < default / 4  # the inner exit left the outer setting in place
     # once the context ends, the freed buffers (at least four of them) go back to the system
     assert out["rss_inside"] - out["rss_after"] > 3 * (64 << 20)
+
+
+def test_keep_freed_memory_keeps_them_for_the_rest_of_the_process():
+    out = _run(_FOR_GOOD)
+    assert out["kept"]
+    default = sum(out["before"][1:])
+    assert sorted(out["before"][1:])[len(out["before"]) // 2] > 3 * (64 << 20) // resource.getpagesize()
+    assert sum(out["after_call"][1:]) < default / 4
+    assert sum(out["after_context"]) < default / 4  # a context's exit left the setting in place
 
 
 def test_trainer_keeps_freed_memory_while_it_trains_on_the_cpu(monkeypatch):
