@@ -5,7 +5,8 @@
   ``linear_probe_acc`` and ``knn_acc`` on the bundle's held-out split;
 * :func:`evaluate_nodes` (one graph's nodes, ``karate``): node classification by a linear probe on frozen
   node embeddings over random stratified splits;
-* :func:`encode_graphs` / :func:`encode_nodes`: the frozen embeddings they use.
+* :func:`encode_graphs` / :func:`encode_nodes`: the frozen embeddings they use; :func:`node_embeddings`: an
+  encoder's rows for a graph's nodes, checked (GRACE trains on them).
 
 References:
     You et al. 2020, "Graph Contrastive Learning with Augmentations" (GraphCL); Sun et al. 2020,
@@ -23,10 +24,11 @@ from torch import Tensor, nn
 
 from pairs.data.graph_collate import GraphCollate, all_graphs, all_labels, collate_for, is_graph_source
 from pairs.data.registry import DataBundle
+from pairs.errors import ConfigError
 from pairs.eval.protocols import probe_and_knn
 from pairs.frozen import frozen
 
-__all__ = ["encode_graphs", "encode_nodes", "evaluate_graphs", "evaluate_nodes"]
+__all__ = ["encode_graphs", "encode_nodes", "evaluate_graphs", "evaluate_nodes", "node_embeddings"]
 
 
 def encode_graphs(
@@ -48,6 +50,31 @@ def encode_graphs(
     )
 
 
+def node_embeddings(encoder: nn.Module, graph: Any, owner: str = "GRACE") -> Tensor:
+    """Node embeddings of a ``Data``/``Batch``: ``encoder.node_embeddings`` when it has one (GIN), else
+    ``encoder(graph)`` (GCN). What GRACE contrasts (it imports this, also as
+    ``pairs.methods.grace.node_embeddings``) and :func:`encode_nodes` evaluates.
+
+    Raises:
+        ValueError: if the encoder does not return one row per node.
+
+    Shape:
+        a graph (or batch) with ``N`` nodes -> ``(N, D)``.
+    """
+    fn = getattr(encoder, "node_embeddings", None)
+    out = fn(graph) if callable(fn) else encoder(graph)
+    n = getattr(graph, "num_nodes", None)
+    if not isinstance(out, Tensor) or out.dim() != 2:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ConfigError(f"{owner}: the encoder must return (num_nodes, D) node embeddings, got {shape}")
+    if n is not None and out.shape[0] != int(n):
+        raise ConfigError(
+            f"{owner} contrasts node embeddings, but the encoder returned {out.shape[0]} rows for a graph "
+            f"of {int(n)} nodes; use a node-level encoder such as 'gcn'"
+        )
+    return out
+
+
 def encode_nodes(
     encoder: nn.Module, graph: Any, collate: GraphCollate | None = None, device: torch.device | str = "cpu"
 ) -> Tensor:
@@ -56,8 +83,6 @@ def encode_nodes(
     Shape:
         a graph with ``N`` nodes -> float32 CPU ``(N, D)``.
     """
-    from pairs.methods.grace import node_embeddings
-
     batch = (collate or GraphCollate())([graph])
     device = torch.device(device)
     with frozen(encoder, device):

@@ -14,12 +14,11 @@ Reference:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
 from pairs.errors import ConfigError
+from pairs.eval.graph_protocols import node_embeddings
 from pairs.losses._checks import check_temperature
 from pairs.losses.graph import grace_loss
 from pairs.methods import register_method
@@ -28,30 +27,6 @@ from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 
 __all__ = ["GRACE", "grace_loss", "node_embeddings"]
-
-
-def node_embeddings(encoder: nn.Module, graph: Any, owner: str = "GRACE") -> Tensor:
-    """Node embeddings of a ``Data``/``Batch``: ``encoder.node_embeddings`` when it has one (GIN), else
-    ``encoder(graph)`` (GCN).
-
-    Raises:
-        ValueError: if the encoder does not return one row per node.
-
-    Shape:
-        a graph (or batch) with ``N`` nodes -> ``(N, D)``.
-    """
-    fn = getattr(encoder, "node_embeddings", None)
-    out = fn(graph) if callable(fn) else encoder(graph)
-    n = getattr(graph, "num_nodes", None)
-    if not isinstance(out, Tensor) or out.dim() != 2:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ConfigError(f"{owner}: the encoder must return (num_nodes, D) node embeddings, got {shape}")
-    if n is not None and out.shape[0] != int(n):
-        raise ConfigError(
-            f"{owner} contrasts node embeddings, but the encoder returned {out.shape[0]} rows for a graph "
-            f"of {int(n)} nodes; use a node-level encoder such as 'gcn'"
-        )
-    return out
 
 
 class GRACE(Method):
