@@ -37,6 +37,7 @@ __all__ = [
     "probability",
     "finite_float",
     "flag",
+    "one_row_each",
 ]
 
 
@@ -174,3 +175,37 @@ def flag(name: str, value: Any, *, owner: str | None = None) -> bool:
     if not isinstance(value, bool):
         raise SettingError(f"{_subject(name, owner)}must be True or False, got {value!r}")
     return value
+
+
+def one_row_each(out: Any, count: Any, *, owner: str, kind: str, counted: str, fix: str) -> Any:
+    """Check that an encoder's output ``out`` is a ``(count, D)`` tensor: one ``kind`` embedding per row.
+
+    For methods and protocols that take an encoder's rows as one per graph or one per node, so that an
+    encoder of the other level fails with a message naming the fix instead of a shape error later.
+
+    Args:
+        out: what the encoder returned.
+        count: the number of rows expected (``None`` when the input does not say: not checked).
+        owner: the method or protocol named in the message (``"GRACE"``).
+        kind: ``"node"`` or ``"graph"``.
+        counted: the input, said of ``count`` as ``{n}`` (``"a graph of {n} nodes"``).
+        fix: what to use instead (``"use a node-level encoder such as 'gcn'"``).
+
+    Returns:
+        ``out``, a 2-D tensor with ``count`` rows.
+
+    Raises:
+        ConfigError: ``out`` is not a 2-D tensor, or has another number of rows.
+    """
+    from torch import Tensor
+
+    if not isinstance(out, Tensor) or out.dim() != 2:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ConfigError(f"{owner}: the encoder must return (num_{kind}s, D) {kind} embeddings, got {shape}")
+    if count is not None and out.shape[0] != int(count):
+        given = counted.format(n=int(count))
+        raise ConfigError(
+            f"{owner} contrasts {kind} embeddings, but the encoder returned {out.shape[0]} rows for {given}; "
+            + fix
+        )
+    return out

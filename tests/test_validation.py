@@ -101,3 +101,38 @@ def test_the_cli_shows_the_pairs_logger_info_on_stdout_and_warnings_on_stderr(mo
     assert out.splitlines() == ["training fake"]
     assert err.splitlines() == ["warning: knn_acc is below"]
     assert logging.getLogger("pairs").handlers == before  # the handler is removed after the command
+
+
+def test_graph_and_node_embeddings_refuse_an_encoder_of_the_other_level():
+    from types import SimpleNamespace
+
+    from pairs.eval.graph_protocols import node_embeddings
+    from pairs.methods.graphcl import graph_embeddings
+    from pairs.validation import one_row_each
+
+    rows = torch.zeros(5, 3)
+    batch = SimpleNamespace(num_graphs=2, num_nodes=5)
+    assert graph_embeddings(lambda b: rows[:2], batch).shape == (2, 3)
+    assert node_embeddings(lambda g: rows, batch).shape == (5, 3)
+    with pytest.raises(ConfigError) as graph_err:
+        graph_embeddings(lambda b: rows, batch)
+    assert str(graph_err.value) == (
+        "GraphCL contrasts graph embeddings, but the encoder returned 5 rows for 2 graphs "
+        "(node embeddings?); use a graph-level encoder such as 'gin', or a node-level method such as 'grace'"
+    )
+    with pytest.raises(ConfigError) as node_err:
+        node_embeddings(lambda g: rows[:2], batch, owner="node evaluation")
+    assert str(node_err.value) == (
+        "node evaluation contrasts node embeddings, but the encoder returned 2 rows for a graph of 5 nodes; "
+        "use a node-level encoder such as 'gcn'"
+    )
+    with pytest.raises(
+        ConfigError, match=r"^GRACE: the encoder must return \(num_nodes, D\) node embeddings, got \(5,\)$"
+    ):
+        node_embeddings(lambda g: rows[:, 0], batch)
+    with pytest.raises(
+        ConfigError, match=r"^GraphCL: the encoder must return \(num_graphs, D\) graph embeddings, got dict$"
+    ):
+        graph_embeddings(lambda b: {}, batch)
+    # no count to compare with: any 2-D output passes
+    assert one_row_each(rows, None, owner="X", kind="node", counted="{n}", fix="") is rows

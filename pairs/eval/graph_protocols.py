@@ -24,9 +24,9 @@ from torch import Tensor, nn
 
 from pairs.data.graph_collate import GraphCollate, all_graphs, all_labels, collate_for, is_graph_source
 from pairs.data.registry import DataBundle
-from pairs.errors import ConfigError
 from pairs.eval.protocols import probe_and_knn
 from pairs.frozen import frozen
+from pairs.validation import one_row_each
 
 __all__ = ["encode_graphs", "encode_nodes", "evaluate_graphs", "evaluate_nodes", "node_embeddings"]
 
@@ -56,23 +56,21 @@ def node_embeddings(encoder: nn.Module, graph: Any, owner: str = "GRACE") -> Ten
     ``pairs.methods.grace.node_embeddings``) and :func:`encode_nodes` evaluates.
 
     Raises:
-        ValueError: if the encoder does not return one row per node.
+        ConfigError: if the encoder does not return one row per node.
 
     Shape:
         a graph (or batch) with ``N`` nodes -> ``(N, D)``.
     """
     fn = getattr(encoder, "node_embeddings", None)
-    out = fn(graph) if callable(fn) else encoder(graph)
     n = getattr(graph, "num_nodes", None)
-    if not isinstance(out, Tensor) or out.dim() != 2:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ConfigError(f"{owner}: the encoder must return (num_nodes, D) node embeddings, got {shape}")
-    if n is not None and out.shape[0] != int(n):
-        raise ConfigError(
-            f"{owner} contrasts node embeddings, but the encoder returned {out.shape[0]} rows for a graph "
-            f"of {int(n)} nodes; use a node-level encoder such as 'gcn'"
-        )
-    return out
+    return one_row_each(
+        fn(graph) if callable(fn) else encoder(graph),
+        n,
+        owner=owner,
+        kind="node",
+        counted="a graph of {n} nodes",
+        fix="use a node-level encoder such as 'gcn'",
+    )
 
 
 def encode_nodes(

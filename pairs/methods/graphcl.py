@@ -33,6 +33,7 @@ from pairs.methods import register_method
 from pairs.methods._checks import require_views
 from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
+from pairs.validation import one_row_each
 
 __all__ = ["GraphCL", "graphcl_loss", "graph_embeddings", "xavier_init_linear"]
 
@@ -49,18 +50,15 @@ def graph_embeddings(encoder: nn.Module, batch: Any, owner: str = "GraphCL") -> 
     Shape:
         a batch of ``G`` graphs -> ``(G, D)``.
     """
-    out = encoder(batch)
     n_graphs = getattr(batch, "num_graphs", None)
-    if not isinstance(out, Tensor) or out.dim() != 2:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ConfigError(f"{owner}: the encoder must return (num_graphs, D) graph embeddings, got {shape}")
-    if n_graphs is not None and out.shape[0] != int(n_graphs):
-        raise ConfigError(
-            f"{owner} contrasts graph embeddings, but the encoder returned {out.shape[0]} rows for "
-            f"{int(n_graphs)} graphs (node embeddings?); use a graph-level encoder such as 'gin', or a "
-            "node-level method such as 'grace'"
-        )
-    return out
+    return one_row_each(
+        encoder(batch),
+        n_graphs,
+        owner=owner,
+        kind="graph",
+        counted="{n} graphs (node embeddings?)",
+        fix="use a graph-level encoder such as 'gin', or a node-level method such as 'grace'",
+    )
 
 
 def xavier_init_linear(module: nn.Module) -> None:
