@@ -12,7 +12,7 @@ The test set is processed in chunks, so memory is ``O(chunk * N_train)``, never 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 from torch import Tensor
@@ -20,9 +20,21 @@ from torch import Tensor
 from pairs.eval.metrics import MAX_CHUNK_ELEMENTS, _check_positive_float, _normalize, as_features, as_labels
 from pairs.eval.metrics import check_positive_int as _positive_int
 
-__all__ = ["knn_predict", "knn_accuracy", "nearest_neighbors"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["KNNOptions", "knn_predict", "knn_accuracy", "nearest_neighbors"]
 
 METRICS = ("cosine", "euclidean")
+
+
+class KNNOptions(TypedDict, total=False):
+    """The options of :func:`knn_predict` (their defaults are there) that :func:`knn_accuracy` passes on."""
+
+    k: int
+    temperature: float | None
+    metric: str
+    chunk_size: int | None
 
 
 def _check_metric(metric: Any) -> str:
@@ -152,27 +164,18 @@ def knn_predict(
 
 
 def knn_accuracy(
-    train_x: Any,
-    train_y: Any,
-    test_x: Any,
-    test_y: Any,
-    *,
-    k: int = 20,
-    temperature: float | None = None,
-    metric: str = "cosine",
-    chunk_size: int | None = None,
+    train_x: Any, train_y: Any, test_x: Any, test_y: Any, **options: Unpack[KNNOptions]
 ) -> float:
-    """Accuracy of a k-NN classifier of frozen features (see :func:`knn_predict` for the arguments).
+    """Accuracy of a k-NN classifier of frozen features (:func:`knn_predict`, with its options).
 
     Args:
         train_x: training features.
         train_y: integer training labels.
         test_x: test features.
         test_y: integer test labels.
-        k: number of neighbours.
-        temperature: ``None`` (majority vote) or the InstDisc vote temperature (e.g. 0.07).
-        metric: ``"cosine"`` or ``"euclidean"``.
-        chunk_size: test rows per chunk (``None``: automatic).
+        options: ``k`` (default 20), ``temperature`` (``None``: majority vote; or the InstDisc vote
+            temperature, e.g. 0.07), ``metric`` (``"cosine"`` or ``"euclidean"``), ``chunk_size`` (test
+            rows per chunk, ``None``: automatic), passed on to :func:`knn_predict`.
 
     Returns:
         The fraction of test samples whose predicted label equals ``test_y``.
@@ -185,7 +188,5 @@ def knn_accuracy(
     """
     n_test = as_features(test_x, "test_x").shape[0]
     yte = as_labels(test_y, "test_y", n=n_test)
-    pred = knn_predict(
-        train_x, train_y, test_x, k=k, temperature=temperature, metric=metric, chunk_size=chunk_size
-    )
+    pred = knn_predict(train_x, train_y, test_x, **options)
     return float((pred == yte.to(pred.device)).double().mean())
