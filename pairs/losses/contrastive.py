@@ -119,6 +119,26 @@ def _check_same_dim(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
         )
 
 
+def _check_pair_2d(x: object, y: object, name_x: str, name_y: str) -> tuple[Tensor, Tensor]:
+    """Check two ``(B, D)`` embeddings of one shape, dtype and device (query and positive; two towers)."""
+    x = check_embeddings(x, name_x, 2)
+    y = check_embeddings(y, name_y, 2)
+    check_same_kind((name_x, x), (name_y, y))
+    if x.shape != y.shape:
+        raise ValueError(
+            f"{name_x} and {name_y} must have the same shape (B, D), got {tuple(x.shape)} and "
+            f"{tuple(y.shape)}"
+        )
+    return x, y
+
+
+def _check_compute_options(mode: str, reduction: str, block_size: int | tuple[int, int] | None) -> None:
+    """Check the compute options every function here takes (``mode``, ``reduction``, ``block_size``)."""
+    check_mode(mode)
+    check_reduction(reduction)
+    resolve_block_size(block_size)
+
+
 def _group_ids(labels: Tensor) -> tuple[Tensor, int]:
     """Map arbitrary integer labels to ``0..G-1``; returns ``(ids, G)``."""
     uniq, inv = torch.unique(labels, return_inverse=True)
@@ -240,9 +260,7 @@ def nt_xent(
     z = _stack_views(z1, z2)
     n_views, b, d = z.shape
     temperature = check_temperature(temperature)
-    check_mode(mode)
-    check_reduction(reduction)
-    resolve_block_size(block_size)
+    _check_compute_options(mode, reduction, block_size)
     if labels is not None:
         labels = _check_labels(labels, "labels", (b,), z.device)
     elif n_views < 2:
@@ -418,19 +436,10 @@ def info_nce(
         Learning" (MoCo), arXiv:1911.05722. Chen, Xie & He 2021, "An Empirical Study of Training
         Self-Supervised Vision Transformers" (MoCo v3), arXiv:2104.02057.
     """
-    query = check_embeddings(query, "query", 2)
-    positive = check_embeddings(positive, "positive", 2)
-    check_same_kind(("query", query), ("positive", positive))
-    if query.shape != positive.shape:
-        raise ValueError(
-            f"query and positive must have the same shape (B, D), got {tuple(query.shape)} and "
-            f"{tuple(positive.shape)}"
-        )
+    query, positive = _check_pair_2d(query, positive, "query", "positive")
     b, _ = query.shape
     temperature = check_temperature(temperature)
-    check_mode(mode)
-    check_reduction(reduction)
-    resolve_block_size(block_size)
+    _check_compute_options(mode, reduction, block_size)
     dev = query.device
     if query_labels is not None:
         query_labels = _check_labels(query_labels, "query_labels", (b,), dev)
@@ -558,16 +567,8 @@ def clip_loss(
         Radford et al. 2021, "Learning Transferable Visual Models From Natural Language Supervision"
         (CLIP), arXiv:2103.00020. Zhang et al. 2020, ConVIRT, arXiv:2010.00747.
     """
-    a = check_embeddings(a, "a", 2)
-    b = check_embeddings(b, "b", 2)
-    check_same_kind(("a", a), ("b", b))
-    if a.shape != b.shape:
-        raise ValueError(
-            f"a and b must have the same shape (B, D), got {tuple(a.shape)} and {tuple(b.shape)}"
-        )
-    check_mode(mode)
-    check_reduction(reduction)
-    resolve_block_size(block_size)
+    a, b = _check_pair_2d(a, b, "a", "b")
+    _check_compute_options(mode, reduction, block_size)
     x, y = _compute(a, normalize), _compute(b, normalize)
     if logit_scale is not None:
         logit_scale = check_temperature(logit_scale, "logit_scale")
