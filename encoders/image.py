@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
+from encoders._checks import check_channels_first
 from encoders.registry import register
 from pairs.validation import positive_int
 
@@ -30,23 +31,12 @@ _NORMS = ("batch", "group", "none")
 
 
 def _check_image_batch(x: object, in_channels: int, owner: str, min_size: int = 1) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{owner} expects a torch.Tensor batch (B, C, H, W), got {type(x).__name__}")
-    if x.dim() != 4:
-        hint = " (add a batch dimension with x.unsqueeze(0))" if x.dim() == 3 else ""
-        raise ValueError(f"{owner} expects a batch of shape (B, C, H, W), got shape {tuple(x.shape)}{hint}")
-    if x.shape[1] != in_channels:
-        raise ValueError(
-            f"{owner} was built for in_channels={in_channels} but got {x.shape[1]} channels "
-            f"(input shape {tuple(x.shape)}); build it with in_channels={x.shape[1]}"
-        )
+    x = check_channels_first(x, in_channels, owner, "images", "(B, C, H, W)")
     if x.shape[2] < min_size or x.shape[3] < min_size:
         raise ValueError(
             f"{owner} needs images of at least {min_size}x{min_size}, got {x.shape[2]}x{x.shape[3]}; "
             "upsample or pad the inputs"
         )
-    if not x.is_floating_point():
-        raise TypeError(f"{owner} expects floating-point images, got {x.dtype}; convert with x.float()")
     return x
 
 

@@ -22,34 +22,45 @@ References:
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from encoders._checks import check_channels_first
 from encoders.registry import register
-from pairs.validation import positive_int
+from pairs.validation import integer, positive_int, probability
 
 __all__ = ["DilatedConvEncoder", "LSTMEncoder", "SamePadConv", "ConvBlock"]
 
 
 def _check_series_batch(x: object, in_channels: int, owner: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{owner} expects a torch.Tensor batch of series (B, C, T), got {type(x).__name__}")
-    if x.dim() != 3:
-        hint = " (add a batch dimension with x.unsqueeze(0))" if x.dim() == 2 else ""
-        raise ValueError(f"{owner} expects a batch of series (B, C, T), got shape {tuple(x.shape)}{hint}")
-    if x.shape[1] != in_channels:
-        raise ValueError(
-            f"{owner} was built for in_channels={in_channels} but got {x.shape[1]} channels (input shape "
-            f"{tuple(x.shape)}, expected (B, C, T)); build it with in_channels={x.shape[1]}"
-        )
+    x = check_channels_first(x, in_channels, owner, "series", "(B, C, T)")
     if x.shape[2] == 0:
         raise ValueError(f"{owner} got series with no timestamps, shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{owner} expects floating-point series, got {x.dtype}; convert with x.float()")
     return x
+
+
+class _SeriesEncoder(nn.Module):
+    """What the series encoders share: ``in_channels`` and a width ``hidden``, checked, and the input check.
+
+    Args:
+        in_channels: channels ``C`` of the input series.
+        hidden: the encoder's hidden width.
+
+    Raises:
+        SettingError: a size that is not an integer (also a ``TypeError``).
+        ConfigError: a size below 1 (also a ``ValueError``).
+    """
+
+    def __init__(self, in_channels: int, hidden: int) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.in_channels = positive_int("in_channels", in_channels, owner=owner)
+        self.hidden = positive_int("hidden", hidden, owner=owner)
+
+    def _check_input(self, x: object) -> Tensor:
+        """``x`` checked as a batch of series ``(B, C, T)`` with the encoder's ``in_channels``."""
+        return _check_series_batch(x, self.in_channels, type(self).__name__)
 
 
 def _observed(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -118,7 +129,7 @@ class ConvBlock(nn.Module):
     domain="temporal",
     description="TS2Vec dilated residual 1-D conv encoder; per-timestamp and max-pooled series features",
 )
-class DilatedConvEncoder(nn.Module):
+class DilatedConvEncoder(_SeriesEncoder):
     """TS2Vec's encoder: input projection, latent timestamp masking, dilated residual convolutions.
 
     ``depth`` residual blocks of width ``hidden`` with dilations ``1, 2, ..., 2**(depth-1)`` and a final
@@ -173,23 +184,16 @@ class DilatedConvEncoder(nn.Module):
         mask_p: float = 0.5,
         dropout: float = 0.1,
     ) -> None:
-        super().__init__()
+        super().__init__(in_channels, hidden)
         owner = "DilatedConvEncoder"
-        self.in_channels = positive_int("in_channels", in_channels, owner=owner)
-        self.hidden = positive_int("hidden", hidden, owner=owner)
         self.out_dim = positive_int("out_dim", out_dim, owner=owner)
-        if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 0:
-            raise ValueError(f"{owner}: depth must be an int >= 0, got {depth!r}")
-        self.depth = int(depth)
+        self.depth = integer("depth", depth, owner=owner)
         self.kernel_size = positive_int("kernel_size", kernel_size, owner=owner)
         if mask_mode not in ("binomial", None):
             raise ValueError(f"{owner}: mask_mode must be 'binomial' or None, got {mask_mode!r}")
         self.mask_mode = mask_mode
-        if not 0.0 <= float(mask_p) < 1.0:
-            raise ValueError(f"{owner}: mask_p must be in [0, 1), got {mask_p!r}")
-        self.mask_p = float(mask_p)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
+        self.mask_p = probability("mask_p", mask_p, owner=owner, high_open=True)
+        dropout = probability("dropout", dropout, owner=owner, high_open=True)
 
         self.input_fc = nn.Linear(in_channels, hidden)
         widths = [hidden] * self.depth + [out_dim]
@@ -235,7 +239,7 @@ class DilatedConvEncoder(nn.Module):
         Returns:
             ``(B, out_dim)`` when ``pooled``, else ``(B, T, out_dim)``.
         """
-        _check_series_batch(x, self.in_channels, "DilatedConvEncoder")
+        self._check_input(x)
         seq = x.transpose(1, 2)  # (B, T, C)
         h, observed = _observed(seq)  # NaN timestamps zeroed; (B, T) complete timestamps
         h = self.input_fc(h)  # (B, T, hidden)
@@ -293,7 +297,7 @@ register("ts2vec", domain="temporal", description="alias of dilated_conv (TS2Vec
     domain="temporal",
     description="stacked (bi)LSTM over time; per-timestamp outputs and final hidden states per series",
 )
-class LSTMEncoder(nn.Module):
+class LSTMEncoder(_SeriesEncoder):
     """A stacked, optionally bidirectional LSTM encoder, for comparison with the convolutional one.
 
     The series representation is the concatenation of the last layer's final hidden states (forward
@@ -327,14 +331,10 @@ class LSTMEncoder(nn.Module):
         bidirectional: bool = True,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        owner = "LSTMEncoder"
-        self.in_channels = positive_int("in_channels", in_channels, owner=owner)
-        self.hidden = positive_int("hidden", hidden, owner=owner)
-        self.n_layers = positive_int("n_layers", n_layers, owner=owner)
+        super().__init__(in_channels, hidden)
+        self.n_layers = positive_int("n_layers", n_layers, owner="LSTMEncoder")
         self.bidirectional = bool(bidirectional)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
+        dropout = probability("dropout", dropout, owner="LSTMEncoder", high_open=True)
         self.lstm = nn.LSTM(
             in_channels,
             hidden,
@@ -355,7 +355,7 @@ class LSTMEncoder(nn.Module):
         Returns:
             ``(B, out_dim)`` when ``pooled``, else ``(B, T, out_dim)``.
         """
-        _check_series_batch(x, self.in_channels, "LSTMEncoder")
+        self._check_input(x)
         b, _, t = x.shape
         seq = x.transpose(1, 2)  # (B, T, C)
         has_data = ~torch.isnan(seq).all(dim=-1)  # (B, T)

@@ -1,4 +1,4 @@
-"""Momentum (EMA) targets shared by MoCo, BYOL, DINO and SupCon with a queue.
+"""Momentum (EMA) targets shared by MoCo v2/v3, BYOL, DINO and SupCon with a queue (:class:`MomentumTarget`).
 
 A target network is a frozen copy of an online network that follows it by an exponential moving average,
 ``target <- m * target + (1 - m) * online``, with ``m`` rising from a base value to 1 on a cosine schedule
@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
+from pairs.methods.base import encode_views
 from pairs.validation import probability
 
-__all__ = ["copy_as_target", "cosine_momentum", "ema_update", "check_momentum"]
+__all__ = ["MomentumTarget", "copy_as_target", "cosine_momentum", "ema_update", "check_momentum"]
 
 
 def check_momentum(value: object, name: str = "momentum") -> float:
@@ -96,3 +97,51 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
                 f"target and online parameter shapes differ: {tuple(t.shape)} vs {tuple(o.shape)}"
             )
         t.mul_(m).add_(o.detach(), alpha=1.0 - m)
+
+
+class MomentumTarget(nn.ModuleList):
+    """The momentum target of an online ``(encoder, head)`` pair: frozen copies that follow it by EMA.
+
+    MoCo's key encoder, BYOL's target, DINO's teacher and SupCon's queue encoder. It is an
+    ``nn.ModuleList`` ``[encoder copy, head copy]`` (made by :func:`copy_as_target`), so the owner's
+    ``state_dict`` holds it under the attribute's name (``key_encoder.0.*``, ``key_encoder.1.*``) and a
+    checkpoint restores it. :meth:`follow`, called from the owner's ``on_after_optimizer_step``, moves it
+    towards the online pair with the momentum of :func:`cosine_momentum` at the training progress.
+
+    Args:
+        encoder: the online encoder.
+        head: the online head on the encoder's features (projection, DINO head).
+        momentum: base momentum in ``[0, 1]`` (at the start of training).
+        final_momentum: momentum in ``[0, 1]`` at the end of training (1 in BYOL and DINO; equal to
+            ``momentum`` for a constant one).
+
+    Raises:
+        SettingError: a momentum that is not a real number (also a ``TypeError``).
+        ConfigError: a momentum outside ``[0, 1]`` (also a ``ValueError``).
+    """
+
+    def __init__(
+        self, encoder: nn.Module, head: nn.Module, momentum: float, final_momentum: float = 1.0
+    ) -> None:
+        super().__init__(copy_as_target(nn.ModuleList([encoder, head])))
+        self.momentum = check_momentum(momentum)
+        self.final_momentum = check_momentum(final_momentum, "final_momentum")
+
+    def embed(self, views: list[Any]) -> list[Tensor]:
+        """The target's ``head(encoder(view))`` of each view, without gradient (MoCo's keys, BYOL's targets).
+
+        Shape:
+            ``V`` views ``(B, ...)`` -> ``V`` tensors ``(B, head out_dim)``.
+        """
+        with torch.no_grad():
+            return [self[1](f) for f in encode_views(self[0], views)]
+
+    def follow(self, encoder: nn.Module, head: nn.Module, progress: float) -> float:
+        """One EMA step towards the online ``encoder`` and ``head`` at training ``progress`` in ``[0, 1]``.
+
+        Returns:
+            The momentum used.
+        """
+        m = cosine_momentum(self.momentum, progress, self.final_momentum)
+        ema_update(self, nn.ModuleList([encoder, head]), m)
+        return m

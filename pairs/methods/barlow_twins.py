@@ -9,7 +9,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from encoders.heads import ProjectionHead
 from pairs.losses import barlow_twins_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
@@ -42,9 +41,7 @@ class BarlowTwins(Method):
         gather_distributed: bool = True,
     ) -> None:
         super().__init__(encoder)
-        self.projection = ProjectionHead(
-            self.feature_dim, hidden_dim=hidden_dim or projection_dim, out_dim=projection_dim, n_layers=3
-        )
+        self.projection = self.projection_head(projection_dim, hidden_dim or projection_dim, n_layers=3)
         self.lambda_offdiag = float(lambda_offdiag)
         self.gather_distributed = bool(gather_distributed)
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from encoders.heads import ProjectionHead
 from pairs.pairing import ViewBatch
 
 
@@ -177,6 +178,33 @@ class Method(nn.Module):
             cached = infer_feature_dim(self.encoder, owner=type(self).__name__)
             self.__dict__["_feature_dim"] = cached
         return cached
+
+    def projection_head(
+        self,
+        out_dim: int,
+        hidden_dim: int | None = None,
+        n_layers: int = 2,
+        last_bn: bool = False,
+        in_dim: int | None = None,
+    ) -> ProjectionHead:
+        """A projection MLP on the encoder's features, the head most methods put on their encoder.
+
+        Args:
+            out_dim: the projection size (the method's ``projection_dim``).
+            hidden_dim: width of the hidden layers; ``None``: :func:`projection_hidden_dim` of ``in_dim``.
+            n_layers: linear layers (2: SimCLR / MoCo v2 / BYOL; 3: SimSiam, MoCo v3, Barlow Twins).
+            last_bn: a ``BatchNorm1d`` without affine parameters after the last layer (SimSiam, MoCo v3).
+            in_dim: size of the features it projects (default: the encoder's :attr:`feature_dim`).
+
+        Returns:
+            A new :class:`encoders.heads.ProjectionHead` (its weights drawn from torch's global generator).
+
+        Shape:
+            ``(B, in_dim)`` -> ``(B, out_dim)``.
+        """
+        d = self.feature_dim if in_dim is None else in_dim
+        hidden = projection_hidden_dim(d, hidden_dim)
+        return ProjectionHead(d, hidden_dim=hidden, out_dim=out_dim, n_layers=n_layers, last_bn=last_bn)
 
 
 _DRY_SHAPES = {nn.Conv1d: (128,), nn.Conv2d: (64, 64), nn.Conv3d: (16, 32, 32)}

@@ -13,12 +13,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from encoders.heads import PredictionHead, ProjectionHead
+from encoders.heads import PredictionHead
 from pairs.losses import byol_loss, simsiam_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, MethodOutput, encode_views, projection_hidden_dim
+from pairs.methods._momentum import MomentumTarget
+from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["BYOL", "SimSiam"]
@@ -56,24 +56,20 @@ class BYOL(Method):
     ) -> None:
         super().__init__(encoder)
         hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
-        self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=projection_dim)
+        self.projection = self.projection_head(projection_dim, hidden)
         self.predictor = PredictionHead(projection_dim, hidden_dim=hidden, out_dim=projection_dim)
-        self.momentum = check_momentum(momentum)
-        self.final_momentum = check_momentum(final_momentum, "final_momentum")
-        self.target = copy_as_target(nn.ModuleList([self.encoder, self.projection]))
+        self.target = MomentumTarget(self.encoder, self.projection, momentum, final_momentum)
 
     def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "BYOL")[:2]
         z = [self.projection(f) for f in self.encode(views)]
         p = [self.predictor(x) for x in z]
-        with torch.no_grad():
-            zt = [self.target[1](f) for f in encode_views(self.target[0], views)]
+        zt = self.target.embed(views)
         loss = byol_loss(p[0], zt[1]) + byol_loss(p[1], zt[0])
         return MethodOutput(loss, torch.cat(z).detach())
 
     def on_after_optimizer_step(self, progress: float) -> None:
-        m = cosine_momentum(self.momentum, progress, self.final_momentum)
-        ema_update(self.target, nn.ModuleList([self.encoder, self.projection]), m)
+        self.target.follow(self.encoder, self.projection, progress)
 
 
 class SimSiam(Method):
@@ -100,10 +96,7 @@ class SimSiam(Method):
         predictor_dim: int | None = None,
     ) -> None:
         super().__init__(encoder)
-        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
-        self.projection = ProjectionHead(
-            self.feature_dim, hidden_dim=hidden, out_dim=projection_dim, n_layers=3, last_bn=True
-        )
+        self.projection = self.projection_head(projection_dim, hidden_dim, n_layers=3, last_bn=True)
         self.predictor = PredictionHead(
             projection_dim, hidden_dim=predictor_dim or max(1, projection_dim // 4), out_dim=projection_dim
         )

@@ -24,11 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from encoders.heads import ProjectionHead
 from pairs.losses import CLIPLoss
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch, collate_samples
 
 __all__ = ["CLIP", "PairedViews", "zero_shot_predict"]
@@ -157,18 +156,8 @@ class CLIP(Method):
         self.other_encoder = other_encoder
         out_dim: Any = other_encoder.out_dim  # an encoder's declared int (checked above)
         dim_b = int(out_dim)
-        self.projection = ProjectionHead(
-            self.feature_dim,
-            hidden_dim=projection_hidden_dim(self.feature_dim, hidden_dim),
-            out_dim=projection_dim,
-            n_layers=n_layers,
-        )
-        self.other_projection = ProjectionHead(
-            dim_b,
-            hidden_dim=projection_hidden_dim(dim_b, hidden_dim),
-            out_dim=projection_dim,
-            n_layers=n_layers,
-        )
+        self.projection = self.projection_head(projection_dim, hidden_dim, n_layers)
+        self.other_projection = self.projection_head(projection_dim, hidden_dim, n_layers, in_dim=dim_b)
         self.criterion = CLIPLoss(temperature, learnable=learnable_temperature)
 
     def embed_a(self, x: Any) -> Tensor:

@@ -16,8 +16,8 @@ from pairs.losses import DINOLoss
 from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, MethodOutput, encode_views
+from pairs.methods._momentum import MomentumTarget
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 
 __all__ = ["DINO", "DINOHead"]
@@ -110,11 +110,10 @@ class DINO(Method):
             raise ValueError(f"n_global must be >= 1, got {n_global}")
         self.head = DINOHead(self.feature_dim, hidden_dim, bottleneck_dim, out_dim)
         self.criterion = DINOLoss(out_dim, center_momentum=center_momentum, student_temp=student_temp)
-        self.teacher = copy_as_target(nn.ModuleList([self.encoder, self.head]))
+        self.teacher = MomentumTarget(self.encoder, self.head, momentum)
         self.teacher_temp = float(check_temperature(teacher_temp, "teacher_temp"))
         self.warmup_teacher_temp = float(check_temperature(warmup_teacher_temp, "warmup_teacher_temp"))
         self.teacher_temp_warmup = float(teacher_temp_warmup)
-        self.momentum = check_momentum(momentum)
         self.n_global = int(n_global)
         self.register_buffer("progress", torch.zeros((), dtype=torch.float64))
 
@@ -134,9 +133,7 @@ class DINO(Method):
         bottleneck = [self.head.bottleneck(f) for f in features]
         last = F.normalize(self.head.last, dim=1)
         student = [F.linear(b, last) for b in bottleneck]
-        with torch.no_grad():
-            t_enc, t_head = self.teacher[0], self.teacher[1]
-            teacher = [t_head(f) for f in encode_views(t_enc, views[: self.n_global])]
+        teacher = self.teacher.embed(views[: self.n_global])
         temp = self.current_teacher_temp()
         loss = self.criterion(student, teacher, teacher_temp=temp)
         embeddings = torch.cat(bottleneck[: self.n_global]).detach()
@@ -145,9 +142,7 @@ class DINO(Method):
     @torch.no_grad()
     def on_after_optimizer_step(self, progress: float) -> None:
         self.progress.fill_(float(progress))
-        ema_update(
-            self.teacher, nn.ModuleList([self.encoder, self.head]), cosine_momentum(self.momentum, progress)
-        )
+        self.teacher.follow(self.encoder, self.head, progress)
 
 
 register_method("dino", DINO)

@@ -16,11 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from encoders.heads import ProjectionHead
 from pairs.losses import TripletMarginLoss, contrastive_margin_loss
 from pairs.methods import register_method
 from pairs.methods._checks import require_labels, require_views
-from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 from pairs.views.base import derive_seed
 
@@ -81,8 +80,7 @@ class _MetricMethod(Method):
         super().__init__(encoder)
         if n_views < 1:
             raise ValueError(f"n_views must be >= 1, got {n_views}")
-        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
-        self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=embedding_dim)
+        self.projection = self.projection_head(embedding_dim, hidden_dim)
         self.n_views = int(n_views)
         self.seed = int(seed)
         self.register_buffer("step", torch.zeros((), dtype=torch.long))

@@ -9,18 +9,16 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
-from encoders.heads import PredictionHead, ProjectionHead
+from encoders.heads import PredictionHead
 from pairs.losses import NegativeQueue, info_nce
 from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, MethodOutput, encode_views, projection_hidden_dim
+from pairs.methods._momentum import MomentumTarget
+from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
 from pairs.pairing import ViewBatch
 
 __all__ = ["MoCoV2", "MoCoV3"]
@@ -65,25 +63,11 @@ class MoCoV2(Method):
         symmetric: bool = True,
     ) -> None:
         super().__init__(encoder)
-        self.projection = ProjectionHead(
-            self.feature_dim,
-            hidden_dim=projection_hidden_dim(self.feature_dim, hidden_dim),
-            out_dim=projection_dim,
-        )
-        self.momentum = check_momentum(momentum)
-        self.final_momentum = check_momentum(final_momentum, "final_momentum")
+        self.projection = self.projection_head(projection_dim, hidden_dim)
         self.temperature = float(check_temperature(temperature))
         self.symmetric = bool(symmetric)
-        self.key_encoder = copy_as_target(nn.ModuleList([self.encoder, self.projection]))
+        self.key_encoder = MomentumTarget(self.encoder, self.projection, momentum, final_momentum)
         self.queue = NegativeQueue(int(queue_size), projection_dim)
-
-    def _online(self) -> nn.ModuleList:
-        return nn.ModuleList([self.encoder, self.projection])
-
-    def _keys(self, views: list[Any]) -> list[Tensor]:
-        enc, proj = self.key_encoder[0], self.key_encoder[1]
-        with torch.no_grad():
-            return [proj(f) for f in encode_views(enc, views)]
 
     def _loss(self, q: Tensor, k: Tensor, negatives: Tensor | None) -> Tensor:
         return info_nce(q, k, negatives, temperature=self.temperature)
@@ -91,7 +75,7 @@ class MoCoV2(Method):
     def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "MoCo v2")[:2]
         q = [self.projection(f) for f in self.encode(views)]
-        k = self._keys(views)
+        k = self.key_encoder.embed(views)
         negatives = self.queue.get()[0] if len(self.queue) > 0 else None
         loss = self._loss(q[0], k[1], negatives)
         if self.symmetric:
@@ -101,8 +85,7 @@ class MoCoV2(Method):
         return MethodOutput(loss, torch.cat(q).detach(), {"queue_fill": float(len(self.queue))})
 
     def on_after_optimizer_step(self, progress: float) -> None:
-        m = cosine_momentum(self.momentum, progress, self.final_momentum)
-        ema_update(self.key_encoder, self._online(), m)
+        self.key_encoder.follow(self.encoder, self.projection, progress)
 
 
 class MoCoV3(Method):
@@ -137,28 +120,22 @@ class MoCoV3(Method):
     ) -> None:
         super().__init__(encoder)
         hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
-        self.projection = ProjectionHead(
-            self.feature_dim, hidden_dim=hidden, out_dim=projection_dim, n_layers=3, last_bn=True
-        )
+        self.projection = self.projection_head(projection_dim, hidden, n_layers=3, last_bn=True)
         self.predictor = PredictionHead(projection_dim, hidden_dim=hidden, out_dim=projection_dim)
         self.temperature = float(check_temperature(temperature))
-        self.momentum = check_momentum(momentum)
-        self.final_momentum = check_momentum(final_momentum, "final_momentum")
-        self.key_encoder = copy_as_target(nn.ModuleList([self.encoder, self.projection]))
+        self.key_encoder = MomentumTarget(self.encoder, self.projection, momentum, final_momentum)
 
     def forward(self, batch: ViewBatch) -> MethodOutput:
         views = require_views(batch, 2, "MoCo v3")[:2]
         z = [self.projection(f) for f in self.encode(views)]
         q = [self.predictor(x) for x in z]
-        with torch.no_grad():
-            k = [self.key_encoder[1](f) for f in encode_views(self.key_encoder[0], views)]
+        k = self.key_encoder.embed(views)
         t = self.temperature
         loss = t * (info_nce(q[0], k[1], temperature=t) + info_nce(q[1], k[0], temperature=t))
         return MethodOutput(loss, torch.cat(z).detach())
 
     def on_after_optimizer_step(self, progress: float) -> None:
-        m = cosine_momentum(self.momentum, progress, self.final_momentum)
-        ema_update(self.key_encoder, nn.ModuleList([self.encoder, self.projection]), m)
+        self.key_encoder.follow(self.encoder, self.projection, progress)
 
 
 register_method("mocov2", MoCoV2)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from encoders.heads import ProjectionHead
 from pairs.losses import nt_xent
 from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
-from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 
 
@@ -45,9 +44,7 @@ class SimCLR(Method):
         super().__init__(encoder)
         if n_views < 2:
             raise ValueError(f"SimCLR needs at least 2 views per sample, got n_views={n_views}")
-        in_dim = self.feature_dim
-        hidden = projection_hidden_dim(in_dim, hidden_dim)
-        self.projection = ProjectionHead(in_dim, hidden_dim=hidden, out_dim=projection_dim)
+        self.projection = self.projection_head(projection_dim, hidden_dim)
         self.temperature = float(check_temperature(temperature))
         self.n_views = n_views
         self.gather_distributed = gather_distributed

@@ -9,13 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from encoders.heads import ProjectionHead
 from pairs.losses import NegativeQueue, info_nce, supcon_loss
 from pairs.losses._checks import check_temperature
 from pairs.methods import register_method
 from pairs.methods._checks import require_labels, require_views
-from pairs.methods._momentum import check_momentum, copy_as_target, cosine_momentum, ema_update
-from pairs.methods.base import Method, MethodOutput, encode_views, projection_hidden_dim
+from pairs.methods._momentum import MomentumTarget, check_momentum
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 
 __all__ = ["SupCon"]
@@ -58,24 +57,21 @@ class SupCon(Method):
         gather_distributed: bool = True,
     ) -> None:
         super().__init__(encoder)
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.temperature = float(check_temperature(temperature))
         if n_views < 1:
             raise ValueError(f"n_views must be >= 1, got {n_views}")
         if queue_size < 0:
             raise ValueError(f"queue_size must be >= 0 (0 = no queue), got {queue_size}")
         if queue_size and n_views < 2:
             raise ValueError("SupCon with a queue contrasts a view with another view's key: use n_views >= 2")
-        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
-        self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=projection_dim)
-        self.temperature = float(check_temperature(temperature))
+        self.projection = self.projection_head(projection_dim, hidden_dim)
         self.n_views = int(n_views)
         self.gather_distributed = bool(gather_distributed)
-        self.momentum = check_momentum(momentum)
-        self.key_encoder: nn.ModuleList | None = None
+        momentum = check_momentum(momentum)  # checked without a queue too
+        self.key_encoder: MomentumTarget | None = None
         self.queue: NegativeQueue | None = None
         if queue_size:
-            self.key_encoder = copy_as_target(nn.ModuleList([self.encoder, self.projection]))
+            self.key_encoder = MomentumTarget(self.encoder, self.projection, momentum)
             self.queue = NegativeQueue(int(queue_size), projection_dim, store_labels=True)
 
     def forward(self, batch: ViewBatch) -> MethodOutput:
@@ -88,8 +84,7 @@ class SupCon(Method):
             )
             return MethodOutput(loss, torch.cat(z).detach())
         assert self.key_encoder is not None
-        with torch.no_grad():
-            k = [self.key_encoder[1](f) for f in encode_views(self.key_encoder[0], views)]
+        k = self.key_encoder.embed(views)
         negatives, negative_labels = self.queue.get() if len(self.queue) > 0 else (None, None)
         losses = []
         for v in range(len(z)):
@@ -111,8 +106,7 @@ class SupCon(Method):
 
     def on_after_optimizer_step(self, progress: float) -> None:
         if self.key_encoder is not None:
-            m = cosine_momentum(self.momentum, progress)
-            ema_update(self.key_encoder, nn.ModuleList([self.encoder, self.projection]), m)
+            self.key_encoder.follow(self.encoder, self.projection, progress)
 
 
 register_method("supcon", SupCon)

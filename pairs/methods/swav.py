@@ -10,14 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from encoders.heads import ProjectionHead
 from pairs.errors import ConfigError
 from pairs.losses import swav_loss
 from pairs.losses._checks import check_temperature
 from pairs.losses.distributed import is_distributed
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
-from pairs.methods.base import Method, MethodOutput, projection_hidden_dim
+from pairs.methods.base import Method, MethodOutput
 from pairs.pairing import ViewBatch
 
 __all__ = ["SwAV"]
@@ -72,8 +71,7 @@ class SwAV(Method):
             raise ValueError(f"n_prototypes must be >= 1, got {n_prototypes}")
         if freeze_prototypes_steps < 0:
             raise ValueError(f"freeze_prototypes_steps must be >= 0, got {freeze_prototypes_steps}")
-        hidden = projection_hidden_dim(self.feature_dim, hidden_dim)
-        self.projection = ProjectionHead(self.feature_dim, hidden_dim=hidden, out_dim=projection_dim)
+        self.projection = self.projection_head(projection_dim, hidden_dim)
         self.prototypes = nn.Parameter(F.normalize(torch.randn(n_prototypes, projection_dim), dim=1))
         self.temperature = float(check_temperature(temperature))
         self.epsilon = float(epsilon)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from encoders.heads import ProjectionHead
 from pairs.losses.noncontrastive import vicreg_terms
 from pairs.methods import register_method
 from pairs.methods._checks import require_views
@@ -49,9 +48,7 @@ class VICReg(Method):
         for name, w in (("sim_weight", sim_weight), ("var_weight", var_weight), ("cov_weight", cov_weight)):
             if w < 0:
                 raise ValueError(f"{name} must be >= 0, got {w}")
-        self.projection = ProjectionHead(
-            self.feature_dim, hidden_dim=hidden_dim or projection_dim, out_dim=projection_dim, n_layers=3
-        )
+        self.projection = self.projection_head(projection_dim, hidden_dim or projection_dim, n_layers=3)
         self.weights = (float(sim_weight), float(var_weight), float(cov_weight))
         self.gather_distributed = bool(gather_distributed)
 
