@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from pairs.methods import available_methods, build_method, get_method_class
-from pairs.methods._momentum import copy_as_target, cosine_momentum, ema_update
+from pairs.methods._momentum import MomentumTarget, copy_as_target, cosine_momentum, ema_update
 from pairs.methods.metric import batch_pairs
 from pairs.pairing import ViewBatch
 from pairs.train import TrainConfig, Trainer
@@ -136,6 +136,48 @@ def test_targets_are_registered_frozen_and_follow_the_online_network(name, targe
     online = next(iter(method.encoder.parameters()))
     method.on_after_optimizer_step(0.0)  # momentum 0.99 at the start
     torch.testing.assert_close(next(iter(tgt[0].parameters())), 0.99 * before + 0.01 * online)
+
+
+def test_momentum_target_embeds_without_gradient_and_follows_to_its_final_momentum():
+    torch.manual_seed(0)
+    encoder, head = nn.Linear(3, 4), nn.Linear(4, 2)
+    target = MomentumTarget(encoder, head, momentum=0.9, final_momentum=0.95)
+    assert list(nn.ModuleDict({"t": target}).state_dict()) == [
+        "t.0.weight",
+        "t.0.bias",
+        "t.1.weight",
+        "t.1.bias",
+    ]
+    x = torch.randn(5, 3)
+    (z,) = target.embed([x])
+    torch.testing.assert_close(z, head(encoder(x)).detach())
+    assert not z.requires_grad
+    online = [*encoder.parameters(), *head.parameters()]
+    with torch.no_grad():
+        for p in online:
+            p.add_(1.0)
+    before = [p.clone() for p in target.parameters()]
+    assert target.follow(encoder, head, progress=1.0) == pytest.approx(0.95)  # the end of the schedule
+    for b, t, o in zip(before, target.parameters(), online, strict=True):
+        torch.testing.assert_close(t, 0.95 * b + 0.05 * o)
+    with pytest.raises(ValueError, match="final_momentum"):
+        MomentumTarget(encoder, head, 0.9, final_momentum=1.5)
+
+
+def test_projection_heads_default_widths():
+    from pairs.methods.base import projection_hidden_dim
+
+    torch.manual_seed(0)
+    simclr = build_method("simclr", FlatEncoder(), projection_dim=8)
+    assert (simclr.projection.in_dim, simclr.projection.hidden_dim, simclr.projection.out_dim) == (16, 512, 8)
+    assert projection_hidden_dim(16) == 512
+    vicreg = build_method("vicreg", FlatEncoder(), projection_dim=24)
+    assert (vicreg.projection.hidden_dim, vicreg.projection.n_layers) == (24, 3)  # hidden = projection_dim
+    clip = build_method(
+        "clip", FlatEncoder(), other_encoder=FlatEncoder(out_dim=600), projection_dim=8, n_layers=1
+    )
+    assert (clip.other_projection.in_dim, clip.other_projection.hidden_dim) == (600, 2048)
+    assert clip.other_projection.n_layers == 1
 
 
 # ---------------------------------------------------------------------------------------------- queues
