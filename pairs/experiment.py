@@ -32,6 +32,7 @@ from pairs.methods import build_method, get_method_class
 from pairs.methods.base import Method
 from pairs.pairing import ViewLoader
 from pairs.train import TrainConfig, Trainer, TrainResult, load_checkpoint, resolve_device
+from pairs.train.checkpoint import load_weights
 from pairs.train.distributed import is_main_process
 from pairs.views.model import split_view_spec
 
@@ -651,12 +652,7 @@ def evaluate_checkpoint(
         method_kwargs=extra.get("method_kwargs"),
         seed=int(extra.get("seed", 0)),
     )
-    try:
-        model.load_state_dict(state["method"])
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"checkpoint {checkpoint} does not fit the model it describes: {str(err).splitlines()[0]}"
-        ) from err
+    load_weights(model, state["method"], checkpoint)
     dev = resolve_device(device)
     model.to(dev)
     figures = recipe.evaluate(model.encoder, bundle, dev)

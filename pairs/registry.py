@@ -255,13 +255,17 @@ class Registry(Generic[T]):
     def unknown(self, name: str) -> str:
         """The message for an unknown ``name``: close matches, the known names, failed imports."""
         key = self._key(name)
-        known = sorted(self._entries)
-        close = difflib.get_close_matches(key, known, n=3)
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        listed = list(self._listing()) if self._listing is not None else known
+        hint = self.suggestion(key)
+        listed = list(self._listing()) if self._listing is not None else sorted(self._entries)
         failed = "".join(f" ({m} could not be imported: {why})" for m, why in self.failed.items())
         listed_text = ", ".join(listed) or "(none)"
         return f"unknown {self.kind} {key!r}.{hint} All known {self.plural}: {listed_text}{failed}"
+
+    def suggestion(self, name: str) -> str:
+        """``" Did you mean 'a' or 'b'?"`` naming the registered names closest to ``name`` (up to three),
+        or ``""`` when none is close: the hint of :meth:`unknown`, for messages of one's own."""
+        close = difflib.get_close_matches(self._key(name), sorted(self._entries), n=3)
+        return f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
 
     # ------------------------------------------------------------------------------------------------
     # listing

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any, TypeGuard
 
 from pairs.errors import ConfigError, SettingError
@@ -38,6 +39,7 @@ __all__ = [
     "finite_float",
     "flag",
     "one_row_each",
+    "listed_positions",
 ]
 
 
@@ -209,3 +211,9 @@ def one_row_each(out: Any, count: Any, *, owner: str, kind: str, counted: str, f
             + fix
         )
     return out
+
+
+def listed_positions(positions: Sequence[int], most: int = 10) -> str:
+    """The positions of the examples at fault, for a message: the first ``most`` joined by ``", "``, then
+    ``", ..."`` when there are more (``[3, 7]`` -> ``"3, 7"``)."""
+    return ", ".join(map(str, positions[:most])) + (", ..." if len(positions) > most else "")

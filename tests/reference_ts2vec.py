@@ -1,6 +1,8 @@
 """A transcription of ``models/losses.py`` of zhihanyue/ts2vec (the TS2Vec reference implementation), the slow
 reference that ``tests/test_ts2vec.py`` and ``benchmarks/bench_tiled_losses.py`` compare the library's
-hierarchical loss with."""
+hierarchical loss with. The tail that upstream's instance and temporal losses repeat (the logits without
+self-similarity and the two positive diagonals) is written once, in ``_positive_pairs_loss``, with the
+same operations in the same order."""
 
 from __future__ import annotations
 
@@ -34,12 +36,7 @@ def ref_instance(z1, z2):
     if B == 1:
         return z1.new_tensor(0.0)
     z = torch.cat([z1, z2], dim=0).transpose(0, 1)
-    sim = torch.matmul(z, z.transpose(1, 2))
-    logits = torch.tril(sim, diagonal=-1)[:, :, :-1]
-    logits += torch.triu(sim, diagonal=1)[:, :, 1:]
-    logits = -F.log_softmax(logits, dim=-1)
-    i = torch.arange(B, device=z1.device)
-    return (logits[:, i, B + i - 1].mean() + logits[:, B + i, i].mean()) / 2
+    return _positive_pairs_loss(z, B)
 
 
 def ref_temporal(z1, z2):
@@ -47,9 +44,15 @@ def ref_temporal(z1, z2):
     if T == 1:
         return z1.new_tensor(0.0)
     z = torch.cat([z1, z2], dim=1)
+    return _positive_pairs_loss(z, T)
+
+
+def _positive_pairs_loss(z, n):
+    """``z`` ``(S, 2n, D)``: rows ``k`` and ``n + k`` of each slice are a positive pair, every other row of
+    the slice a negative; the mean cross-entropy of both directions (upstream's shared tail)."""
     sim = torch.matmul(z, z.transpose(1, 2))
     logits = torch.tril(sim, diagonal=-1)[:, :, :-1]
     logits += torch.triu(sim, diagonal=1)[:, :, 1:]
     logits = -F.log_softmax(logits, dim=-1)
-    t = torch.arange(T, device=z1.device)
-    return (logits[:, t, T + t - 1].mean() + logits[:, T + t, t].mean()) / 2
+    i = torch.arange(n, device=z.device)
+    return (logits[:, i, n + i - 1].mean() + logits[:, n + i, i].mean()) / 2

@@ -250,19 +250,20 @@ class TUGraphs(GraphSource):
         edge_index = torch.from_numpy(edges).t().contiguous() - 1
         batch = torch.from_numpy(batch_np)
 
-        node_attribute = torch.empty((n_nodes, 0))
-        if file("node_attributes").is_file():
-            node_attribute = torch.from_numpy(_read_numbers(file("node_attributes"), float)).float()
-        node_label = torch.empty((n_nodes, 0))
-        if file("node_labels").is_file():
-            node_label = _one_hot_columns(_read_numbers(file("node_labels"), np.int64))
+        def columns(name: str, rows: int) -> Tensor:
+            """An optional file's columns: floats (``*_attributes``) or one-hot codes (``*_labels``);
+            ``(rows, 0)`` when the file is absent."""
+            if not file(name).is_file():
+                return torch.empty((rows, 0))
+            if name.endswith("_labels"):
+                return _one_hot_columns(_read_numbers(file(name), np.int64))
+            return torch.from_numpy(_read_numbers(file(name), float)).float()
+
+        node_attribute = columns("node_attributes", n_nodes)
+        node_label = columns("node_labels", n_nodes)
         n_edges = edge_index.shape[1]
-        edge_attribute = torch.empty((n_edges, 0))
-        if file("edge_attributes").is_file():
-            edge_attribute = torch.from_numpy(_read_numbers(file("edge_attributes"), float)).float()
-        edge_label = torch.empty((n_edges, 0))
-        if file("edge_labels").is_file():
-            edge_label = _one_hot_columns(_read_numbers(file("edge_labels"), np.int64))
+        edge_attribute = columns("edge_attributes", n_edges)
+        edge_label = columns("edge_labels", n_edges)
         for what, t, n in (
             ("node_attributes", node_attribute, n_nodes),
             ("node_labels", node_label, n_nodes),

@@ -373,14 +373,8 @@ def _graph_bundle(spec: str, graphs: list[Data], info: dict) -> DataBundle:
     if labels is None or len(graphs) < 5:
         return DataBundle(spec, "graph", graphs, labels, None, None, {**info, "split": "none"})
     train, test = _split(labels)
-    return DataBundle(
-        spec,
-        "graph",
-        [graphs[i] for i in train],
-        labels[train],
-        [graphs[i] for i in test],
-        labels[test],
-        {**info, "split": "stratified 80%/20%, random_state=0"},
+    return DataBundle.from_split(
+        spec, "graph", graphs, labels, train, test, {**info, "split": "stratified 80%/20%, random_state=0"}
     )
 
 
@@ -397,14 +391,8 @@ def _source_bundle(spec: str, source: GraphSource, info: dict) -> DataBundle:
     if labels is None or len(source) < 5:
         return DataBundle(spec, "graph", source, labels, None, None, {**info, "split": "none"})
     train, test = stratified_split(labels, len(source))
-    return DataBundle(
-        spec,
-        "graph",
-        source.subset(train),
-        labels[train],
-        source.subset(test),
-        labels[test],
-        {**info, "split": "stratified 80%/20%, random_state=0"},
+    return DataBundle.from_split(
+        spec, "graph", source, labels, train, test, {**info, "split": "stratified 80%/20%, random_state=0"}
     )
 
 

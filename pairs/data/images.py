@@ -54,7 +54,7 @@ def _bundle_from_arrays(
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
     y = torch.from_numpy(labels.astype(np.int64))
     info = {**info, "split": f"stratified {1 - test_fraction:.0%}/{test_fraction:.0%}, random_state=0"}
-    return DataBundle(spec, "image", x[train], y[train], x[test], y[test], info)
+    return DataBundle.from_split(spec, "image", x, y, train, test, info)
 
 
 def load_digits(arg: str | None = None) -> DataBundle:

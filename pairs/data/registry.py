@@ -57,6 +57,40 @@ class DataBundle:
         if self.test_labels is None and isinstance(self.test, Source):
             self.test_labels = self.test.labels
 
+    @classmethod
+    def from_split(
+        cls,
+        spec: str,
+        domain: str,
+        samples: Any,
+        labels: Tensor,
+        train: Any,
+        test: Any,
+        info: dict[str, Any],
+    ) -> DataBundle:
+        """A bundle of the samples and labels at positions ``train`` and ``test`` (a held-out split).
+
+        Args:
+            spec: the data spec.
+            domain: the samples' domain.
+            samples: a tensor (indexed with the positions), a list (one item per position) or a lazy
+                source with a ``subset(positions)`` method (:class:`~pairs.data.graph_formats.GraphSource`).
+            labels: ``(N,)`` labels of ``samples``.
+            train: positions of the training split (an integer array or tensor).
+            test: positions of the held-out split.
+            info: the bundle's facts.
+        """
+
+        def at(positions: Any) -> Any:
+            subset = getattr(samples, "subset", None)
+            if subset is not None:
+                return subset(positions)
+            if isinstance(samples, list):
+                return [samples[i] for i in positions]
+            return samples[positions]
+
+        return cls(spec, domain, at(train), labels[train], at(test), labels[test], info)
+
     @property
     def streamed(self) -> bool:
         """Whether the training data is a source read item by item (not in memory)."""

@@ -702,7 +702,7 @@ def _load_series_spec(arg: str | None) -> DataBundle:
     train, test = _stratified_split(y)
     info["split"] = "stratified 80%/20%, random_state=0"
     yt = torch.from_numpy(y)
-    return DataBundle(spec, "series", xt[train], yt[train], xt[test], yt[test], info)
+    return DataBundle.from_split(spec, "series", xt, yt, train, test, info)
 
 
 register_data(

@@ -163,15 +163,7 @@ def _labelled_bundle(
         "classes": classes,
         "split": f"stratified {1 - test_fraction:.0%}/{test_fraction:.0%}, random_state=0",
     }
-    return DataBundle(
-        spec,
-        "text",
-        [texts[i] for i in train],
-        labels[train],
-        [texts[i] for i in test],
-        labels[test],
-        info,
-    )
+    return DataBundle.from_split(spec, "text", texts, labels, train, test, info)
 
 
 def load_polarity(arg: str | None = None) -> DataBundle:

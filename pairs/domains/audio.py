@@ -11,7 +11,7 @@ from pairs.data.audio import sample_rate_of
 from pairs.data.registry import DataBundle
 from pairs.data.source import sample_shape
 from pairs.domains import Recipe, register_recipe
-from pairs.domains.preview import preview_audio
+from pairs.domains.preview import draw_audio_item, preview_audio
 from pairs.eval.audio_protocols import mfcc_baseline
 from pairs.eval.protocols import probe_and_knn
 from pairs.views import audio as av
@@ -49,6 +49,7 @@ def audio_recipe(bundle: DataBundle) -> Recipe:
         optimizer="adamw",
         warmup_epochs=2.0,
         preview=preview_audio,
+        draw_item=draw_audio_item,
         preprocess_state={"sample_rate": sr},
     )
 

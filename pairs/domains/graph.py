@@ -44,8 +44,8 @@ from pairs.data.graph_collate import (
     feature_dim,
 )
 from pairs.data.registry import DataBundle
-from pairs.domains import Recipe, register_recipe
-from pairs.domains.preview import preview_graphs, view_node_origin
+from pairs.domains import Recipe, ViewFactory, register_recipe, view_recipes
+from pairs.domains.preview import draw_graph_item, preview_graphs, view_node_origin
 from pairs.errors import DataError
 from pairs.eval.graph_protocols import encode_graphs, encode_nodes, evaluate_graphs, evaluate_nodes
 from pairs.views.base import Compose, Lambda, View
@@ -122,16 +122,34 @@ def grace_views(rates: Sequence[tuple[float, float]] = GRACE_RATES) -> list[View
 # --------------------------------------------------------------------------------------------------
 # Recipes
 # --------------------------------------------------------------------------------------------------
+def _graph_data(collate: GraphCollate) -> dict[str, Any]:
+    """What both graph recipes declare alike: the batching of the data's graphs (``collate``), the
+    featurisation a loaded run needs again (``preprocess_state``) and the drawings."""
+    return {
+        "collate": collate,
+        "preview": preview_graphs,
+        "draw_item": draw_graph_item,
+        "preprocess_state": {"graph_collate": {"kind": collate.kind, "max_degree": collate.max_degree}},
+    }
+
+
+def _graphcl_views(aug: str) -> ViewFactory:
+    """The view recipe of GraphCL's augmentation ``aug`` alone (``--views AUG``)."""
+    return lambda b: graphcl_pair(aug)
+
+
 def _graph_level_recipe(bundle: DataBundle) -> Recipe:
     collate = collate_for(bundle)
     in_dim = feature_dim(bundle, collate)
-    views: dict[str, Any] = {
-        "graphcl": lambda b: graphcl_pair("random4"),
-        "graphcl_both": lambda b: graphcl_pair("random4", both=True),
-    }
+    views = view_recipes(
+        {
+            "graphcl": lambda b: graphcl_pair("random4"),
+            "graphcl_both": lambda b: graphcl_pair("random4", both=True),
+        }
+    )
     for aug in GRAPHCL_AUGS:
         if aug != "random4":
-            views[aug] = lambda b, aug=aug: graphcl_pair(aug)
+            views.add(aug, _graphcl_views(aug))
     return Recipe(
         views=views,
         encoder="gin",
@@ -146,9 +164,7 @@ def _graph_level_recipe(bundle: DataBundle) -> Recipe:
         optimizer="adam",
         warmup_epochs=0.0,
         min_lr_ratio=1.0,  # GraphCL trains at a constant learning rate
-        collate=collate,
-        preview=preview_graphs,
-        preprocess_state={"graph_collate": {"kind": collate.kind, "max_degree": collate.max_degree}},
+        **_graph_data(collate),
     )
 
 
@@ -180,9 +196,7 @@ def _node_level_recipe(bundle: DataBundle) -> Recipe:
         weight_decay=1e-5,
         optimizer="adam",
         warmup_epochs=0.0,
-        collate=collate,
-        preview=preview_graphs,
-        preprocess_state={"graph_collate": {"kind": collate.kind, "max_degree": collate.max_degree}},
+        **_graph_data(collate),
     )
 
 

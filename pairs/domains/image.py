@@ -10,7 +10,7 @@ import torch
 from pairs.data.registry import DataBundle
 from pairs.data.source import sample_shape
 from pairs.domains import Recipe, register_recipe
-from pairs.domains.preview import preview_images
+from pairs.domains.preview import draw_image_item, preview_images
 from pairs.eval.protocols import probe_and_knn
 from pairs.views import image as iv
 from pairs.views.base import Compose, Lambda, RandomApply, View
@@ -84,6 +84,7 @@ def image_recipe(bundle: DataBundle) -> Recipe:
         optimizer="adamw",
         warmup_epochs=2.0,
         preview=preview_images,
+        draw_item=draw_image_item,
         decode_views=crops_at_decode,
         preprocess_state={"input_shape": [int(v) for v in sample_shape(bundle.train)]},
     )

@@ -11,6 +11,10 @@ never switched. A domain's recipe names its preview (``Recipe.preview``):
   grey, removed edges dashed red, added edges green, masked nodes ringed);
 * :func:`preview_text`: texts with changed words in red and left-out words marked;
 * :func:`preview_audio`: waveform and log-spectrogram of each clip and its views.
+
+The report figure (:mod:`pairs.results.report`) draws single raw items in their domain's form with the
+recipe's ``Recipe.draw_item``: :func:`draw_image_item`, :func:`draw_series_item`, :func:`draw_audio_item`,
+:func:`draw_graph_item`, :func:`draw_text_item`.
 """
 
 from __future__ import annotations
@@ -42,10 +46,74 @@ __all__ = [
     "view_node_origin",
     "preview_text",
     "preview_audio",
+    "draw_image_item",
+    "draw_series_item",
+    "draw_audio_item",
+    "draw_graph_item",
+    "draw_text_item",
 ]
 
 VIEW_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
 """The colour of view ``k`` (``VIEW_COLOURS[k % 7]``) wherever a preview marks it on the original."""
+
+
+# --------------------------------------------------------------------------------------------------
+# One raw item on an axes (Recipe.draw_item: the report's nearest-neighbour rows)
+# --------------------------------------------------------------------------------------------------
+def draw_image_item(ax: Any, sample: Any, *, sample_rate: int = 16000, seed: int = 0) -> None:
+    """Draw an image ``(C, H, W)`` with values in [0, 1] on ``ax`` (grey for one channel, else RGB)."""
+    im = torch.as_tensor(sample).detach().float().cpu()
+    if im.shape[0] == 1:
+        ax.imshow(im[0].numpy(), cmap="gray", vmin=0.0, vmax=max(1.0, float(im.max())))
+    else:
+        ax.imshow(im[:3].permute(1, 2, 0).clamp(0, 1).numpy())
+
+
+def draw_series_item(ax: Any, sample: Any, *, sample_rate: int = 16000, seed: int = 0) -> None:
+    """Draw a series ``(C, T)`` on ``ax``: its first three channels as lines."""
+    s = torch.as_tensor(sample).detach().float().cpu()
+    for c in range(min(3, s.shape[0])):
+        ax.plot(s[c].numpy(), lw=0.8)
+
+
+def draw_audio_item(ax: Any, sample: Any, *, sample_rate: int = 16000, seed: int = 0) -> None:
+    """Draw a clip ``(C, T)`` sampled at ``sample_rate`` Hz on ``ax`` as a spectrogram."""
+    wave = torch.as_tensor(sample).detach().float().cpu().reshape(-1).numpy()
+    nfft = 512 if sample_rate >= 16000 else 256
+    ax.specgram(wave + 1e-9, NFFT=nfft, Fs=sample_rate, noverlap=nfft // 2, cmap="magma")
+
+
+def draw_graph_item(ax: Any, sample: Any, *, sample_rate: int = 16000, seed: int = 0) -> None:
+    """Draw a PyG graph on ``ax`` with networkx (spring layout seeded with ``seed``; nodes coloured by the
+    largest of their features when they have several)."""
+    import networkx as nx
+
+    g = nx.Graph()
+    n = int(sample.num_nodes or 0)
+    g.add_nodes_from(range(n))
+    g.add_edges_from((int(a), int(b)) for a, b in sample.edge_index.t().tolist() if a != b)
+    colour = None
+    if "x" in sample and sample.x is not None and sample.x.dim() == 2 and sample.x.shape[1] > 1:
+        colour = sample.x.argmax(dim=1).numpy()
+    pos = nx.spring_layout(g, seed=seed) if n else {}
+    nx.draw_networkx(
+        g, pos, ax=ax, with_labels=False, node_size=8, width=0.5, node_color=colour, cmap="tab10"
+    )
+
+
+def draw_text_item(ax: Any, sample: Any, *, sample_rate: int = 16000, seed: int = 0) -> None:
+    """Write a text on ``ax`` (shortened to 140 characters, wrapped at 26)."""
+    text = textwrap.shorten(str(sample), 140, placeholder=" ...")
+    ax.text(
+        0.02,
+        0.98,
+        textwrap.fill(text, 26),
+        va="top",
+        ha="left",
+        fontsize=5.5,
+        transform=ax.transAxes,
+        wrap=True,
+    )
 
 
 def pick_rows(labels: Tensor | None, n: int, total: int) -> list[int]:

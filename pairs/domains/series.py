@@ -41,10 +41,11 @@ from torch import Tensor, nn
 from pairs.data.registry import DataBundle
 from pairs.data.source import evaluation_subset, sample_shape, take
 from pairs.domains import Recipe, register_recipe
-from pairs.domains.preview import preview_series
+from pairs.domains.preview import draw_series_item, preview_series
 from pairs.errors import DataError, DataTypeError
 from pairs.eval import series_protocols
 from pairs.eval.series_protocols import encode_series
+from pairs.validation import listed_positions
 from pairs.views.base import Compose, View
 from pairs.views.temporal import OverlappingCrops, RandomCrop, SeriesView, default_series_view
 
@@ -258,20 +259,13 @@ def check_series_bundle(bundle: DataBundle) -> None:
             )
         if not x.is_floating_point():
             raise DataTypeError(f"{bundle.spec}: the {split} series must be floating point, got {x.dtype}")
-        empty = torch.isnan(x).flatten(1).all(dim=1)
-        if bool(empty.any()):
-            idx = empty.nonzero().flatten().tolist()
-            shown = ", ".join(map(str, idx[:10])) + (", ..." if len(idx) > 10 else "")
-            raise DataError(
-                f"{bundle.spec}: {split} series {shown} are NaN everywhere (no data); remove them first"
-            )
-        infinite = torch.isinf(x).flatten(1).any(dim=1)
-        if bool(infinite.any()):
-            idx = infinite.nonzero().flatten().tolist()
-            shown = ", ".join(map(str, idx[:10])) + (", ..." if len(idx) > 10 else "")
-            raise DataError(
-                f"{bundle.spec}: {split} series {shown} hold +-inf; mark missing values with NaN or clip them"
-            )
+        for bad, problem in (
+            (torch.isnan(x).flatten(1).all(dim=1), "are NaN everywhere (no data); remove them first"),
+            (torch.isinf(x).flatten(1).any(dim=1), "hold +-inf; mark missing values with NaN or clip them"),
+        ):
+            if bool(bad.any()):
+                shown = listed_positions(bad.nonzero().flatten().tolist())
+                raise DataError(f"{bundle.spec}: {split} series {shown} {problem}")
     t = int(bundle.train.shape[-1])
     if t < 2:
         raise DataError(
@@ -375,6 +369,7 @@ def series_recipe(bundle: DataBundle) -> Recipe:
         warmup_epochs=0.0,
         min_lr_ratio=1.0,  # TS2Vec trains at a constant learning rate
         preview=preview_series,
+        draw_item=draw_series_item,
         preprocess_state={"standardizer": standardizer_state(standardizer)},
     )
 

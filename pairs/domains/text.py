@@ -19,7 +19,7 @@ from typing import Any
 from pairs.data.registry import DataBundle
 from pairs.data.source import evaluation_subset
 from pairs.domains import Recipe, register_recipe
-from pairs.domains.preview import preview_text
+from pairs.domains.preview import draw_text_item, preview_text
 from pairs.eval.text_protocols import evaluate_text, lee_spearman, probe_cv
 from pairs.views.base import Compose
 
@@ -92,6 +92,7 @@ def text_recipe(bundle: DataBundle) -> Recipe:
         optimizer="adamw",
         warmup_epochs=1.0,
         preview=preview_text,
+        draw_item=draw_text_item,
     )
 
 

@@ -135,14 +135,11 @@ def load_method(run: str | os.PathLike, device: str | torch.device = "cpu") -> M
     Raises:
         CheckpointError: no checkpoint, not a ``pairs train`` checkpoint, or weights that do not fit.
     """
+    from pairs.train.checkpoint import load_weights
+
     info, state = load_run(run)
     model = _build(info)
-    try:
-        model.load_state_dict(state["method"])
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"checkpoint {info.path} does not fit the model it describes: {str(err).splitlines()[0]}"
-        ) from err
+    load_weights(model, state["method"], info.path)
     model.to(device).eval()
     model.encoder.preprocess = make_preprocess(info)  # type: ignore[assignment]  # a plain attribute
     model.run = info  # type: ignore[assignment]  # a plain attribute, not a tensor or module

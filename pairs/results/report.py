@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -191,48 +191,13 @@ def _colours(n: int) -> list[Any]:
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def draw_item(ax: Any, sample: Any, domain: str, *, sample_rate: int = 16000, seed: int = 0) -> None:
-    """Draw one raw item in its domain's form on ``ax``: an image, a spectrogram, a line, a graph, text."""
-    if domain == "image":
-        im = torch.as_tensor(sample).detach().float().cpu()
-        if im.shape[0] == 1:
-            ax.imshow(im[0].numpy(), cmap="gray", vmin=0.0, vmax=max(1.0, float(im.max())))
-        else:
-            ax.imshow(im[:3].permute(1, 2, 0).clamp(0, 1).numpy())
-    elif domain == "series":
-        s = torch.as_tensor(sample).detach().float().cpu()
-        for c in range(min(3, s.shape[0])):
-            ax.plot(s[c].numpy(), lw=0.8)
-    elif domain == "audio":
-        wave = torch.as_tensor(sample).detach().float().cpu().reshape(-1).numpy()
-        nfft = 512 if sample_rate >= 16000 else 256
-        ax.specgram(wave + 1e-9, NFFT=nfft, Fs=sample_rate, noverlap=nfft // 2, cmap="magma")
-    elif domain == "graph":
-        import networkx as nx
-
-        g = nx.Graph()
-        n = int(sample.num_nodes or 0)
-        g.add_nodes_from(range(n))
-        g.add_edges_from((int(a), int(b)) for a, b in sample.edge_index.t().tolist() if a != b)
-        colour = None
-        if "x" in sample and sample.x is not None and sample.x.dim() == 2 and sample.x.shape[1] > 1:
-            colour = sample.x.argmax(dim=1).numpy()
-        pos = nx.spring_layout(g, seed=seed) if n else {}
-        nx.draw_networkx(
-            g, pos, ax=ax, with_labels=False, node_size=8, width=0.5, node_color=colour, cmap="tab10"
-        )
-    elif domain == "text":
-        text = textwrap.shorten(str(sample), 140, placeholder=" ...")
-        ax.text(
-            0.02,
-            0.98,
-            textwrap.fill(text, 26),
-            va="top",
-            ha="left",
-            fontsize=5.5,
-            transform=ax.transAxes,
-            wrap=True,
-        )
+def draw_item(
+    ax: Any, sample: Any, draw: Callable[..., None] | None, *, sample_rate: int = 16000, seed: int = 0
+) -> None:
+    """Draw one raw item in its domain's form on ``ax`` with ``draw``, the domain recipe's ``draw_item`` (an
+    image, a spectrogram, a line, a graph, text: :mod:`pairs.domains.preview`); ``None`` leaves it blank."""
+    if draw is not None:
+        draw(ax, sample, sample_rate=sample_rate, seed=seed)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -255,6 +220,7 @@ def _queries_from_classes(labels: torch.Tensor | None, n: int) -> list[int]:
 
 def _neighbours(fig: Any, spec: Any, encoder: Any, bundle: Any, n_queries: int, k: int) -> None:
     from pairs.data.source import take
+    from pairs.domains import recipe_for
     from pairs.results.embedding import encode_items
     from pairs.results.items import Items
     from pairs.results.similarity import exact_topk
@@ -272,6 +238,7 @@ def _neighbours(fig: Any, spec: Any, encoder: Any, bundle: Any, n_queries: int, 
     sub = spec.subgridspec(len(q_pos), k + 1, wspace=0.08, hspace=0.25)
     classes = bundle.info.get("classes")
     sr = int(bundle.info.get("sample_rate", 16000))
+    draw = recipe_for(bundle).draw_item
 
     def name(y: Any) -> str:
         if y is None:
@@ -281,7 +248,7 @@ def _neighbours(fig: Any, spec: Any, encoder: Any, bundle: Any, n_queries: int, 
 
     for r, pos in enumerate(q_pos):
         ax = fig.add_subplot(sub[r, 0])
-        draw_item(ax, pick[r], bundle.domain, sample_rate=sr)
+        draw_item(ax, pick[r], draw, sample_rate=sr)
         ax.set_title(
             f"query ({name(None if held_labels is None else held_labels[pos])})", fontsize=7, color="C3"
         )
@@ -291,7 +258,7 @@ def _neighbours(fig: Any, spec: Any, encoder: Any, bundle: Any, n_queries: int, 
         cols = [(s, i) for s, i in zip(scores[r].tolist(), rows[r].tolist()) if not (same and i == pos)][:k]
         for c, (s, i) in enumerate(cols, start=1):
             ax = fig.add_subplot(sub[r, c])
-            draw_item(ax, bundle.train[i], bundle.domain, sample_rate=sr)
+            draw_item(ax, bundle.train[i], draw, sample_rate=sr)
             label = "" if bundle.train_labels is None else f"{name(bundle.train_labels[i])}, "
             ax.set_title(f"{label}cos {s:.3f}", fontsize=6.5)
 

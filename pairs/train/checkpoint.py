@@ -159,6 +159,26 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return state
 
 
+def load_weights(model: torch.nn.Module, weights: dict[str, Any], path: str | os.PathLike) -> None:
+    """Load a run's weights (a checkpoint's ``"method"`` state) into the model its checkpoint describes.
+
+    Args:
+        model: the rebuilt model (a :class:`~pairs.methods.base.Method`).
+        weights: its state dict from the checkpoint.
+        path: the checkpoint, named in the message.
+
+    Raises:
+        CheckpointError: the weights do not fit the model (missing, unexpected or differently shaped
+            entries; the message gives torch's first line).
+    """
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the model it describes: {str(err).splitlines()[0]}"
+        ) from err
+
+
 def _tensors(value: Any, prefix: str) -> Iterator[tuple[str, torch.Tensor]]:
     if isinstance(value, torch.Tensor):
         yield prefix, value

@@ -410,7 +410,33 @@ class RandomAffine(View):
         )
 
 
-class HorizontalFlip(View):
+class _CoinView(View):
+    """An image view that changes each example with probability ``p``: the parameters are one coin per
+    example (``(B,)`` bool, under :attr:`key`), the kernel :meth:`_kernel` changes the examples whose coin
+    is up. Subclasses set ``p`` in ``__init__``, :attr:`key`, and :attr:`color` when the view needs 1- or
+    3-channel images."""
+
+    sample_ndim = 3
+    key = "applied"
+    color = False
+    p: float
+
+    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
+        _check_images(batch, type(self).__name__, color=self.color)
+        return {self.key: bernoulli(self.p, batch.shape[0], generator)}
+
+    def apply(self, batch: Tensor, params: Params) -> Tensor:
+        _check_images(batch, type(self).__name__, color=self.color, finite=True)
+        coins = params[self.key]
+        check_replay_size(type(self).__name__, len(coins), batch.shape[0])
+        return self._kernel(batch, coins)
+
+    def _kernel(self, batch: Tensor, coins: Tensor) -> Tensor:
+        """The view on ``batch`` ``(B, C, H, W)``, changing the examples where ``coins`` ``(B,)`` is True."""
+        raise NotImplementedError
+
+
+class HorizontalFlip(_CoinView):
     """Mirror each image left-right with probability ``p``.
 
     Args:
@@ -423,20 +449,13 @@ class HorizontalFlip(View):
         ``(B, C, H, W) -> (B, C, H, W)``; params ``flip (B,)`` bool.
     """
 
-    sample_ndim = 3
+    key = "flip"
 
     def __init__(self, p: float = 0.5) -> None:
         self.p = probability("p", p, owner="HorizontalFlip")
 
-    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
-        _check_images(batch, type(self).__name__)
-        return {"flip": bernoulli(self.p, batch.shape[0], generator)}
-
-    def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_images(batch, type(self).__name__, finite=True)
-        flip = params["flip"]
-        check_replay_size(type(self).__name__, len(flip), batch.shape[0])
-        return _F.horizontal_flip(batch, flip)
+    def _kernel(self, batch: Tensor, coins: Tensor) -> Tensor:
+        return _F.horizontal_flip(batch, coins)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -521,7 +540,7 @@ class ColorJitter(View):
         return _F.color_jitter(batch, params["factors"], params["order"], params["applied"], enabled)
 
 
-class Grayscale(View):
+class Grayscale(_CoinView):
     """Turn each image to grayscale with probability ``p``, keeping the channel count (RandomGrayscale).
 
     Uses torchvision's luma weights (0.2989, 0.587, 0.114); 1-channel images are left unchanged.
@@ -536,19 +555,13 @@ class Grayscale(View):
         ``(B, C, H, W) -> (B, C, H, W)``, ``C`` in {1, 3}; params ``applied (B,)`` bool.
     """
 
-    sample_ndim = 3
+    color = True
 
     def __init__(self, p: float = 0.1) -> None:
         self.p = probability("p", p, owner="Grayscale")
 
-    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
-        _check_images(batch, type(self).__name__, color=True)
-        return {"applied": bernoulli(self.p, batch.shape[0], generator)}
-
-    def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_images(batch, type(self).__name__, color=True, finite=True)
-        check_replay_size(type(self).__name__, len(params["applied"]), batch.shape[0])
-        return _F.grayscale(batch, params["applied"])
+    def _kernel(self, batch: Tensor, coins: Tensor) -> Tensor:
+        return _F.grayscale(batch, coins)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -616,7 +629,7 @@ class GaussianBlur(View):
         return _F.gaussian_blur(batch, params["sigma"], self.kernel_size, params["applied"])
 
 
-class Solarize(View):
+class Solarize(_CoinView):
     """Invert the pixels at or above ``threshold`` (``x -> 1 - x``), per example with probability ``p``.
 
     Args:
@@ -633,23 +646,14 @@ class Solarize(View):
         BYOL (Grill et al. 2020), table 6: solarize with p = 0 / 0.2 on the two views.
     """
 
-    sample_ndim = 3
-
     def __init__(self, threshold: float = 0.5, p: float = 1.0) -> None:
         if not _is_number(threshold) or not 0.0 <= threshold <= 1.0:
             raise ValueError(f"Solarize threshold must be in [0, 1] (float images), got {threshold!r}")
         self.threshold = float(threshold)
         self.p = probability("p", p, owner="Solarize")
 
-    def sample(self, batch: Tensor, generator: torch.Generator) -> Params:
-        _check_images(batch, type(self).__name__)
-        return {"applied": bernoulli(self.p, batch.shape[0], generator)}
-
-    def apply(self, batch: Tensor, params: Params) -> Tensor:
-        _check_images(batch, type(self).__name__, finite=True)
-        applied = params["applied"]
-        check_replay_size(type(self).__name__, len(applied), batch.shape[0])
-        return _F.solarize(batch, self.threshold, applied)
+    def _kernel(self, batch: Tensor, coins: Tensor) -> Tensor:
+        return _F.solarize(batch, self.threshold, coins)
 
 
 class GaussianNoise(View):

@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pairs.validation import listed_positions
+
 __all__ = [
     "crop",
     "overlapping_crops",
@@ -63,8 +65,7 @@ def _check_no_empty_series(x: Tensor, name: str) -> None:
     nan = torch.isnan(x)
     empty = nan.flatten(1).all(dim=1)
     if bool(empty.any()):
-        idx = empty.nonzero().flatten().tolist()
-        shown = ", ".join(map(str, idx[:10])) + (", ..." if len(idx) > 10 else "")
+        shown = listed_positions(empty.nonzero().flatten().tolist())
         raise ValueError(
             f"{name}: series at batch index {shown} is NaN everywhere (no valid timestamp); drop empty "
             "series before making views (e.g. x = x[~torch.isnan(x).flatten(1).all(1)])"
