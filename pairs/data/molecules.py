@@ -190,31 +190,47 @@ def scaffold_split(
 
 @dataclass
 class MoleculeTask:
-    """A labelled molecule set, decoded: graphs, their SMILES and ``(N, T)`` float labels (NaN = missing).
+    """A labelled molecule set: its SMILES and ``(N, T)`` float labels (NaN = missing); graphs on demand.
 
     Attributes:
         name: the set's name.
-        graphs: ``N`` PyG ``Data`` (``x`` ``(n, 177)`` one-hot atom features, as
-            :class:`~pairs.data.graph_formats.MoleculeSource` makes them).
+        source: the :class:`~pairs.data.graph_formats.MoleculeSource` over the set's file.
+        rows: ``(N,)`` the source rows kept (those RDKit parses).
         smiles: the ``N`` SMILES strings.
         labels: ``(N, T)`` float32 0/1 labels, NaN where a label is missing.
         dropped: how many rows RDKit could not parse (left out).
     """
 
     name: str
-    graphs: list[Any]
+    source: MoleculeSource
+    rows: np.ndarray
     smiles: list[str]
     labels: Tensor
     dropped: int = 0
 
     @property
     def num_features(self) -> int:
-        """Node feature size."""
-        return int(self.graphs[0].x.shape[1])
+        """Node feature size (177: the one-hot atom features of the SMILES reader)."""
+        return int(self.source.num_features)
+
+    def graphs(self, positions: Sequence[int] | np.ndarray | None = None) -> list[Any]:
+        """PyG ``Data`` of the molecules at ``positions`` (all by default), decoded now by the SMILES reader.
+
+        Returns:
+            ``x`` ``(n, 177)`` one-hot atom features, ``edge_index``, ``edge_attr``; no ``y`` (the labels
+            are :attr:`labels`).
+        """
+        picked = range(len(self.rows)) if positions is None else positions
+        out = []
+        for k in picked:
+            graph = self.source[int(self.rows[int(k)])]
+            del graph.y
+            out.append(graph)
+        return out
 
 
 def load_moleculenet(name: str, limit: int | None = None) -> MoleculeTask:
-    """Read a MoleculeNet set of :data:`MOLECULENET` into graphs, SMILES and binary labels.
+    """Read a MoleculeNet set of :data:`MOLECULENET`: SMILES and binary labels (graphs on demand).
 
     Molecules RDKit cannot parse are left out (as Hu et al.'s loaders do) and counted in ``dropped``.
 
@@ -229,19 +245,17 @@ def load_moleculenet(name: str, limit: int | None = None) -> MoleculeTask:
     source = MoleculeSource(moleculenet_file(key), label="target")
     if source.labels is None:  # pragma: no cover - label="target" always gives labels
         raise DataError(f"{source.path}: no labels")
+    chem = _rdkit()
     positive = torch.tensor([c in MOLECULENET[key].positive for c in source.class_names])
     n = len(source) if limit is None else min(int(limit), len(source))
-    graphs, smiles, rows = [], [], []
+    smiles, rows = [], []
     for i in range(n):
-        try:
-            graphs.append(source[i])
-        except DataError:
-            continue
-        smiles.append(source.smiles(i))
-        rows.append(i)
-    if not graphs:
+        text = source.smiles(i)
+        mol = chem.MolFromSmiles(text) if text else None
+        if mol is not None and mol.GetNumAtoms() > 0:  # what the reader accepts
+            smiles.append(text)
+            rows.append(i)
+    if not rows:
         raise DataError(f"{source.path}: RDKit parsed none of the first {n} molecules")
     labels = positive[source.labels[rows]].float()[:, None]
-    for g in graphs:  # the fine-tuning labels live in `labels`; the class index would confuse collation
-        del g.y
-    return MoleculeTask(key, graphs, smiles, labels, dropped=n - len(rows))
+    return MoleculeTask(key, source, np.asarray(rows, dtype=np.int64), smiles, labels, dropped=n - len(rows))

