@@ -205,6 +205,35 @@ def check_same_kind(*named: tuple[str, Tensor]) -> None:
             )
 
 
+def check_pair(a: object, b: object, name_a: str, name_b: str, *, min_rows: int = 1) -> tuple[Tensor, Tensor]:
+    """Check two ``(B, D)`` embeddings that meet row by row: the same shape, dtype and device.
+
+    Args:
+        a, b: the values to check (e.g. two views, a query and its positive, two towers).
+        name_a, name_b: their argument names, used in error messages.
+        min_rows: the smallest accepted batch size ``B`` (see :func:`check_embeddings`).
+
+    Returns:
+        ``(a, b)`` unchanged.
+
+    Raises:
+        TypeError: as :func:`check_embeddings`, or a dtype/device mismatch (:func:`check_same_kind`).
+        ValueError: as :func:`check_embeddings`, or different shapes.
+
+    Shape:
+        a ``(B, D)``, b ``(B, D)``.
+    """
+    a = check_embeddings(a, name_a, 2, min_rows=min_rows)
+    b = check_embeddings(b, name_b, 2, min_rows=min_rows)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape (B, D), got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}"
+        )
+    check_same_kind((name_a, a), (name_b, b))
+    return a, b
+
+
 def _tensors(value: Any) -> list[Tensor]:
     """The floating-point tensors in ``value`` (a tensor, or nested lists/tuples/dicts of them)."""
     if isinstance(value, Tensor):

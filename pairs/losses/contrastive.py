@@ -36,8 +36,8 @@ from torch import Tensor, nn
 
 from pairs.losses._checks import (
     check_embeddings,
+    check_pair,
     check_reduction,
-    check_same_kind,
     check_temperature,
     default_eps,
     finite_loss,
@@ -119,19 +119,6 @@ def _check_same_dim(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
         )
 
 
-def _check_pair_2d(x: object, y: object, name_x: str, name_y: str) -> tuple[Tensor, Tensor]:
-    """Check two ``(B, D)`` embeddings of one shape, dtype and device (query and positive; two towers)."""
-    x = check_embeddings(x, name_x, 2)
-    y = check_embeddings(y, name_y, 2)
-    check_same_kind((name_x, x), (name_y, y))
-    if x.shape != y.shape:
-        raise ValueError(
-            f"{name_x} and {name_y} must have the same shape (B, D), got {tuple(x.shape)} and "
-            f"{tuple(y.shape)}"
-        )
-    return x, y
-
-
 def _check_compute_options(mode: str, reduction: str, block_size: int | tuple[int, int] | None) -> None:
     """Check the compute options every function here takes (``mode``, ``reduction``, ``block_size``)."""
     check_mode(mode)
@@ -179,13 +166,7 @@ def _stack_views(z1: object, z2: object) -> Tensor:
     if z2 is None:
         z1 = check_embeddings(z1, "z1", (2, 3))
         return z1.unsqueeze(0) if z1.dim() == 2 else z1
-    z1 = check_embeddings(z1, "z1", 2)
-    z2 = check_embeddings(z2, "z2", 2)
-    if z1.shape != z2.shape:
-        raise ValueError(
-            f"z1 and z2 must have the same shape (B, D), got {tuple(z1.shape)} and {tuple(z2.shape)}"
-        )
-    check_same_kind(("z1", z1), ("z2", z2))
+    z1, z2 = check_pair(z1, z2, "z1", "z2")
     return torch.stack([z1, z2])
 
 
@@ -436,7 +417,7 @@ def info_nce(
         Learning" (MoCo), arXiv:1911.05722. Chen, Xie & He 2021, "An Empirical Study of Training
         Self-Supervised Vision Transformers" (MoCo v3), arXiv:2104.02057.
     """
-    query, positive = _check_pair_2d(query, positive, "query", "positive")
+    query, positive = check_pair(query, positive, "query", "positive")
     b, _ = query.shape
     temperature = check_temperature(temperature)
     _check_compute_options(mode, reduction, block_size)
@@ -567,7 +548,7 @@ def clip_loss(
         Radford et al. 2021, "Learning Transferable Visual Models From Natural Language Supervision"
         (CLIP), arXiv:2103.00020. Zhang et al. 2020, ConVIRT, arXiv:2010.00747.
     """
-    a, b = _check_pair_2d(a, b, "a", "b")
+    a, b = check_pair(a, b, "a", "b")
     _check_compute_options(mode, reduction, block_size)
     x, y = _compute(a, normalize), _compute(b, normalize)
     if logit_scale is not None:

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from pairs.losses._checks import (
     check_embeddings,
+    check_pair,
     check_same_kind,
     check_temperature,
     finite_loss,
@@ -75,18 +76,6 @@ def _check_int(value: object, name: str, low: int) -> int:
 
 def _check_bool(value: object, name: str) -> bool:
     return flag(name, value)
-
-
-def _check_pair(a: object, b: object, name_a: str, name_b: str, min_rows: int = 1) -> None:
-    check_embeddings(a, name_a, 2, min_rows=min_rows)
-    check_embeddings(b, name_b, 2, min_rows=min_rows)
-    assert isinstance(a, Tensor) and isinstance(b, Tensor)  # checked just above
-    if a.shape != b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same shape (B, D), got "
-            f"{tuple(a.shape)} and {tuple(b.shape)}"
-        )
-    check_same_kind((name_a, a), (name_b, b))
 
 
 def _check_crops(crops: object, name: str, min_len: int = 1) -> list[Tensor]:
@@ -154,7 +143,7 @@ def byol_loss(p: Tensor, z: Tensor) -> Tensor:
     Shape:
         p, z: ``(B, D)``; output: ``()``.
     """
-    _check_pair(p, z, "p", "z")
+    check_pair(p, z, "p", "z")
     return (2.0 - 2.0 * _cosine(p, z)).mean().to(loss_dtype(p.dtype))
 
 
@@ -178,7 +167,7 @@ def simsiam_loss(p: Tensor, z: Tensor) -> Tensor:
 
     Raises and shape: as :func:`byol_loss`.
     """
-    _check_pair(p, z, "p", "z")
+    check_pair(p, z, "p", "z")
     return (-_cosine(p, z)).mean().to(loss_dtype(p.dtype))
 
 
@@ -241,7 +230,7 @@ def barlow_twins_loss(
     Shape:
         z1, z2: ``(B, D)``; output: ``()``.
     """
-    _check_pair(z1, z2, "z1", "z2", min_rows=2)
+    check_pair(z1, z2, "z1", "z2", min_rows=2)
     lam = _check_nonneg(lambda_offdiag, "lambda_offdiag")
     e = _check_nonneg(eps, "eps", strict=True)
     _check_bool(gather_distributed, "gather_distributed")
@@ -343,7 +332,7 @@ def vicreg_terms(
 def _vicreg_terms(
     z1: Tensor, z2: Tensor, eps: float, gather_distributed: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
-    _check_pair(z1, z2, "z1", "z2", min_rows=2)
+    check_pair(z1, z2, "z1", "z2", min_rows=2)
     e = _check_nonneg(eps, "eps", strict=True)
     _check_bool(gather_distributed, "gather_distributed")
     a, b = _upcast(z1), _upcast(z2)
